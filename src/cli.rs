@@ -1,0 +1,190 @@
+//! The command line, as clap sees it. Syntax only: the environment, defaults
+//! and validation of values are resolved into `Settings` by `settings.rs`.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+const ABOUT: &str = "Serve git, gh and scripts a fresh GitHub App installation token from the \
+                     Molecule platform";
+
+const LONG_ABOUT: &str = "\
+Serve git, gh and scripts a fresh GitHub App installation token from the Molecule platform.
+
+As a git credential helper it answers `get` for https requests to the served hosts \
+with username=x-access-token and a token fetched from \
+$PLATFORM_URL/admin/github-installation-token, authenticated by the workspace bearer in \
+$CONFIGS_DIR/.auth_token. For any other host or protocol it answers nothing, so git asks \
+the next helper. On failure it prints one line on stderr and exits 1, so git falls \
+through to the next helper (an operator's fallback token, say).";
+
+const AFTER_HELP: &str = "\
+Every setting is a flag or an environment variable; a flag wins. Boolean variables take \
+1/true/yes/on or 0/false/no/off.
+
+Exit status: 0 success (and `get` for a host or protocol it does not serve), 1 a failure \
+reported on stderr, 2 a usage error. `exec` exits with the command's status.";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "molecule-git-token-helper",
+    version,
+    about = ABOUT,
+    long_about = LONG_ABOUT,
+    after_help = AFTER_HELP,
+    propagate_version = true,
+    subcommand_required = true,
+    arg_required_else_help = true
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Settings shared by every subcommand; given before or after it.
+#[derive(Debug, Default, Args)]
+pub struct GlobalArgs {
+    /// Base URL of the Molecule platform [env: PLATFORM_URL] [default: http://platform:8080]
+    #[arg(long, global = true, value_name = "URL")]
+    pub platform_url: Option<String>,
+
+    /// Directory holding the workspace bearer, .auth_token [env: CONFIGS_DIR] [default: /configs]
+    #[arg(long, global = true, value_name = "DIR")]
+    pub configs_dir: Option<PathBuf>,
+
+    /// A host to serve tokens for; repeat for more [env: MOLECULE_GIT_HOSTS, comma-separated]
+    /// [default: github.com]
+    #[arg(long = "host", global = true, value_name = "HOST")]
+    pub hosts: Vec<String>,
+
+    /// Directory of the token cache [env: MOLECULE_TOKEN_CACHE_DIR] [default:
+    /// $XDG_RUNTIME_DIR/molecule-git-token-helper, else the per-user cache directory]
+    #[arg(long, global = true, value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
+
+    /// Do not read or write the token cache [env: MOLECULE_TOKEN_NO_CACHE=1]
+    #[arg(long, global = true)]
+    pub no_cache: bool,
+
+    /// Give up on the platform after this long, retries included: seconds, or with an
+    /// s/ms suffix [env: MOLECULE_TOKEN_TIMEOUT] [default: 10]
+    #[arg(long, global = true, value_name = "SECONDS")]
+    pub timeout: Option<String>,
+
+    /// Re-fetch a cached token with less than this many seconds left
+    /// [env: MOLECULE_TOKEN_REFRESH_WINDOW] [default: 300]
+    #[arg(long, global = true, value_name = "SECONDS")]
+    pub refresh_window: Option<String>,
+
+    /// Print debug lines on stderr (never a token or the bearer) [env: MOLECULE_TOKEN_LOG=debug]
+    #[arg(short, long, global = true)]
+    pub verbose: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// (git) Answer git's credential request on stdin with a fresh token
+    Get,
+    /// (git) Read git's request and store nothing: the platform owns the token's life
+    Store,
+    /// (git) Forget the cached token if it is the one git rejected
+    Erase,
+    /// Print the token and a newline, nothing else (for scripts and cron)
+    #[command(alias = "_fetch_token")]
+    FetchToken(FetchTokenArgs),
+    /// Log the gh CLI in with a fresh token (for cron)
+    #[command(long_about = "Log the gh CLI in with a fresh token (for cron).\n\n\
+        Runs `gh auth login --with-token --hostname HOST` for each served host (or each \
+        --hostname), with the token on gh's stdin and with GH_TOKEN, GITHUB_TOKEN, \
+        GH_ENTERPRISE_TOKEN and GITHUB_ENTERPRISE_TOKEN removed from gh's environment, \
+        since gh refuses to log in while one is set. Quiet on success.")]
+    GhLogin(GhLoginArgs),
+    /// Run a command with GH_TOKEN and GITHUB_TOKEN set to a fresh token
+    #[command(
+        long_about = "Run a command with GH_TOKEN and GITHUB_TOKEN set to a fresh token.\n\n\
+        The command replaces this process and its exit status is passed on. If no token \
+        can be had, the command is not run and the exit status is 1; a command that \
+        cannot be found exits 127, one that cannot be run 126, as in a shell."
+    )]
+    Exec(ExecArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct FetchTokenArgs {
+    /// Which served host's token to print [default: the first served host]
+    #[arg(value_name = "HOST")]
+    pub host: Option<String>,
+
+    /// Print {"token":"…","expires_at":"<RFC 3339>"} (null when the platform gave no expiry)
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct GhLoginArgs {
+    /// Log in to this host instead of every served host; repeatable
+    #[arg(long, value_name = "HOST")]
+    pub hostname: Vec<String>,
+
+    /// The gh binary to run [default: gh, found on PATH]
+    #[arg(long, value_name = "PATH", default_value = "gh")]
+    pub gh: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct ExecArgs {
+    /// The command and its arguments, after `--`
+    #[arg(
+        value_name = "CMD",
+        required = true,
+        num_args = 1..,
+        trailing_var_arg = true,
+        allow_hyphen_values = true
+    )]
+    pub command: Vec<OsString>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn global_settings_go_before_or_after_the_subcommand() {
+        // git runs `<configured helper line> get`: flags come first there.
+        let cli = Cli::try_parse_from(["h", "--host", "a", "--host", "b", "get"]).unwrap();
+        assert_eq!(cli.global.hosts, ["a", "b"]);
+        assert!(matches!(cli.command, Command::Get));
+        let cli = Cli::try_parse_from(["h", "fetch-token", "--timeout", "3"]).unwrap();
+        assert_eq!(cli.global.timeout.as_deref(), Some("3"));
+    }
+
+    #[test]
+    fn fetch_token_has_the_old_name_as_a_hidden_alias() {
+        let cli = Cli::try_parse_from(["h", "_fetch_token", "--json"]).unwrap();
+        assert!(matches!(
+            cli.command,
+            Command::FetchToken(FetchTokenArgs { json: true, .. })
+        ));
+        let help = Cli::command().render_long_help().to_string();
+        assert!(!help.contains("_fetch_token"));
+    }
+
+    #[test]
+    fn exec_takes_everything_after_the_double_dash() {
+        let cli = Cli::try_parse_from(["h", "exec", "--", "sh", "-c", "echo --json"]).unwrap();
+        let Command::Exec(args) = cli.command else {
+            panic!("not exec")
+        };
+        assert_eq!(args.command, ["sh", "-c", "echo --json"]);
+    }
+}

@@ -1,0 +1,35 @@
+//! `fetch-token [HOST] [--json]` (and its old name `_fetch_token`).
+
+use anyhow::{Result, bail};
+
+use crate::cli::FetchTokenArgs;
+use crate::settings::Settings;
+use crate::token::format_rfc3339;
+
+pub fn run(settings: &Settings, args: &FetchTokenArgs) -> Result<()> {
+    if let Some(host) = &args.host
+        && !settings.serves_host(host)
+    {
+        bail!(
+            "{host} is not a served host (serving {}; add it with --host or MOLECULE_GIT_HOSTS)",
+            settings.hosts.join(", ")
+        );
+    }
+    let token = super::platform_token(settings)?;
+    let mut out = if args.json {
+        // A struct, not json!{}, so the keys keep SPEC.md's order.
+        #[derive(serde::Serialize)]
+        struct Out<'a> {
+            token: &'a str,
+            expires_at: Option<String>,
+        }
+        serde_json::to_string(&Out {
+            token: token.secret.expose(),
+            expires_at: token.expires_at.map(format_rfc3339),
+        })?
+    } else {
+        token.secret.expose().to_string()
+    };
+    out.push('\n');
+    super::write_stdout(out.as_bytes())
+}

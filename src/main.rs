@@ -1,0 +1,58 @@
+//! molecule-git-token-helper: wiring. Parse, resolve settings, dispatch, and
+//! turn an error into one stderr line and an exit code. Nothing else prints
+//! errors.
+
+mod bearer;
+mod cli;
+mod commands;
+mod diag;
+mod platform;
+mod protocol;
+mod settings;
+mod token;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::cli::{Cli, Command};
+use crate::settings::Settings;
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            // --help and --version exit 0; usage errors exit 2.
+            let _ = e.print();
+            return ExitCode::from(e.exit_code().clamp(0, 255) as u8);
+        }
+    };
+    let settings = match settings::resolve(&cli.global, &|name| std::env::var_os(name)) {
+        Ok(s) => s,
+        Err(e) => {
+            diag::write_line("error", &e.0);
+            return ExitCode::from(2);
+        }
+    };
+    diag::set_verbose(settings.verbose);
+    match run(cli.command, &settings) {
+        Ok(code) => code,
+        Err(e) => {
+            diag::write_line("error", &format!("{e:#}"));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(command: Command, settings: &Settings) -> anyhow::Result<ExitCode> {
+    let stdin = || std::io::stdin().lock();
+    match command {
+        Command::Get => commands::credential::get(settings, stdin())?,
+        Command::Store => commands::credential::store(stdin())?,
+        Command::Erase => commands::credential::erase(stdin())?,
+        Command::FetchToken(args) => commands::fetch_token::run(settings, &args)?,
+        Command::GhLogin(args) => commands::gh_login::run(settings, &args)?,
+        Command::Exec(args) => return commands::exec::run(settings, &args),
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,272 @@
+//! Git's credential helper format: `key=value` lines, ended by a blank line
+//! or end of input. Reading is bounded; writing builds the whole answer in
+//! memory so that stdout is written once, whole.
+
+use std::fmt;
+use std::io::{BufRead, BufReader, Read};
+
+use crate::token::Secret;
+
+/// Requests larger than this are refused.
+pub const MAX_REQUEST: usize = 64 * 1024;
+
+/// The attributes of a request that this helper looks at. Unknown keys
+/// (`capability[]`, `wwwauth[]`, `authtype`, …) are ignored.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Request {
+    pub protocol: Option<String>,
+    pub host: Option<String>,
+    pub path: Option<String>,
+    pub username: Option<String>,
+    pub password: Option<Secret>,
+}
+
+/// Why a request was refused.
+#[derive(Debug, PartialEq, Eq)]
+pub enum RequestError {
+    TooLarge,
+    /// End of input in the middle of a line.
+    CutShort,
+    Nul,
+    /// A line without `=` (1-based line number).
+    NoEquals(usize),
+    /// A `url=` value git itself would not accept.
+    BadUrl(usize),
+    Io(String),
+}
+
+impl fmt::Display for RequestError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RequestError::TooLarge => write!(
+                f,
+                "credential request refused: larger than {} KiB",
+                MAX_REQUEST / 1024
+            ),
+            RequestError::CutShort => {
+                f.write_str("credential request refused: input ended in the middle of a line")
+            }
+            RequestError::Nul => f.write_str("credential request refused: it contains a NUL byte"),
+            RequestError::NoEquals(n) => write!(
+                f,
+                "credential request refused: line {n} is not of the form key=value"
+            ),
+            RequestError::BadUrl(n) => write!(
+                f,
+                "credential request refused: the url= on line {n} has no scheme://host"
+            ),
+            RequestError::Io(e) => write!(f, "cannot read the credential request: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for RequestError {}
+
+/// Read one request: lines up to a blank line or end of input, at most
+/// [`MAX_REQUEST`] bytes. Nothing after the blank line is read.
+pub fn read_request(input: impl Read) -> Result<Request, RequestError> {
+    let mut reader = BufReader::new(input.take(MAX_REQUEST as u64 + 1));
+    let mut request = Request::default();
+    let mut line = Vec::new();
+    let mut total = 0usize;
+    let mut number = 0usize;
+    loop {
+        line.clear();
+        let n = reader
+            .read_until(b'\n', &mut line)
+            .map_err(|e| RequestError::Io(crate::diag::io_reason(&e)))?;
+        total += n;
+        if total > MAX_REQUEST {
+            return Err(RequestError::TooLarge);
+        }
+        if n == 0 {
+            return Ok(request); // end of input after a whole line
+        }
+        if line.pop() != Some(b'\n') {
+            return Err(RequestError::CutShort);
+        }
+        if line.last() == Some(&b'\r') {
+            line.pop(); // git's own reader accepts CRLF too
+        }
+        number += 1;
+        if line.is_empty() {
+            return Ok(request);
+        }
+        if line.contains(&0) {
+            return Err(RequestError::Nul);
+        }
+        let Some(eq) = line.iter().position(|&b| b == b'=') else {
+            return Err(RequestError::NoEquals(number));
+        };
+        let key = &line[..eq];
+        let value = String::from_utf8_lossy(&line[eq + 1..]).into_owned();
+        match key {
+            b"protocol" => request.protocol = Some(value),
+            b"host" => request.host = Some(value),
+            b"path" => request.path = Some(value),
+            b"username" => request.username = Some(value),
+            b"password" => request.password = Some(Secret::new(value)),
+            // As in git: url= replaces everything read so far.
+            b"url" => request = parse_url(&value).ok_or(RequestError::BadUrl(number))?,
+            _ => {}
+        }
+    }
+}
+
+/// Split `scheme://[user[:password]@]host[:port][/path]` as git does.
+fn parse_url(url: &str) -> Option<Request> {
+    let (scheme, rest) = url.split_once("://")?;
+    if scheme.is_empty() {
+        return None;
+    }
+    let (authority, path) = match rest.find('/') {
+        Some(i) => (&rest[..i], Some(&rest[i + 1..])),
+        None => (rest, None),
+    };
+    let (userinfo, host) = match authority.rfind('@') {
+        Some(i) => (Some(&authority[..i]), &authority[i + 1..]),
+        None => (None, authority),
+    };
+    let (username, password) = match userinfo {
+        Some(info) => match info.split_once(':') {
+            Some((u, p)) => (
+                Some(percent_decode(u)),
+                Some(Secret::new(percent_decode(p))),
+            ),
+            None => (Some(percent_decode(info)), None),
+        },
+        None => (None, None),
+    };
+    Some(Request {
+        protocol: Some(scheme.to_string()),
+        host: (!host.is_empty()).then(|| percent_decode(host)),
+        path: path.filter(|p| !p.is_empty()).map(percent_decode),
+        username,
+        password,
+    })
+}
+
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        if bytes[i] == b'%'
+            && i + 2 < bytes.len()
+            && let (Some(h), Some(l)) = (hex(bytes[i + 1]), hex(bytes[i + 2]))
+        {
+            out.push((h * 16 + l) as u8);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The username git is given with every token.
+pub const TOKEN_USERNAME: &str = "x-access-token";
+
+/// The answer to `get`, as bytes ready to be written in one go.
+pub fn credential_response(username: &str, password: &Secret, expiry: Option<i64>) -> Vec<u8> {
+    let mut out = format!("username={username}\npassword={}\n", password.expose());
+    if let Some(expiry) = expiry {
+        out.push_str(&format!("password_expiry_utc={expiry}\n"));
+    }
+    out.into_bytes()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Request, RequestError> {
+        read_request(text.as_bytes())
+    }
+
+    #[test]
+    fn reads_the_keys_git_sends() {
+        let r = parse("capability[]=authtype\nprotocol=https\nhost=github.com\nwwwauth[]=Basic realm=\"GitHub\"\npath=o/r.git\nusername=bob\n\n").unwrap();
+        assert_eq!(r.protocol.as_deref(), Some("https"));
+        assert_eq!(r.host.as_deref(), Some("github.com"));
+        assert_eq!(r.path.as_deref(), Some("o/r.git"));
+        assert_eq!(r.username.as_deref(), Some("bob"));
+        assert_eq!(r.password, None);
+    }
+
+    #[test]
+    fn end_of_input_ends_the_request_and_the_blank_line_stops_reading() {
+        assert_eq!(
+            parse("protocol=https\nhost=a\n").unwrap().host.as_deref(),
+            Some("a")
+        );
+        // Nothing after the blank line is read, not even garbage.
+        let r = parse("host=a\n\nno equals here\0").unwrap();
+        assert_eq!(r.host.as_deref(), Some("a"));
+        assert_eq!(parse("").unwrap(), Request::default());
+    }
+
+    #[test]
+    fn crlf_and_equals_in_values() {
+        let r = parse("protocol=https\r\nhost=a\r\npassword=x=y\r\n\r\n").unwrap();
+        assert_eq!(r.host.as_deref(), Some("a"));
+        assert_eq!(r.password.unwrap().expose(), "x=y");
+    }
+
+    #[test]
+    fn later_keys_win_and_url_resets() {
+        let r = parse("host=a\nhost=b\n").unwrap();
+        assert_eq!(r.host.as_deref(), Some("b"));
+        let r = parse("username=u\nurl=https://Alice:p%40ss@GitHub.com:8443/o/r\n").unwrap();
+        assert_eq!(r.protocol.as_deref(), Some("https"));
+        assert_eq!(r.host.as_deref(), Some("GitHub.com:8443"));
+        assert_eq!(r.username.as_deref(), Some("Alice"));
+        assert_eq!(r.password.unwrap().expose(), "p@ss");
+        assert_eq!(r.path.as_deref(), Some("o/r"));
+        let r = parse("url=https://github.com\n").unwrap();
+        assert_eq!(r.host.as_deref(), Some("github.com"));
+        assert_eq!(r.username, None);
+        assert_eq!(r.path, None);
+    }
+
+    #[test]
+    fn refuses_malformed_requests() {
+        assert_eq!(parse("host=a"), Err(RequestError::CutShort));
+        assert_eq!(parse("host=a\0b\n"), Err(RequestError::Nul));
+        assert_eq!(
+            parse("protocol=https\nnonsense\n"),
+            Err(RequestError::NoEquals(2))
+        );
+        assert_eq!(parse("url=github.com\n"), Err(RequestError::BadUrl(1)));
+    }
+
+    #[test]
+    fn size_limit_is_exactly_64_kib() {
+        let mut ok = String::from("host=");
+        ok.push_str(&"a".repeat(MAX_REQUEST - ok.len() - 1));
+        ok.push('\n');
+        assert_eq!(ok.len(), MAX_REQUEST);
+        assert!(parse(&ok).is_ok());
+        let mut big = ok.clone();
+        big.insert(6, 'a');
+        assert_eq!(parse(&big), Err(RequestError::TooLarge));
+        // An endless line is refused at the cap, not read to the end.
+        let endless = std::io::repeat(b'a');
+        assert_eq!(read_request(endless), Err(RequestError::TooLarge));
+    }
+
+    #[test]
+    fn response_wire_text() {
+        let secret = Secret::new("tok".into());
+        assert_eq!(
+            credential_response(TOKEN_USERNAME, &secret, Some(1_795_437_296)),
+            b"username=x-access-token\npassword=tok\npassword_expiry_utc=1795437296\n"
+        );
+        assert_eq!(
+            credential_response("bob", &secret, None),
+            b"username=bob\npassword=tok\n"
+        );
+    }
+}

@@ -1,0 +1,424 @@
+//! Flags and environment resolved into one `Settings` value. Defaults live
+//! here and nowhere else. A flag wins over its environment variable; an empty
+//! variable counts as unset; an invalid value is a usage error naming the flag
+//! or the variable it came from.
+
+use std::ffi::OsString;
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::cli::GlobalArgs;
+
+pub const DEFAULT_PLATFORM_URL: &str = "http://platform:8080";
+pub const DEFAULT_CONFIGS_DIR: &str = "/configs";
+pub const DEFAULT_HOST: &str = "github.com";
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+pub const DEFAULT_REFRESH_WINDOW: Duration = Duration::from_secs(300);
+pub const TOKEN_PATH: &str = "/admin/github-installation-token";
+pub const BEARER_FILE: &str = ".auth_token";
+pub const CACHE_DIR_NAME: &str = "molecule-git-token-helper";
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settings {
+    /// Without a trailing slash.
+    pub platform_url: String,
+    pub configs_dir: PathBuf,
+    /// Lower-case, in the order given; never empty.
+    pub hosts: Vec<String>,
+    /// `None` when caching is off or no cache directory can be named.
+    pub cache_dir: Option<PathBuf>,
+    pub timeout: Duration,
+    pub refresh_window: Duration,
+    pub verbose: bool,
+}
+
+impl Settings {
+    pub fn bearer_path(&self) -> PathBuf {
+        self.configs_dir.join(BEARER_FILE)
+    }
+
+    pub fn token_url(&self) -> String {
+        format!("{}{TOKEN_PATH}", self.platform_url)
+    }
+
+    /// Does this helper answer for `host`? Case-insensitive; a port is part
+    /// of the host, so `github.com:8443` is not `github.com`.
+    pub fn serves_host(&self, host: &str) -> bool {
+        self.hosts.iter().any(|h| h.eq_ignore_ascii_case(host))
+    }
+}
+
+/// A setting with an invalid value: exit 2, like clap's own errors.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UsageError(pub String);
+
+impl fmt::Display for UsageError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for UsageError {}
+
+/// Where a value came from, for error messages.
+enum Source<'a> {
+    Flag(&'a str),
+    Env(&'a str),
+}
+
+impl fmt::Display for Source<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Source::Flag(name) => write!(f, "--{name}"),
+            Source::Env(name) => write!(f, "{name}"),
+        }
+    }
+}
+
+fn invalid(source: Source, value: &str, expected: &str) -> UsageError {
+    UsageError(format!(
+        "invalid value '{}' for {source}: {expected}",
+        value.escape_debug()
+    ))
+}
+
+/// Resolve `args` and the environment (through `env`, so tests need not
+/// touch the process environment).
+pub fn resolve(
+    args: &GlobalArgs,
+    env: &dyn Fn(&str) -> Option<OsString>,
+) -> Result<Settings, UsageError> {
+    // An unset or empty variable is None; one that is not UTF-8 is an error.
+    let var = |name: &'static str| -> Result<Option<(String, Source<'static>)>, UsageError> {
+        match env(name) {
+            None => Ok(None),
+            Some(v) if v.is_empty() => Ok(None),
+            Some(v) => match v.into_string() {
+                Ok(s) => Ok(Some((s, Source::Env(name)))),
+                Err(v) => Err(invalid(
+                    Source::Env(name),
+                    &v.to_string_lossy(),
+                    "not valid UTF-8",
+                )),
+            },
+        }
+    };
+    let pick = |flag: &Option<String>, flag_name: &'static str, env_name: &'static str| {
+        Ok::<_, UsageError>(match flag {
+            Some(v) => Some((v.clone(), Source::Flag(flag_name))),
+            None => var(env_name)?,
+        })
+    };
+
+    let platform_url = match pick(&args.platform_url, "platform-url", "PLATFORM_URL")? {
+        Some((v, src)) => parse_platform_url(&v).map_err(|e| invalid(src, &v, e))?,
+        None => DEFAULT_PLATFORM_URL.to_string(),
+    };
+
+    let configs_dir = match &args.configs_dir {
+        Some(dir) => dir.clone(),
+        None => match env("CONFIGS_DIR").filter(|v| !v.is_empty()) {
+            Some(dir) => PathBuf::from(dir),
+            None => PathBuf::from(DEFAULT_CONFIGS_DIR),
+        },
+    };
+
+    let mut hosts = Vec::new();
+    if !args.hosts.is_empty() {
+        for h in &args.hosts {
+            hosts.push(parse_host(h).map_err(|e| invalid(Source::Flag("host"), h, e))?);
+        }
+    } else if let Some((list, _)) = var("MOLECULE_GIT_HOSTS")? {
+        for h in list.split(',').map(str::trim).filter(|h| !h.is_empty()) {
+            hosts
+                .push(parse_host(h).map_err(|e| invalid(Source::Env("MOLECULE_GIT_HOSTS"), h, e))?);
+        }
+    }
+    if hosts.is_empty() {
+        hosts.push(DEFAULT_HOST.to_string());
+    }
+    let mut seen = std::collections::HashSet::new();
+    hosts.retain(|h| seen.insert(h.clone()));
+
+    let no_cache = args.no_cache
+        || match var("MOLECULE_TOKEN_NO_CACHE")? {
+            Some((v, src)) => parse_bool(&v).ok_or_else(|| invalid(src, &v, BOOL_EXPECTED))?,
+            None => false,
+        };
+    let cache_dir = if no_cache {
+        None
+    } else if let Some(dir) = &args.cache_dir {
+        Some(dir.clone())
+    } else if let Some(dir) = env("MOLECULE_TOKEN_CACHE_DIR").filter(|v| !v.is_empty()) {
+        Some(PathBuf::from(dir))
+    } else if let Some(dir) = env("XDG_RUNTIME_DIR").filter(|v| !v.is_empty()) {
+        Some(PathBuf::from(dir).join(CACHE_DIR_NAME))
+    } else {
+        dirs::cache_dir().map(|d| d.join(CACHE_DIR_NAME))
+    };
+
+    let timeout = match pick(&args.timeout, "timeout", "MOLECULE_TOKEN_TIMEOUT")? {
+        Some((v, src)) => match parse_duration(&v) {
+            Some(d) if !d.is_zero() && d <= Duration::from_secs(3600) => d,
+            _ => {
+                return Err(invalid(
+                    src,
+                    &v,
+                    "expected seconds between 0 and 3600, e.g. 10, 2.5 or 500ms",
+                ));
+            }
+        },
+        None => DEFAULT_TIMEOUT,
+    };
+
+    let refresh_window = match pick(
+        &args.refresh_window,
+        "refresh-window",
+        "MOLECULE_TOKEN_REFRESH_WINDOW",
+    )? {
+        Some((v, src)) => match parse_duration(&v) {
+            Some(d) if d <= Duration::from_secs(3600) => d,
+            _ => {
+                return Err(invalid(
+                    src,
+                    &v,
+                    "expected seconds between 0 and 3600, e.g. 300",
+                ));
+            }
+        },
+        None => DEFAULT_REFRESH_WINDOW,
+    };
+
+    let verbose = args.verbose
+        || match var("MOLECULE_TOKEN_LOG")? {
+            Some((v, src)) => match v.to_ascii_lowercase().as_str() {
+                "debug" | "trace" => true,
+                "info" | "warn" | "error" | "quiet" => false,
+                other => parse_bool(other).ok_or_else(|| {
+                    invalid(src, &v, "expected debug to turn debug lines on, or off")
+                })?,
+            },
+            None => false,
+        };
+
+    Ok(Settings {
+        platform_url,
+        configs_dir,
+        hosts,
+        cache_dir,
+        timeout,
+        refresh_window,
+        verbose,
+    })
+}
+
+const BOOL_EXPECTED: &str = "expected 1, true, yes, on or 0, false, no, off";
+
+/// `1`/`true`/`yes`/`on` and `0`/`false`/`no`/`off`/empty, any case.
+pub fn parse_bool(value: &str) -> Option<bool> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Some(true),
+        "0" | "false" | "no" | "off" | "" => Some(false),
+        _ => None,
+    }
+}
+
+/// `10`, `2.5`, `10s` or `500ms`.
+pub fn parse_duration(value: &str) -> Option<Duration> {
+    let value = value.trim();
+    let (number, scale) = if let Some(n) = value.strip_suffix("ms") {
+        (n, 0.001)
+    } else if let Some(n) = value.strip_suffix('s') {
+        (n, 1.0)
+    } else {
+        (value, 1.0)
+    };
+    if number.is_empty() || !number.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
+        return None;
+    }
+    let seconds = number.parse::<f64>().ok()? * scale;
+    Duration::try_from_secs_f64(seconds).ok()
+}
+
+/// An http(s) URL with a host and nothing that would leak or surprise: no
+/// credentials, query or fragment. Returned without a trailing slash.
+fn parse_platform_url(value: &str) -> Result<String, &'static str> {
+    const EXPECTED: &str = "expected an http:// or https:// URL such as http://platform:8080";
+    let url = reqwest::Url::parse(value.trim()).map_err(|_| EXPECTED)?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+        return Err(EXPECTED);
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err("the URL must not contain credentials");
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err("the URL must not have a query or fragment");
+    }
+    Ok(url.as_str().trim_end_matches('/').to_string())
+}
+
+/// A host name as git sends it: `github.com`, `ghe.example:8443`, `[::1]:443`.
+fn parse_host(value: &str) -> Result<String, &'static str> {
+    let host = value.trim().to_ascii_lowercase();
+    if host.contains("://") || host.contains('/') {
+        return Err("expected a host name such as github.com, not a URL");
+    }
+    let allowed = |b: u8| b.is_ascii_alphanumeric() || b"-._:[]".contains(&b);
+    if host.is_empty() || !host.bytes().all(allowed) {
+        return Err("expected a host name such as github.com or ghe.example.com:8443");
+    }
+    Ok(host)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn resolve_with(args: &GlobalArgs, vars: &[(&str, &str)]) -> Result<Settings, UsageError> {
+        let map: HashMap<String, OsString> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), OsString::from(v)))
+            .collect();
+        resolve(args, &|name| map.get(name).cloned())
+    }
+
+    #[test]
+    fn defaults() {
+        let s = resolve_with(
+            &GlobalArgs::default(),
+            &[("XDG_RUNTIME_DIR", "/run/user/7")],
+        )
+        .unwrap();
+        assert_eq!(s.platform_url, "http://platform:8080");
+        assert_eq!(
+            s.token_url(),
+            "http://platform:8080/admin/github-installation-token"
+        );
+        assert_eq!(s.bearer_path(), PathBuf::from("/configs/.auth_token"));
+        assert_eq!(s.hosts, ["github.com"]);
+        assert_eq!(
+            s.cache_dir,
+            Some(PathBuf::from("/run/user/7/molecule-git-token-helper"))
+        );
+        assert_eq!(s.timeout, Duration::from_secs(10));
+        assert_eq!(s.refresh_window, Duration::from_secs(300));
+        assert!(!s.verbose);
+    }
+
+    #[test]
+    fn environment_then_flags_win() {
+        let env = [
+            ("PLATFORM_URL", "https://p.example/base/"),
+            ("CONFIGS_DIR", "/etc/c"),
+            ("MOLECULE_GIT_HOSTS", "GitHub.com, ghe.example:8443,,"),
+            ("MOLECULE_TOKEN_CACHE_DIR", "/tmp/c"),
+            ("MOLECULE_TOKEN_TIMEOUT", "2.5"),
+            ("MOLECULE_TOKEN_REFRESH_WINDOW", "60"),
+            ("MOLECULE_TOKEN_LOG", "DEBUG"),
+        ];
+        let s = resolve_with(&GlobalArgs::default(), &env).unwrap();
+        assert_eq!(s.platform_url, "https://p.example/base");
+        assert_eq!(s.configs_dir, PathBuf::from("/etc/c"));
+        assert_eq!(s.hosts, ["github.com", "ghe.example:8443"]);
+        assert_eq!(s.cache_dir, Some(PathBuf::from("/tmp/c")));
+        assert_eq!(s.timeout, Duration::from_millis(2500));
+        assert_eq!(s.refresh_window, Duration::from_secs(60));
+        assert!(s.verbose);
+
+        let args = GlobalArgs {
+            platform_url: Some("http://127.0.0.1:9".into()),
+            configs_dir: Some("/x".into()),
+            hosts: vec!["a.example".into()],
+            cache_dir: Some("/c2".into()),
+            timeout: Some("500ms".into()),
+            refresh_window: Some("0".into()),
+            ..GlobalArgs::default()
+        };
+        let s = resolve_with(&args, &env).unwrap();
+        assert_eq!(s.platform_url, "http://127.0.0.1:9");
+        assert_eq!(s.configs_dir, PathBuf::from("/x"));
+        assert_eq!(s.hosts, ["a.example"]);
+        assert_eq!(s.cache_dir, Some(PathBuf::from("/c2")));
+        assert_eq!(s.timeout, Duration::from_millis(500));
+        assert_eq!(s.refresh_window, Duration::ZERO);
+    }
+
+    #[test]
+    fn no_cache_from_flag_or_environment() {
+        for v in ["1", "true", "YES", "On"] {
+            let s =
+                resolve_with(&GlobalArgs::default(), &[("MOLECULE_TOKEN_NO_CACHE", v)]).unwrap();
+            assert_eq!(s.cache_dir, None, "{v}");
+        }
+        for v in ["0", "false", "No", "off", ""] {
+            let s = resolve_with(
+                &GlobalArgs::default(),
+                &[
+                    ("MOLECULE_TOKEN_NO_CACHE", v),
+                    ("MOLECULE_TOKEN_CACHE_DIR", "/c"),
+                ],
+            )
+            .unwrap();
+            assert_eq!(s.cache_dir, Some(PathBuf::from("/c")), "{v}");
+        }
+        let args = GlobalArgs {
+            no_cache: true,
+            ..GlobalArgs::default()
+        };
+        assert_eq!(resolve_with(&args, &[]).unwrap().cache_dir, None);
+    }
+
+    #[test]
+    fn invalid_values_name_their_source() {
+        let cases = [
+            ("MOLECULE_TOKEN_NO_CACHE", "maybe"),
+            ("MOLECULE_TOKEN_TIMEOUT", "ten"),
+            ("MOLECULE_TOKEN_TIMEOUT", "0"),
+            ("MOLECULE_TOKEN_TIMEOUT", "-1"),
+            ("MOLECULE_TOKEN_REFRESH_WINDOW", "5m"),
+            ("MOLECULE_TOKEN_LOG", "loud"),
+            ("PLATFORM_URL", "platform:8080"),
+            ("PLATFORM_URL", "ftp://platform"),
+            ("PLATFORM_URL", "http://user:pw@platform"),
+            ("MOLECULE_GIT_HOSTS", "https://github.com"),
+            ("MOLECULE_GIT_HOSTS", "git hub.com"),
+        ];
+        for (name, value) in cases {
+            let err = resolve_with(&GlobalArgs::default(), &[(name, value)]).unwrap_err();
+            assert!(err.0.contains(name), "{name}={value}: {err}");
+        }
+        let args = GlobalArgs {
+            timeout: Some("soon".into()),
+            ..GlobalArgs::default()
+        };
+        let err = resolve_with(&args, &[]).unwrap_err();
+        assert!(err.0.contains("--timeout"), "{err}");
+    }
+
+    #[test]
+    fn serves_hosts_case_insensitively_with_ports_significant() {
+        let s = resolve_with(
+            &GlobalArgs::default(),
+            &[("MOLECULE_GIT_HOSTS", "github.com,ghe.example:8443")],
+        )
+        .unwrap();
+        assert!(s.serves_host("GitHub.COM"));
+        assert!(s.serves_host("ghe.example:8443"));
+        assert!(!s.serves_host("github.com:443"));
+        assert!(!s.serves_host("ghe.example"));
+        assert!(!s.serves_host("gitlab.com"));
+        assert!(!s.serves_host("github.com.evil.example"));
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("10"), Some(Duration::from_secs(10)));
+        assert_eq!(parse_duration("1.5s"), Some(Duration::from_millis(1500)));
+        assert_eq!(parse_duration("250ms"), Some(Duration::from_millis(250)));
+        for bad in ["", "s", "1e3", "-1", "1m", "1.2.3", "inf", "NaN"] {
+            assert_eq!(parse_duration(bad), None, "{bad}");
+        }
+    }
+}
