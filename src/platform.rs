@@ -66,7 +66,7 @@ fn fail(kind: Kind, message: String) -> AttemptError {
 async fn fetch_with_retries(url: &str, bearer: &Secret, timeout: Duration) -> Result<Token> {
     let started = Instant::now();
     let deadline = started + timeout;
-    let client = client(timeout)?;
+    let client = client(url.starts_with("https:"), timeout)?;
     let mut unreachable_retries = 0;
     let mut backoff = FIRST_BACKOFF;
     for attempt in 1.. {
@@ -127,11 +127,21 @@ fn seconds(d: Duration) -> String {
     format!("{} s", d.as_secs_f64())
 }
 
-fn client(timeout: Duration) -> Result<reqwest::Client> {
+fn client(https: bool, timeout: Duration) -> Result<reqwest::Client> {
     // reqwest is built without a crypto provider; ring is ours. An error
     // means one is installed already, which is what we want.
     let _ = rustls::crypto::ring::default_provider().install_default();
-    reqwest::Client::builder()
+    let mut builder = reqwest::Client::builder();
+    if !https {
+        // The platform's usual URL is plain http inside the cluster. The
+        // default TLS set-up reads every file in /etc/ssl/certs at build
+        // time; a client that will never do TLS needs no roots at all.
+        let no_tls = rustls::ClientConfig::builder()
+            .with_root_certificates(rustls::RootCertStore::empty())
+            .with_no_client_auth();
+        builder = builder.tls_backend_preconfigured(no_tls);
+    }
+    builder
         .redirect(reqwest::redirect::Policy::none())
         .no_proxy()
         .connect_timeout(CONNECT_TIMEOUT.min(timeout))
