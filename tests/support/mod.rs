@@ -1,0 +1,272 @@
+//! Shared by the integration tests: a workspace in a temp directory (home,
+//! configs with a bearer, a git global config, a fallback credential store)
+//! with the mock platform, and one way to run the real binary and the real
+//! git in it. Every run checks that no token and no bearer reached stderr.
+#![allow(dead_code)]
+
+pub mod mock_platform;
+
+use std::collections::HashMap;
+use std::ffi::OsString;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitStatus, Stdio};
+use std::sync::Mutex;
+
+#[allow(unused_imports)]
+pub use mock_platform::{MockPlatform, Recorded, Reply};
+
+/// The helper binary cargo built for these tests.
+pub const BIN: &str = env!("CARGO_BIN_EXE_molecule-git-token-helper");
+
+/// The operator's fallback credential, held by git's `store` helper.
+pub const FALLBACK_USER: &str = "operator";
+pub const FALLBACK_PAT: &str = "fallback-pat-0123456789";
+
+/// What a finished process left behind.
+#[derive(Debug)]
+pub struct Out {
+    pub status: ExitStatus,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Out {
+    pub fn code(&self) -> i32 {
+        self.status.code().unwrap_or(-1)
+    }
+
+    /// stdout as git's key=value attributes.
+    pub fn attrs(&self) -> HashMap<String, String> {
+        self.stdout
+            .lines()
+            .filter_map(|l| l.split_once('='))
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    pub fn attr(&self, key: &str) -> Option<String> {
+        self.attrs().get(key).cloned()
+    }
+
+    /// The lines this helper wrote on stderr.
+    pub fn helper_lines(&self) -> Vec<&str> {
+        self.stderr
+            .lines()
+            .filter(|l| l.starts_with("molecule-git-token-helper:"))
+            .collect()
+    }
+
+    /// Exactly one error line from the helper, containing `needle`.
+    pub fn assert_one_error(&self, needle: &str) {
+        let lines = self.helper_lines();
+        assert_eq!(
+            lines.len(),
+            1,
+            "expected one helper line, got: {}",
+            self.stderr
+        );
+        assert!(
+            lines[0].contains("error:") && lines[0].contains(needle),
+            "expected an error line with {needle:?}, got: {}",
+            self.stderr
+        );
+    }
+}
+
+pub struct Workspace {
+    pub dir: tempfile::TempDir,
+    pub home: PathBuf,
+    pub configs: PathBuf,
+    pub cache: PathBuf,
+    pub gitconfig: PathBuf,
+    pub fallback: PathBuf,
+    pub bearer: String,
+    pub platform: MockPlatform,
+    env: Vec<(String, OsString)>,
+    /// Secrets seen by this workspace besides the mock's tokens.
+    secrets: Mutex<Vec<String>>,
+}
+
+impl Workspace {
+    /// A workspace with a bearer, the mock platform expecting it, and a
+    /// fallback store holding the operator's PAT for github.com. Git is
+    /// not configured yet: call one of the `configure_*` methods.
+    pub fn new() -> Workspace {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let root = dir.path().to_path_buf();
+        assert!(!BIN.contains(' ') && !root.to_string_lossy().contains(' '));
+        let home = root.join("home");
+        let configs = root.join("configs");
+        let cache = root.join("cache");
+        for d in [&home, &configs] {
+            std::fs::create_dir_all(d).unwrap();
+        }
+        let bearer = format!("bearer-{}", unique());
+        std::fs::write(configs.join(".auth_token"), format!("{bearer}\n")).unwrap();
+        let fallback = root.join("fallback-store");
+        std::fs::write(
+            &fallback,
+            format!("https://{FALLBACK_USER}:{FALLBACK_PAT}@github.com\n"),
+        )
+        .unwrap();
+        let gitconfig = root.join("gitconfig");
+        std::fs::write(&gitconfig, "").unwrap();
+        let platform = MockPlatform::start(&bearer);
+        Workspace {
+            dir,
+            home,
+            configs,
+            cache,
+            gitconfig,
+            fallback,
+            bearer,
+            platform,
+            env: Vec::new(),
+            secrets: Mutex::new(Vec::new()),
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Set a variable for every process this workspace runs.
+    pub fn set_env(&mut self, name: &str, value: impl Into<OsString>) {
+        self.env.push((name.to_string(), value.into()));
+    }
+
+    /// Treat `secret` as one that must never appear on stderr.
+    pub fn add_secret(&self, secret: &str) {
+        self.secrets.lock().unwrap().push(secret.to_string());
+    }
+
+    pub fn write_bearer(&mut self, contents: &str) {
+        std::fs::write(self.configs.join(".auth_token"), contents).unwrap();
+        self.add_secret(contents.trim());
+    }
+
+    /// Our helper as a generic `credential.helper`, the store fallback after it.
+    pub fn configure_generic(&self) {
+        self.write_gitconfig(&format!(
+            "[credential]\n\thelper = {BIN}\n\thelper = store --file={}\n",
+            self.fallback.display()
+        ));
+    }
+
+    /// Our helper for https://github.com only, the store fallback after it.
+    pub fn configure_host_scoped(&self) {
+        self.write_gitconfig(&format!(
+            "[credential \"https://github.com\"]\n\thelper = {BIN}\n\
+             [credential]\n\thelper = store --file={}\n",
+            self.fallback.display()
+        ));
+    }
+
+    pub fn write_gitconfig(&self, text: &str) {
+        std::fs::write(&self.gitconfig, text).unwrap();
+    }
+
+    /// A command with a clean environment pointing into this workspace.
+    pub fn command(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
+        let mut c = Command::new(program);
+        c.env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", &self.home)
+            .env("LANG", "C")
+            .env("GIT_CONFIG_GLOBAL", &self.gitconfig)
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("GIT_TERMINAL_PROMPT", "0")
+            .env("PLATFORM_URL", self.platform.url())
+            .env("CONFIGS_DIR", &self.configs)
+            .env("MOLECULE_TOKEN_CACHE_DIR", &self.cache)
+            .current_dir(self.dir.path());
+        for (k, v) in &self.env {
+            c.env(k, v);
+        }
+        c
+    }
+
+    /// Run the helper with `args` and `stdin`.
+    pub fn helper(&self, args: &[&str], stdin: &str) -> Out {
+        let mut c = self.command(BIN);
+        c.args(args);
+        self.run(c, stdin)
+    }
+
+    /// Run the real git with `args` and `stdin`.
+    pub fn git(&self, args: &[&str], stdin: &str) -> Out {
+        let mut c = self.command("git");
+        c.args(args);
+        self.run(c, stdin)
+    }
+
+    /// `git credential fill` for a URL.
+    pub fn fill(&self, url: &str) -> Out {
+        self.git(&["credential", "fill"], &format!("url={url}\n\n"))
+    }
+
+    /// Run to completion and check stderr for every secret known so far.
+    pub fn run(&self, mut command: Command, stdin: &str) -> Out {
+        let mut child = command
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot run {command:?}: {e}"));
+        let mut input = child.stdin.take().unwrap();
+        let stdin = stdin.to_string();
+        let writer = std::thread::spawn(move || {
+            let _ = input.write_all(stdin.as_bytes());
+        });
+        let output = child.wait_with_output().unwrap();
+        writer.join().unwrap();
+        let out = Out {
+            status: output.status,
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        };
+        self.assert_no_secret_in(&out.stderr, "stderr");
+        out
+    }
+
+    /// Neither the bearer nor any token the platform handed out (nor any
+    /// other registered secret) may appear in `text`.
+    pub fn assert_no_secret_in(&self, text: &str, what: &str) {
+        let mut secrets = self.platform.tokens();
+        secrets.push(self.bearer.clone());
+        secrets.extend(self.secrets.lock().unwrap().iter().cloned());
+        for secret in secrets {
+            // Check the secret and, for injected multi-line ones, each part.
+            for part in
+                std::iter::once(secret.as_str()).chain(secret.split(['\n', '\r', '\0', ' ']))
+            {
+                if part.len() >= 8 {
+                    assert!(!text.contains(part), "a secret leaked into {what}: {text}");
+                }
+            }
+        }
+    }
+}
+
+/// A string unique to this run, for bearers and tokens made at run time.
+pub fn unique() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    format!(
+        "{}x{}x{}",
+        std::process::id(),
+        nanos,
+        N.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// A port on 127.0.0.1 where nothing listens (bound, then released).
+pub fn dead_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap().port()
+}
