@@ -401,3 +401,37 @@ fn the_readme_entrypoint_lines_put_the_helper_ahead_of_an_earlier_generic_fallba
     });
     assert_falls_through(&ws, "platform error (HTTP 500)");
 }
+
+#[test]
+fn proxy_variables_never_see_the_bearer() {
+    let mut ws = Workspace::new();
+    let proxy = MockPlatform::start("proxy-bearer");
+    for name in [
+        "HTTP_PROXY",
+        "http_proxy",
+        "HTTPS_PROXY",
+        "https_proxy",
+        "ALL_PROXY",
+        "all_proxy",
+    ] {
+        ws.set_env(name, proxy.url());
+    }
+    ws.configure_generic();
+    let token = scripted_token(&ws);
+    assert_platform_token(&ws.fill("https://github.com"), &token);
+    assert_eq!(proxy.count(), 0);
+    assert_eq!(ws.platform.count(), 1);
+}
+
+#[test]
+fn an_absent_platform_is_tried_three_times_then_git_moves_on() {
+    let mut ws = Workspace::new();
+    ws.set_env("PLATFORM_URL", format!("http://127.0.0.1:{}", dead_port()));
+    ws.set_env("MOLECULE_TOKEN_LOG", "debug");
+    ws.configure_generic();
+    let out = ws.fill("https://github.com");
+    assert_fallback(&out);
+    let attempts = out.stderr.matches("debug: GET ").count();
+    assert_eq!(attempts, 3, "one try and two retries: {}", out.stderr);
+    assert_eq!(out.stderr.matches("error:").count(), 1, "{}", out.stderr);
+}

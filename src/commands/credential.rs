@@ -19,18 +19,14 @@ pub enum Decision {
 pub fn decide(settings: &Settings, request: &Request) -> Decision {
     let protocol = request.protocol.as_deref().unwrap_or("");
     if !protocol.eq_ignore_ascii_case("https") {
-        return Decision::NotOurs(format!(
-            "protocol {:?} is not https",
-            protocol.escape_debug().to_string()
-        ));
+        return Decision::NotOurs(format!("protocol {protocol:?} is not https"));
     }
     let Some(host) = request.host.as_deref() else {
         return Decision::NotOurs("the request names no host".into());
     };
     if !settings.serves_host(host) {
         return Decision::NotOurs(format!(
-            "host {:?} is not served (serving {})",
-            host.escape_debug().to_string(),
+            "host {host:?} is not served (serving {})",
             settings.hosts.join(", ")
         ));
     }
