@@ -62,13 +62,16 @@ pub fn read(path: &Path) -> Result<Secret> {
             "the workspace bearer {shown} is too large (a bearer is under {MAX_BEARER_FILE} bytes)"
         );
     }
-    let text = String::from_utf8(bytes).unwrap_or_default();
-    let trimmed = text.trim();
-    match token::validate(trimmed) {
-        Ok(()) => Ok(Secret::new(trimmed.to_string())),
-        Err(Invalid::Empty) if text.is_empty() || trimmed.is_empty() => {
-            bail!("the workspace bearer {shown} is empty")
-        }
+    // Not UTF-8 cannot be printable ASCII: refuse it as such, not as empty.
+    let Ok(text) = String::from_utf8(bytes) else {
+        bail!(
+            "the workspace bearer {shown} is not usable: {}",
+            Invalid::BadByte
+        );
+    };
+    match token::validate(text.trim()) {
+        Ok(()) => Ok(Secret::new(text.trim().to_string())),
+        Err(Invalid::Empty) => bail!("the workspace bearer {shown} is empty"),
         Err(why) => bail!("the workspace bearer {shown} is not usable: {why}"),
     }
 }
@@ -102,6 +105,13 @@ mod tests {
         assert!(read(&p).unwrap_err().to_string().contains("is empty"));
 
         fs::write(&p, "abc def-secretpart").unwrap();
+        let bad = read(&p).unwrap_err().to_string();
+        assert!(
+            bad.contains("not usable") && !bad.contains("secretpart"),
+            "{bad}"
+        );
+
+        fs::write(&p, b"\xff\xfe-secretpart\n").unwrap();
         let bad = read(&p).unwrap_err().to_string();
         assert!(
             bad.contains("not usable") && !bad.contains("secretpart"),
