@@ -113,10 +113,7 @@ fn store_and_erase_store_nothing_and_ask_nothing() {
 #[test]
 fn a_failed_get_prints_nothing_on_stdout() {
     let ws = Workspace::new();
-    ws.platform.set_default(Reply::Status {
-        code: 500,
-        headers: vec![],
-    });
+    ws.platform.set_default(Reply::status(500));
     let out = ws.helper(&["get"], GET_GITHUB);
     assert_eq!((out.code(), out.stdout.as_str()), (1, ""));
     out.assert_one_error("platform error (HTTP 500)");
@@ -182,10 +179,7 @@ fn fetch_token_takes_a_served_host_and_refuses_others() {
 #[test]
 fn fetch_token_failures_print_nothing_on_stdout() {
     let ws = Workspace::new();
-    ws.platform.set_default(Reply::Status {
-        code: 403,
-        headers: vec![],
-    });
+    ws.platform.set_default(Reply::status(403));
     for args in [
         &["fetch-token"][..],
         &["fetch-token", "--json"],
@@ -236,10 +230,7 @@ fn exec_exit_codes_follow_the_shell() {
 #[test]
 fn exec_without_a_token_does_not_run_the_command() {
     let ws = Workspace::new();
-    ws.platform.set_default(Reply::Status {
-        code: 500,
-        headers: vec![],
-    });
+    ws.platform.set_default(Reply::status(500));
     let marker = ws.path().join("ran");
     let out = ws.helper(&["exec", "--", "touch", marker.to_str().unwrap()], "");
     assert_eq!(out.code(), 1);

@@ -178,10 +178,7 @@ fn refused_bearer_falls_through() {
     for code in [401, 403] {
         let ws = Workspace::new();
         ws.configure_generic();
-        ws.platform.push(Reply::Status {
-            code,
-            headers: vec![],
-        });
+        ws.platform.push(Reply::status(code));
         assert_falls_through(
             &ws,
             &format!("the platform refused the workspace bearer (HTTP {code})"),
@@ -202,10 +199,7 @@ fn a_wrong_bearer_is_refused_by_the_platform() {
 fn no_github_app_falls_through() {
     let ws = Workspace::new();
     ws.configure_generic();
-    ws.platform.push(Reply::Status {
-        code: 404,
-        headers: vec![],
-    });
+    ws.platform.push(Reply::status(404));
     assert_falls_through(&ws, "the platform has no GitHub App configured (HTTP 404)");
 }
 
@@ -213,10 +207,7 @@ fn no_github_app_falls_through() {
 fn platform_error_falls_through_without_retry() {
     let ws = Workspace::new();
     ws.configure_generic();
-    ws.platform.set_default(Reply::Status {
-        code: 500,
-        headers: vec![],
-    });
+    ws.platform.set_default(Reply::status(500));
     assert_falls_through(&ws, "platform error (HTTP 500)");
     assert_eq!(ws.platform.count(), 1);
 }
@@ -292,14 +283,8 @@ fn the_timeout_flag_in_the_helper_line_is_honoured() {
 fn transient_errors_are_retried_within_the_deadline() {
     let ws = Workspace::new();
     ws.configure_generic();
-    ws.platform.push(Reply::Status {
-        code: 503,
-        headers: vec![],
-    });
-    ws.platform.push(Reply::Status {
-        code: 502,
-        headers: vec![],
-    });
+    ws.platform.push(Reply::status(503));
+    ws.platform.push(Reply::status(502));
     let token = scripted_token(&ws);
     assert_platform_token(&ws.fill("https://github.com"), &token);
     assert_eq!(ws.platform.count(), 3);
@@ -395,10 +380,7 @@ fn the_readme_entrypoint_lines_put_the_helper_ahead_of_an_earlier_generic_fallba
     assert_platform_token(&ws.fill("https://github.com/org/repo.git"), &token);
 
     // The fallback still answers when the platform cannot.
-    ws.platform.set_default(Reply::Status {
-        code: 500,
-        headers: vec![],
-    });
+    ws.platform.set_default(Reply::status(500));
     assert_falls_through(&ws, "platform error (HTTP 500)");
 }
 

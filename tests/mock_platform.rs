@@ -181,10 +181,7 @@ fn script_is_fifo_then_default() {
         content_type: "text/html".into(),
         body: vec![0xff, 0xfe, b'<'],
     });
-    mock.set_default(Reply::Status {
-        code: 500,
-        headers: vec![],
-    });
+    mock.set_default(Reply::status(500));
     let r = get(&mock, TOKEN_PATH, Some("abc"));
     assert_eq!((r.code, r.text().as_str()), (200, "{\"a\":1}"));
     let r = get(&mock, TOKEN_PATH, Some("abc"));

@@ -101,6 +101,16 @@ pub enum Reply {
     Oversized(usize),
 }
 
+impl Reply {
+    /// This status with the default small JSON error body and no extra headers.
+    pub fn status(code: u16) -> Reply {
+        Reply::Status {
+            code,
+            headers: vec![],
+        }
+    }
+}
+
 /// One request the mock received (any path, any bearer).
 #[derive(Clone, Debug)]
 pub struct Recorded {
@@ -404,6 +414,16 @@ impl Conn<'_> {
             .is_ok()
     }
 
+    /// A 200 head announcing all of `body`, then only its first `sent` bytes.
+    fn write_partial_200(&mut self, body: &str, sent: usize) -> bool {
+        self.write(&response_head(
+            200,
+            "application/json",
+            Some(body.len()),
+            &[],
+        )) && self.write(&body.as_bytes()[..sent])
+    }
+
     /// Graceful end: FIN, then wait (bounded) for the client to close, reading and discarding whatever
     /// it still sends, so that the close does not turn into a reset.
     fn finish(mut self) {
@@ -669,14 +689,7 @@ fn serve(mut conn: Conn<'_>, reply: Reply, method: &str, path: &str) {
             &new_token(),
             Some(&expires_at_in(shared.state().expires_in)),
         );
-        let half = body.len() / 2;
-        if conn.write(&response_head(
-            200,
-            "application/json",
-            Some(body.len()),
-            &[],
-        )) && conn.write(&body.as_bytes()[..half])
-        {
+        if conn.write_partial_200(&body, body.len() / 2) {
             thread::sleep(RESET_PAUSE);
         }
         // Dropping `conn` closes the socket with unread data: RST on Linux.
@@ -745,13 +758,7 @@ fn serve(mut conn: Conn<'_>, reply: Reply, method: &str, path: &str) {
                 if body.len() <= sent {
                     body = padded_body(&token, sent + 64);
                 }
-                if conn.write(&response_head(
-                    200,
-                    "application/json",
-                    Some(body.len()),
-                    &[],
-                )) && conn.write(&body.as_bytes()[..sent])
-                {
+                if conn.write_partial_200(&body, sent) {
                     conn.hang();
                 }
                 return;
