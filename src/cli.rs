@@ -111,7 +111,36 @@ pub enum Command {
         cannot be found exits 127, one that cannot be run 126, as in a shell."
     )]
     Exec(ExecArgs),
+    /// Register the helper in git's config for each served host, first in line
+    Configure(ConfigureArgs),
+    /// Remove exactly what `configure` wrote from git's config
+    Unconfigure(ConfigureArgs),
+    /// Diagnose the bearer, the platform, the token, the cache and git's config
+    Status(StatusArgs),
+    /// Print shell completions for bash, zsh or fish
+    Completions(CompletionsArgs),
+    /// (git, written by `configure`) Pass a request on to a kept fallback helper,
+    /// withholding short-lived tokens from its store and erase
+    #[command(hide = true)]
+    Fallback(FallbackArgs),
 }
+
+/// Where `configure` and `unconfigure` act. Filled in by the configure work.
+#[derive(Debug, Args)]
+pub struct ConfigureArgs {}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Print the checks as JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {}
+
+#[derive(Debug, Args)]
+pub struct FallbackArgs {}
 
 #[derive(Debug, Args)]
 pub struct FetchTokenArgs {

@@ -53,6 +53,11 @@ fn run(command: Command, settings: &Settings) -> anyhow::Result<ExitCode> {
         Command::FetchToken(args) => commands::fetch_token::run(settings, &args)?,
         Command::GhLogin(args) => commands::gh_login::run(settings, &args)?,
         Command::Exec(args) => return commands::exec::run(settings, &args),
+        Command::Configure(args) => commands::configure::configure(settings, &args)?,
+        Command::Unconfigure(args) => commands::configure::unconfigure(settings, &args)?,
+        Command::Status(args) => return commands::status::run(settings, &args),
+        Command::Completions(args) => commands::completions::run(&args)?,
+        Command::Fallback(args) => return commands::fallback::run(&args),
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -1,10 +1,14 @@
 //! One file per subcommand. Commands take `Settings`, never clap's types
 //! beyond their own arguments.
 
+pub mod completions;
+pub mod configure;
 pub mod credential;
 pub mod exec;
+pub mod fallback;
 pub mod fetch_token;
 pub mod gh_login;
+pub mod status;
 
 use std::io::Write;
 
