@@ -3,6 +3,7 @@
 //! errors.
 
 mod bearer;
+mod cache;
 mod cli;
 mod commands;
 mod diag;
@@ -49,7 +50,7 @@ fn run(command: Command, settings: &Settings) -> anyhow::Result<ExitCode> {
     match command {
         Command::Get => commands::credential::get(settings, stdin())?,
         Command::Store => commands::credential::store(stdin())?,
-        Command::Erase => commands::credential::erase(stdin())?,
+        Command::Erase => commands::credential::erase(settings, stdin())?,
         Command::FetchToken(args) => commands::fetch_token::run(settings, &args)?,
         Command::GhLogin(args) => commands::gh_login::run(settings, &args)?,
         Command::Exec(args) => return commands::exec::run(settings, &args),

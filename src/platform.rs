@@ -28,9 +28,11 @@ const UNREACHABLE_DELAYS: [Duration; 2] = [Duration::from_millis(150), Duration:
 const FIRST_BACKOFF: Duration = Duration::from_millis(250);
 const MAX_BACKOFF: Duration = Duration::from_secs(2);
 
-/// Fetch a fresh token. Builds a current-thread runtime and an HTTP client
-/// for this one call; nothing is started unless a fetch is needed.
-pub fn fetch(settings: &Settings, bearer: &Secret) -> Result<Token> {
+/// Fetch a fresh token by `deadline` (the caller's: time spent waiting for
+/// another process's fetch counts against it). Builds a current-thread
+/// runtime and an HTTP client for this one call; nothing is started unless a
+/// fetch is needed.
+pub fn fetch(settings: &Settings, bearer: &Secret, deadline: Instant) -> Result<Token> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -39,6 +41,7 @@ pub fn fetch(settings: &Settings, bearer: &Secret) -> Result<Token> {
         &settings.token_url(),
         bearer,
         settings.timeout,
+        deadline,
     ))
 }
 
@@ -63,10 +66,16 @@ fn fail(kind: Kind, message: String) -> AttemptError {
     AttemptError { message, kind }
 }
 
-async fn fetch_with_retries(url: &str, bearer: &Secret, timeout: Duration) -> Result<Token> {
-    let started = Instant::now();
-    let deadline = started + timeout;
-    let client = client(url.starts_with("https:"), timeout)?;
+async fn fetch_with_retries(
+    url: &str,
+    bearer: &Secret,
+    timeout: Duration,
+    deadline: Instant,
+) -> Result<Token> {
+    let client = client(
+        url.starts_with("https:"),
+        deadline.saturating_duration_since(Instant::now()),
+    )?;
     let mut unreachable_retries = 0;
     let mut backoff = FIRST_BACKOFF;
     for attempt in 1.. {

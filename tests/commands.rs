@@ -150,6 +150,7 @@ fn fetch_token_json() {
             ws.platform.last_token().unwrap()
         )
     );
+    ws.forget_cache();
     ws.platform.push(Reply::TokenNoExpiry);
     let out = ws.helper(&["_fetch_token", "--json"], "");
     assert_eq!(

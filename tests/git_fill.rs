@@ -380,6 +380,7 @@ fn the_readme_entrypoint_lines_put_the_helper_ahead_of_an_earlier_generic_fallba
     assert_platform_token(&ws.fill("https://github.com/org/repo.git"), &token);
 
     // The fallback still answers when the platform cannot.
+    ws.forget_cache();
     ws.platform.set_default(Reply::status(500));
     assert_falls_through(&ws, "platform error (HTTP 500)");
 }

@@ -39,7 +39,16 @@ pub fn get(settings: &Settings, input: impl Read) -> Result<()> {
         debug!("get: {why}; answering nothing");
         return Ok(());
     }
-    let token = super::platform_token(settings)?;
+    let served = super::fresh_token(settings)?;
+    debug!(
+        "get: answering with the token {}",
+        if served.from_cache {
+            "from the cache"
+        } else {
+            "just fetched"
+        }
+    );
+    let token = served.token;
     super::write_stdout(&protocol::credential_response(
         TOKEN_USERNAME,
         &token.secret,
@@ -54,11 +63,16 @@ pub fn store(input: impl Read) -> Result<()> {
     Ok(())
 }
 
-/// Nothing is cached yet, so there is nothing to forget.
-pub fn erase(input: impl Read) -> Result<()> {
-    protocol::read_request(input)?;
-    debug!("erase: no cached token to drop");
-    Ok(())
+/// git rejected a credential: if it is the cached token, forget it.
+pub fn erase(settings: &Settings, input: impl Read) -> Result<()> {
+    let request = protocol::read_request(input)?;
+    match &request.password {
+        Some(password) => super::forget_token(settings, password.expose()),
+        None => {
+            debug!("erase: the request has no password; nothing to forget");
+            Ok(())
+        }
+    }
 }
 
 #[cfg(test)]

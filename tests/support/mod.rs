@@ -141,6 +141,20 @@ impl Workspace {
         self.secrets.lock().unwrap().push(secret.to_string());
     }
 
+    /// The cache entry's path (it may not exist).
+    pub fn cache_entry(&self) -> PathBuf {
+        self.cache.join("token")
+    }
+
+    /// Drop the cached token, so the next call asks the platform.
+    pub fn forget_cache(&self) {
+        match std::fs::remove_file(self.cache_entry()) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => panic!("cannot remove the cache entry: {e}"),
+        }
+    }
+
     pub fn write_bearer(&mut self, contents: &str) {
         std::fs::write(self.configs.join(".auth_token"), contents).unwrap();
         self.add_secret(contents.trim());
