@@ -139,8 +139,18 @@ pub struct StatusArgs {
 #[derive(Debug, Args)]
 pub struct CompletionsArgs {}
 
+/// `fallback -- HELPER OPERATION`: HELPER is the kept helper's config value,
+/// exactly as it was (one shell word in git's config); git appends OPERATION.
 #[derive(Debug, Args)]
-pub struct FallbackArgs {}
+pub struct FallbackArgs {
+    /// The wrapped helper, as git's config had it: `store --file=F`, `!snippet`, `/abs/path args`
+    #[arg(value_name = "HELPER", allow_hyphen_values = true)]
+    pub helper: OsString,
+
+    /// get, store or erase (added by git)
+    #[arg(value_name = "OPERATION", allow_hyphen_values = true)]
+    pub operation: OsString,
+}
 
 #[derive(Debug, Args)]
 pub struct FetchTokenArgs {
@@ -206,6 +216,26 @@ mod tests {
         ));
         let help = Cli::command().render_long_help().to_string();
         assert!(!help.contains("_fetch_token"));
+    }
+
+    #[test]
+    fn fallback_takes_the_wrapped_value_verbatim() {
+        for value in [
+            "store --file=/a b",
+            "!f() { cat; }; f",
+            "--odd",
+            "",
+            "/abs/h --x",
+        ] {
+            let cli = Cli::try_parse_from(["h", "fallback", "--", value, "get"]).unwrap();
+            let Command::Fallback(args) = cli.command else {
+                panic!("not fallback")
+            };
+            assert_eq!(args.helper, value);
+            assert_eq!(args.operation, "get");
+        }
+        let cmd = Cli::command();
+        assert!(cmd.find_subcommand("fallback").unwrap().is_hide_set());
     }
 
     #[test]

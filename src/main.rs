@@ -6,6 +6,7 @@ mod bearer;
 mod cli;
 mod commands;
 mod diag;
+mod git_config;
 mod platform;
 mod protocol;
 mod settings;
@@ -27,7 +28,14 @@ fn main() -> ExitCode {
             return ExitCode::from(e.exit_code().clamp(0, 255) as u8);
         }
     };
-    let settings = match settings::resolve(&cli.global, &|name| std::env::var_os(name)) {
+    let settings = settings::resolve(&cli.global, &|name| std::env::var_os(name));
+    // The fallback wrapper needs no settings: a bad one must not cost git
+    // the operator's fallback.
+    if let Command::Fallback(args) = &cli.command {
+        diag::set_verbose(settings.as_ref().is_ok_and(|s| s.verbose));
+        return finish(commands::fallback::run(args));
+    }
+    let settings = match settings {
         Ok(s) => s,
         Err(e) => {
             diag::write_line("error", &e.0);
@@ -35,7 +43,11 @@ fn main() -> ExitCode {
         }
     };
     diag::set_verbose(settings.verbose);
-    match run(cli.command, &settings) {
+    finish(run(cli.command, &settings))
+}
+
+fn finish(result: anyhow::Result<ExitCode>) -> ExitCode {
+    match result {
         Ok(code) => code,
         Err(e) => {
             diag::write_line("error", &format!("{e:#}"));
