@@ -10,13 +10,14 @@ mod git_config;
 mod platform;
 mod protocol;
 mod settings;
+mod shell;
 mod token;
 
 use std::process::ExitCode;
 
 use clap::Parser;
 
-use crate::cli::{Cli, Command};
+use crate::cli::{Cli, Command, GlobalArgs};
 use crate::settings::Settings;
 
 fn main() -> ExitCode {
@@ -43,7 +44,7 @@ fn main() -> ExitCode {
         }
     };
     diag::set_verbose(settings.verbose);
-    finish(run(cli.command, &settings))
+    finish(run(cli.command, &cli.global, &settings))
 }
 
 fn finish(result: anyhow::Result<ExitCode>) -> ExitCode {
@@ -56,7 +57,7 @@ fn finish(result: anyhow::Result<ExitCode>) -> ExitCode {
     }
 }
 
-fn run(command: Command, settings: &Settings) -> anyhow::Result<ExitCode> {
+fn run(command: Command, global: &GlobalArgs, settings: &Settings) -> anyhow::Result<ExitCode> {
     let stdin = || std::io::stdin().lock();
     match command {
         Command::Get => commands::credential::get(settings, stdin())?,
@@ -65,8 +66,14 @@ fn run(command: Command, settings: &Settings) -> anyhow::Result<ExitCode> {
         Command::FetchToken(args) => commands::fetch_token::run(settings, &args)?,
         Command::GhLogin(args) => commands::gh_login::run(settings, &args)?,
         Command::Exec(args) => return commands::exec::run(settings, &args),
-        Command::Configure(args) => commands::configure::configure(settings, &args)?,
-        Command::Unconfigure(args) => commands::configure::unconfigure(settings, &args)?,
+        Command::Configure(args) => {
+            let flags = settings::flag_args(global, settings)?;
+            commands::configure::configure(settings, &flags, &args)?
+        }
+        Command::Unconfigure(args) => {
+            let only = (!global.hosts.is_empty()).then_some(settings.hosts.as_slice());
+            commands::configure::unconfigure(only, &args)?
+        }
         Command::Status(args) => return commands::status::run(settings, &args),
         Command::Completions(args) => commands::completions::run(&args)?,
         Command::Fallback(args) => return commands::fallback::run(&args),
