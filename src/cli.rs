@@ -112,8 +112,10 @@ pub enum Command {
     )]
     Exec(ExecArgs),
     /// Register the helper in git's config for each served host, first in line
+    #[command(long_about = CONFIGURE_ABOUT)]
     Configure(ConfigureArgs),
     /// Remove exactly what `configure` wrote from git's config
+    #[command(long_about = UNCONFIGURE_ABOUT)]
     Unconfigure(ConfigureArgs),
     /// Diagnose the bearer, the platform, the token, the cache and git's config
     Status(StatusArgs),
@@ -125,9 +127,56 @@ pub enum Command {
     Fallback(FallbackArgs),
 }
 
-/// Where `configure` and `unconfigure` act. Filled in by the configure work.
-#[derive(Debug, Args)]
-pub struct ConfigureArgs {}
+const CONFIGURE_ABOUT: &str = "\
+Register the helper in git's config for each served host, first in line.
+
+Git runs credential helpers in config order (system, global, repository; top to bottom) \
+and stops at the first that answers, so for each served HOST configure appends, at the end \
+of the config file, a section [credential \"https://HOST/\"] holding:
+
+  helper =                                    (an empty value: forget the helpers listed before)
+  helper = /path/to/molecule-git-token-helper [FLAGS]      (this helper, first)
+  helper = /path/to/molecule-git-token-helper fallback -- 'OLD'   (each helper forgotten, in order)
+
+Each helper that git would have run for https://HOST before is kept after this one as a \
+fallback, through the hidden `fallback` wrapper: it answers git as before, but is never asked \
+to store or erase a short-lived token (one with password_expiry_utc, or username \
+x-access-token), so a storing helper keeps the operator's token and not an installation \
+token that will have died by the next platform outage.
+
+Settings given as flags (--host, --platform-url, --configs-dir, --cache-dir, --no-cache, \
+--timeout, --refresh-window) are written into the helper's line, since git runs it without \
+them; settings from the environment are not, so the environment keeps governing them. \
+The path written is the one found on PATH when that is this same program (it survives \
+upgrades that replace the file), otherwise this program's own absolute path.
+
+Running it again changes nothing unless something changed; it touches no other line, and \
+`unconfigure` removes exactly these sections. The file is edited with git config on a \
+locked copy that replaces the file only when every step succeeded.";
+
+const UNCONFIGURE_ABOUT: &str = "\
+Remove exactly what `configure` wrote from git's config: the [credential \"https://HOST/\"] \
+helper lines (the empty reset line, this helper, the wrapped fallbacks), for the hosts given \
+with --host, or for every host when none is given. Every other line is left as it was, so the \
+helpers that configure had wrapped are in charge again. Nothing to remove is not an error.";
+
+/// Where `configure` and `unconfigure` act: one git config file.
+#[derive(Debug, Default, Args)]
+#[group(multiple = false)]
+pub struct ConfigureArgs {
+    /// The user's global config (the default): git config --global, which honours
+    /// GIT_CONFIG_GLOBAL
+    #[arg(long)]
+    pub global: bool,
+
+    /// The system config: git config --system, which honours GIT_CONFIG_SYSTEM
+    #[arg(long)]
+    pub system: bool,
+
+    /// This config file; the helpers of other files are not looked at
+    #[arg(long, value_name = "PATH")]
+    pub file: Option<PathBuf>,
+}
 
 #[derive(Debug, Args)]
 pub struct StatusArgs {
@@ -139,8 +188,18 @@ pub struct StatusArgs {
 #[derive(Debug, Args)]
 pub struct CompletionsArgs {}
 
+/// `fallback -- HELPER OPERATION`: HELPER is the kept helper's config value,
+/// exactly as it was (one shell word in git's config); git appends OPERATION.
 #[derive(Debug, Args)]
-pub struct FallbackArgs {}
+pub struct FallbackArgs {
+    /// The wrapped helper, as git's config had it: `store --file=F`, `!snippet`, `/abs/path args`
+    #[arg(value_name = "HELPER", allow_hyphen_values = true)]
+    pub helper: OsString,
+
+    /// get, store or erase (added by git)
+    #[arg(value_name = "OPERATION", allow_hyphen_values = true)]
+    pub operation: OsString,
+}
 
 #[derive(Debug, Args)]
 pub struct FetchTokenArgs {
@@ -206,6 +265,38 @@ mod tests {
         ));
         let help = Cli::command().render_long_help().to_string();
         assert!(!help.contains("_fetch_token"));
+    }
+
+    #[test]
+    fn configure_takes_one_location() {
+        let cli = Cli::try_parse_from(["h", "configure", "--file", "/x", "--host", "a"]).unwrap();
+        let Command::Configure(args) = cli.command else {
+            panic!("not configure")
+        };
+        assert_eq!(args.file, Some(PathBuf::from("/x")));
+        assert_eq!(cli.global.hosts, ["a"]);
+        assert!(Cli::try_parse_from(["h", "configure", "--global", "--system"]).is_err());
+        assert!(Cli::try_parse_from(["h", "unconfigure", "--system", "--file", "x"]).is_err());
+    }
+
+    #[test]
+    fn fallback_takes_the_wrapped_value_verbatim() {
+        for value in [
+            "store --file=/a b",
+            "!f() { cat; }; f",
+            "--odd",
+            "",
+            "/abs/h --x",
+        ] {
+            let cli = Cli::try_parse_from(["h", "fallback", "--", value, "get"]).unwrap();
+            let Command::Fallback(args) = cli.command else {
+                panic!("not fallback")
+            };
+            assert_eq!(args.helper, value);
+            assert_eq!(args.operation, "get");
+        }
+        let cmd = Cli::command();
+        assert!(cmd.find_subcommand("fallback").unwrap().is_hide_set());
     }
 
     #[test]

@@ -7,16 +7,18 @@ mod cache;
 mod cli;
 mod commands;
 mod diag;
+mod git_config;
 mod platform;
 mod protocol;
 mod settings;
+mod shell;
 mod token;
 
 use std::process::ExitCode;
 
 use clap::Parser;
 
-use crate::cli::{Cli, Command};
+use crate::cli::{Cli, Command, GlobalArgs};
 use crate::settings::Settings;
 
 fn main() -> ExitCode {
@@ -28,7 +30,14 @@ fn main() -> ExitCode {
             return ExitCode::from(e.exit_code().clamp(0, 255) as u8);
         }
     };
-    let settings = match settings::resolve(&cli.global, &|name| std::env::var_os(name)) {
+    let settings = settings::resolve(&cli.global, &|name| std::env::var_os(name));
+    // The fallback wrapper needs no settings: a bad one must not cost git
+    // the operator's fallback.
+    if let Command::Fallback(args) = &cli.command {
+        diag::set_verbose(settings.as_ref().is_ok_and(|s| s.verbose));
+        return finish(commands::fallback::run(args));
+    }
+    let settings = match settings {
         Ok(s) => s,
         Err(e) => {
             diag::write_line("error", &e.0);
@@ -36,7 +45,11 @@ fn main() -> ExitCode {
         }
     };
     diag::set_verbose(settings.verbose);
-    match run(cli.command, &settings) {
+    finish(run(cli.command, &cli.global, &settings))
+}
+
+fn finish(result: anyhow::Result<ExitCode>) -> ExitCode {
+    match result {
         Ok(code) => code,
         Err(e) => {
             diag::write_line("error", &format!("{e:#}"));
@@ -45,7 +58,7 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(command: Command, settings: &Settings) -> anyhow::Result<ExitCode> {
+fn run(command: Command, global: &GlobalArgs, settings: &Settings) -> anyhow::Result<ExitCode> {
     let stdin = || std::io::stdin().lock();
     match command {
         Command::Get => commands::credential::get(settings, stdin())?,
@@ -54,8 +67,14 @@ fn run(command: Command, settings: &Settings) -> anyhow::Result<ExitCode> {
         Command::FetchToken(args) => commands::fetch_token::run(settings, &args)?,
         Command::GhLogin(args) => commands::gh_login::run(settings, &args)?,
         Command::Exec(args) => return commands::exec::run(settings, &args),
-        Command::Configure(args) => commands::configure::configure(settings, &args)?,
-        Command::Unconfigure(args) => commands::configure::unconfigure(settings, &args)?,
+        Command::Configure(args) => {
+            let flags = settings::flag_args(global, settings)?;
+            commands::configure::configure(settings, &flags, &args)?
+        }
+        Command::Unconfigure(args) => {
+            let only = (!global.hosts.is_empty()).then_some(settings.hosts.as_slice());
+            commands::configure::unconfigure(only, &args)?
+        }
         Command::Status(args) => return commands::status::run(settings, &args),
         Command::Completions(args) => commands::completions::run(&args)?,
         Command::Fallback(args) => return commands::fallback::run(&args),

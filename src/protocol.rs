@@ -19,6 +19,8 @@ pub struct Request {
     pub path: Option<String>,
     pub username: Option<String>,
     pub password: Option<Secret>,
+    /// Present when the credential is short-lived (unix seconds, as sent).
+    pub password_expiry_utc: Option<String>,
 }
 
 /// Why a request was refused.
@@ -65,8 +67,15 @@ impl std::error::Error for RequestError {}
 /// Read one request: lines up to a blank line or end of input, at most
 /// [`MAX_REQUEST`] bytes. Nothing after the blank line is read.
 pub fn read_request(input: impl Read) -> Result<Request, RequestError> {
+    read_request_verbatim(input).map(|(request, _)| request)
+}
+
+/// As [`read_request`], and also the bytes read, verbatim (the blank line
+/// included when there was one), to pass the request on unchanged.
+pub fn read_request_verbatim(input: impl Read) -> Result<(Request, Vec<u8>), RequestError> {
     let mut reader = BufReader::new(input.take(MAX_REQUEST as u64 + 1));
     let mut request = Request::default();
+    let mut raw = Vec::new();
     let mut line = Vec::new();
     let mut total = 0usize;
     let mut number = 0usize;
@@ -80,8 +89,9 @@ pub fn read_request(input: impl Read) -> Result<Request, RequestError> {
             return Err(RequestError::TooLarge);
         }
         if n == 0 {
-            return Ok(request); // end of input after a whole line
+            return Ok((request, raw)); // end of input after a whole line
         }
+        raw.extend_from_slice(&line);
         if line.pop() != Some(b'\n') {
             return Err(RequestError::CutShort);
         }
@@ -90,7 +100,7 @@ pub fn read_request(input: impl Read) -> Result<Request, RequestError> {
         }
         number += 1;
         if line.is_empty() {
-            return Ok(request);
+            return Ok((request, raw));
         }
         if line.contains(&0) {
             return Err(RequestError::Nul);
@@ -106,6 +116,7 @@ pub fn read_request(input: impl Read) -> Result<Request, RequestError> {
             b"path" => request.path = Some(value),
             b"username" => request.username = Some(value),
             b"password" => request.password = Some(Secret::new(value)),
+            b"password_expiry_utc" => request.password_expiry_utc = Some(value),
             // As in git: url= replaces everything read so far.
             b"url" => request = parse_url(&value).ok_or(RequestError::BadUrl(number))?,
             _ => {}
@@ -143,6 +154,7 @@ fn parse_url(url: &str) -> Option<Request> {
         path: path.filter(|p| !p.is_empty()).map(percent_decode),
         username,
         password,
+        password_expiry_utc: None,
     })
 }
 
@@ -240,6 +252,20 @@ mod tests {
             Err(RequestError::NoEquals(2))
         );
         assert_eq!(parse("url=github.com\n"), Err(RequestError::BadUrl(1)));
+    }
+
+    #[test]
+    fn verbatim_reading_returns_the_bytes_up_to_the_blank_line() {
+        let text = "protocol=https\r\nhost=a\npassword_expiry_utc=17\n\nafter\n";
+        let (r, raw) = read_request_verbatim(text.as_bytes()).unwrap();
+        assert_eq!(raw, b"protocol=https\r\nhost=a\npassword_expiry_utc=17\n\n");
+        assert_eq!(r.password_expiry_utc.as_deref(), Some("17"));
+        let (_, raw) = read_request_verbatim(&b"host=a\n"[..]).unwrap();
+        assert_eq!(raw, b"host=a\n");
+        assert_eq!(
+            read_request_verbatim(&b"host=a"[..]).unwrap_err(),
+            RequestError::CutShort
+        );
     }
 
     #[test]

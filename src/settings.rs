@@ -213,6 +213,63 @@ pub fn resolve(
     })
 }
 
+/// The settings that were given as flags, as the arguments that give them
+/// again: what `configure` writes into the helper's line in git's config,
+/// so that git's later runs keep them. Settings that came from the
+/// environment are left out, so the environment keeps governing them.
+/// Relative directories are made absolute (git runs the helper from any
+/// repository); `--verbose` is not kept (it would print on every git run).
+pub fn flag_args(args: &GlobalArgs, settings: &Settings) -> Result<Vec<String>, UsageError> {
+    // Destructured so that a new flag cannot be forgotten here.
+    let GlobalArgs {
+        platform_url,
+        configs_dir,
+        hosts,
+        cache_dir,
+        no_cache,
+        timeout,
+        refresh_window,
+        verbose: _,
+    } = args;
+    let absolute = |flag: &'static str, dir: &PathBuf| -> Result<String, UsageError> {
+        std::path::absolute(dir)
+            .ok()
+            .and_then(|d| d.to_str().map(str::to_string))
+            .ok_or_else(|| {
+                invalid(
+                    Source::Flag(flag),
+                    &dir.to_string_lossy(),
+                    "expected a directory whose absolute path is valid UTF-8",
+                )
+            })
+    };
+    let mut out = Vec::new();
+    if !hosts.is_empty() {
+        for host in &settings.hosts {
+            out.extend(["--host".to_string(), host.clone()]);
+        }
+    }
+    if platform_url.is_some() {
+        out.extend(["--platform-url".to_string(), settings.platform_url.clone()]);
+    }
+    if let Some(dir) = configs_dir {
+        out.extend(["--configs-dir".to_string(), absolute("configs-dir", dir)?]);
+    }
+    if let Some(dir) = cache_dir {
+        out.extend(["--cache-dir".to_string(), absolute("cache-dir", dir)?]);
+    }
+    if *no_cache {
+        out.push("--no-cache".to_string());
+    }
+    if let Some(t) = timeout {
+        out.extend(["--timeout".to_string(), t.trim().to_string()]);
+    }
+    if let Some(w) = refresh_window {
+        out.extend(["--refresh-window".to_string(), w.trim().to_string()]);
+    }
+    Ok(out)
+}
+
 const BOOL_EXPECTED: &str = "expected 1, true, yes, on or 0, false, no, off";
 
 /// `1`/`true`/`yes`/`on` and `0`/`false`/`no`/`off`/empty, any case.
@@ -410,6 +467,54 @@ mod tests {
         assert!(!s.serves_host("ghe.example"));
         assert!(!s.serves_host("gitlab.com"));
         assert!(!s.serves_host("github.com.evil.example"));
+    }
+
+    #[test]
+    fn flag_args_keep_flags_only() {
+        let env = [
+            ("PLATFORM_URL", "http://from-env:1"),
+            ("MOLECULE_TOKEN_TIMEOUT", "7"),
+        ];
+        let none = GlobalArgs::default();
+        let s = resolve_with(&none, &env).unwrap();
+        assert_eq!(flag_args(&none, &s).unwrap(), Vec::<String>::new());
+
+        let args = GlobalArgs {
+            platform_url: Some("http://p.example:8080/".into()),
+            configs_dir: Some("rel/configs".into()),
+            hosts: vec![
+                "GitHub.com".into(),
+                "ghe.example:8443".into(),
+                "github.com".into(),
+            ],
+            cache_dir: Some("/c".into()),
+            no_cache: true,
+            timeout: Some("2.5".into()),
+            refresh_window: Some("60".into()),
+            verbose: true,
+        };
+        let s = resolve_with(&args, &env).unwrap();
+        let configs = std::env::current_dir().unwrap().join("rel/configs");
+        assert_eq!(
+            flag_args(&args, &s).unwrap(),
+            [
+                "--host",
+                "github.com",
+                "--host",
+                "ghe.example:8443",
+                "--platform-url",
+                "http://p.example:8080",
+                "--configs-dir",
+                configs.to_str().unwrap(),
+                "--cache-dir",
+                "/c",
+                "--no-cache",
+                "--timeout",
+                "2.5",
+                "--refresh-window",
+                "60",
+            ]
+        );
     }
 
     #[test]

@@ -1,12 +1,124 @@
-//! `fallback` (hidden): run a kept fallback helper, withholding short-lived
-//! tokens from its `store` and `erase`.
+//! `fallback -- HELPER OPERATION` (hidden; `configure` writes it): run a kept
+//! fallback helper exactly as git would run it, except that `store` and
+//! `erase` of a short-lived credential are not passed on.
+//!
+//! Why: after every successful push git hands the credential that worked to
+//! the `store` action of every helper in its list. A storing fallback
+//! (`store`, `cache`, a keyring) would then save the installation token,
+//! which dies within the hour, ahead of the operator's long-lived token, and
+//! git would try the dead token first at the next platform outage.
+//!
+//! What is withheld: `store` and `erase` of a credential whose request
+//! carries `password_expiry_utc` (git only sends it for a credential that
+//! expires; this helper always reports it when the platform gave an expiry)
+//! or whose username is `x-access-token` (every token this helper serves
+//! has it, with or without an expiry). Everything else, and `get` always, is
+//! passed on: the request bytes verbatim on the helper's stdin, its stdout
+//! and exit status back to git. The request is read bounded (64 KiB).
 
-use std::process::ExitCode;
+use std::ffi::OsStr;
+use std::io::{Read, Write};
+use std::os::unix::process::ExitStatusExt;
+use std::process::{Command, ExitCode, Stdio};
 
-use anyhow::{Result, bail};
+use anyhow::{Result, anyhow};
 
 use crate::cli::FallbackArgs;
+use crate::diag::{debug, io_reason};
+use crate::git_config;
+use crate::protocol::{self, Request, TOKEN_USERNAME};
 
-pub fn run(_args: &FallbackArgs) -> Result<ExitCode> {
-    bail!("fallback is not implemented yet")
+/// The shell git runs helpers with (its SHELL_PATH; `git var GIT_SHELL_PATH`).
+const SHELL: &str = "/bin/sh";
+
+pub fn run(args: &FallbackArgs) -> Result<ExitCode> {
+    run_with(args, std::io::stdin().lock())
+}
+
+/// Why `operation` of `request` is withheld from the kept helper, or `None`
+/// when it is passed on.
+pub fn withheld(operation: &OsStr, request: &Request) -> Option<&'static str> {
+    if operation != "store" && operation != "erase" {
+        return None;
+    }
+    if request.password_expiry_utc.is_some() {
+        return Some("it carries password_expiry_utc");
+    }
+    if request.username.as_deref() == Some(TOKEN_USERNAME) {
+        return Some("its username is x-access-token");
+    }
+    None
+}
+
+fn run_with(args: &FallbackArgs, input: impl Read) -> Result<ExitCode> {
+    let (request, raw) = protocol::read_request_verbatim(input)?;
+    let operation = args.operation.to_string_lossy();
+    if let Some(why) = withheld(&args.operation, &request) {
+        debug!(
+            "fallback: not passing {operation} on to the kept helper: the credential is short-lived ({why})"
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    debug!("fallback: passing {operation} on to the kept helper");
+    // As git's run-command does for a helper: `sh -c CMD CMD`.
+    let command = git_config::helper_command(&args.helper, &args.operation);
+    let mut child = Command::new(SHELL)
+        .arg("-c")
+        .arg(&command)
+        .arg(&command)
+        .stdin(Stdio::piped())
+        .spawn()
+        .map_err(|e| anyhow!("cannot run the kept helper with {SHELL}: {}", io_reason(&e)))?;
+    let mut stdin = child.stdin.take().expect("stdin is piped");
+    match stdin.write_all(&raw) {
+        // A helper that does not read its input is no error: git ignores
+        // SIGPIPE there too.
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(anyhow!(
+                "cannot pass the request on to the kept helper: {}",
+                io_reason(&e)
+            ));
+        }
+        _ => {}
+    }
+    drop(stdin);
+    let status = child
+        .wait()
+        .map_err(|e| anyhow!("cannot wait for the kept helper: {}", io_reason(&e)))?;
+    let code = match (status.code(), status.signal()) {
+        (Some(code), _) => code,
+        (None, Some(signal)) => 128 + signal,
+        (None, None) => 1,
+    };
+    Ok(ExitCode::from(code.clamp(0, 255) as u8))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(text: &str) -> Request {
+        protocol::read_request(text.as_bytes()).unwrap()
+    }
+
+    #[test]
+    fn short_lived_credentials_are_withheld_from_store_and_erase() {
+        let ours = "protocol=https\nhost=github.com\nusername=x-access-token\npassword=ghs_x\n\
+                    password_expiry_utc=1999999999\n";
+        let no_expiry = "protocol=https\nhost=github.com\nusername=x-access-token\npassword=t\n";
+        let expiring = "protocol=https\nhost=h\nusername=bob\npassword=p\npassword_expiry_utc=5\n";
+        let pat = "protocol=https\nhost=github.com\nusername=operator\npassword=pat\n";
+        for op in ["store", "erase"] {
+            let op = OsStr::new(op);
+            assert!(withheld(op, &request(ours)).is_some());
+            assert!(withheld(op, &request(no_expiry)).is_some());
+            assert!(withheld(op, &request(expiring)).is_some());
+            assert_eq!(withheld(op, &request(pat)), None);
+        }
+        for op in ["get", "future-op"] {
+            assert_eq!(withheld(OsStr::new(op), &request(ours)), None);
+        }
+    }
 }

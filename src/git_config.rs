@@ -1,0 +1,515 @@
+//! Git's configuration as the helper needs it: `git config` run as a
+//! subprocess and its listing parsed; git's rule for which
+//! `credential.<url>.helper` entries apply to a host (urlmatch.c, with
+//! credential.c's partial-URL fallback); and how git turns a helper value
+//! into a command line (credential.c's `credential_do`); and a config file
+//! edited under git's own lock, so that an edit is all or nothing.
+
+use std::ffi::{OsStr, OsString};
+use std::fs;
+use std::io::Write;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use anyhow::{Result, anyhow, bail};
+
+use crate::diag::io_reason;
+
+/// One `key=value` of git's configuration, in the order git reads it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    /// `system`, `global`, `local`, `worktree` or `command`.
+    pub scope: String,
+    /// As git reports it: `file:/home/u/.gitconfig`, `command line:`, …
+    pub origin: String,
+    /// Section and variable in lower case, the subsection as written:
+    /// `credential.https://GitHub.com.helper`.
+    pub key: String,
+    /// `None` for a key written without `=`.
+    pub value: Option<String>,
+}
+
+impl Entry {
+    /// The file this entry was read from, when it came from a file.
+    pub fn file(&self) -> Option<&Path> {
+        self.origin.strip_prefix("file:").map(Path::new)
+    }
+}
+
+/// Run `git ARGS…` and return its stdout. On failure the error names the
+/// command as `what` (never the values, which may hold a secret) with git's
+/// exit status and first stderr line.
+pub fn git(args: &[OsString], what: &str) -> Result<Vec<u8>> {
+    git_with(args, what, &[])
+}
+
+/// [`git`] with the variables `env_remove` taken out of git's environment.
+pub fn git_with(args: &[OsString], what: &str, env_remove: &[&str]) -> Result<Vec<u8>> {
+    let mut command = Command::new("git");
+    for name in env_remove {
+        command.env_remove(name);
+    }
+    let output = command
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| anyhow!("cannot run git for `{what}`: {}", io_reason(&e)))?;
+    if output.status.success() {
+        return Ok(output.stdout);
+    }
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let reason = stderr
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .unwrap_or("no message");
+    let status = match output.status.code() {
+        Some(code) => format!("exit {code}"),
+        None => "killed by a signal".to_string(),
+    };
+    bail!("`{what}` failed ({status}): {reason}")
+}
+
+/// `git config LOCATION… --list` with scope and origin: every entry, in the
+/// order git reads them.
+pub fn list(location: &[OsString], what: &str) -> Result<Vec<Entry>> {
+    let mut args: Vec<OsString> = vec!["config".into()];
+    args.extend(location.iter().cloned());
+    args.extend(["--list", "--show-scope", "--show-origin", "-z"].map(OsString::from));
+    parse_listing(&git(&args, what)?)
+}
+
+/// Parse `git config --list --show-scope --show-origin -z`: for each entry
+/// `scope NUL origin NUL key [LF value] NUL`.
+pub fn parse_listing(bytes: &[u8]) -> Result<Vec<Entry>> {
+    let text = std::str::from_utf8(bytes)
+        .map_err(|_| anyhow!("git's configuration holds text that is not UTF-8"))?;
+    let mut fields = text.split('\0');
+    let mut entries = Vec::new();
+    while let Some(scope) = fields.next() {
+        if scope.is_empty() {
+            break; // the terminator after the last entry
+        }
+        let (Some(origin), Some(pair)) = (fields.next(), fields.next().filter(|p| !p.is_empty()))
+        else {
+            bail!("cannot read the output of git config --list");
+        };
+        let (key, value) = match pair.split_once('\n') {
+            Some((k, v)) => (k, Some(v.to_string())),
+            None => (pair, None),
+        };
+        entries.push(Entry {
+            scope: scope.to_string(),
+            origin: origin.to_string(),
+            key: key.to_string(),
+            value,
+        });
+    }
+    Ok(entries)
+}
+
+/// For a key `credential.helper` → `Some(None)`; `credential.<url>.helper`
+/// → `Some(Some(url))`; any other key → `None`.
+pub fn helper_key(key: &str) -> Option<Option<&str>> {
+    if key == "credential.helper" {
+        return Some(None);
+    }
+    let url = key.strip_prefix("credential.")?.strip_suffix(".helper")?;
+    Some(Some(url))
+}
+
+/// How a `credential.<pattern>.*` entry applies to requests for
+/// `https://HOST/…`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Applies {
+    /// To every request for the host.
+    All,
+    /// Only to some: the pattern names a path or a user name.
+    Some,
+    No,
+}
+
+/// Does the subsection `pattern` of a `credential.<pattern>.helper` apply to
+/// `https://HOST/`? Git's rule (credential_apply_config): the pattern is a
+/// URL normalised and matched by urlmatch.c (scheme, user, host with `*`
+/// labels, port, path prefix); a pattern that does not normalise is matched
+/// field by field as a partial URL (`github.com`, `https://`).
+pub fn applies(pattern: &str, host: &str) -> Applies {
+    let Some(want) = Url::normalize(&format!("https://{host}/")) else {
+        return Applies::No;
+    };
+    match Url::normalize(pattern) {
+        Some(p) => {
+            if p.scheme != want.scheme || !host_matches(&p.host, &want.host) || p.port != want.port
+            {
+                Applies::No
+            } else if p.user.is_some() || p.path != "/" {
+                Applies::Some
+            } else {
+                Applies::All
+            }
+        }
+        None => partial_applies(pattern, host),
+    }
+}
+
+/// credential.c's `credential_from_potentially_partial_url` and
+/// `credential_match`: each part the pattern names must equal the request's.
+fn partial_applies(pattern: &str, host: &str) -> Applies {
+    let (protocol, rest) = match pattern.find("://") {
+        Some(i) => (
+            Some(&pattern[..i]).filter(|p| !p.is_empty()),
+            &pattern[i + 3..],
+        ),
+        None => (None, pattern),
+    };
+    if protocol.is_some_and(|p| p != "https") {
+        return Applies::No;
+    }
+    let slash = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (user, host_part) = match rest[..slash].find('@') {
+        Some(at) => (true, &rest[at + 1..slash]),
+        None => (false, &rest[..slash]),
+    };
+    if !host_part.is_empty() && percent_decode(host_part) != host {
+        return Applies::No;
+    }
+    let path = rest[slash..].trim_matches('/');
+    if user || !path.is_empty() {
+        Applies::Some
+    } else {
+        Applies::All
+    }
+}
+
+/// The parts of a URL that urlmatch compares, normalised as url_normalize
+/// does: scheme and host in lower case, the default port dropped, an empty
+/// path made `/`.
+#[derive(Debug, PartialEq, Eq)]
+struct Url {
+    scheme: String,
+    user: Option<String>,
+    host: String,
+    port: Option<u16>,
+    path: String,
+}
+
+impl Url {
+    fn normalize(url: &str) -> Option<Url> {
+        let (scheme, rest) = url.split_once("://")?;
+        let mut chars = scheme.chars();
+        if !chars.next()?.is_ascii_alphabetic()
+            || !chars.all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
+        {
+            return None;
+        }
+        let scheme = scheme.to_ascii_lowercase();
+        let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+        let (authority, path) = rest.split_at(end);
+        let (user, hostport) = match authority.rfind('@') {
+            Some(at) => (Some(authority[..at].to_string()), &authority[at + 1..]),
+            None => (None, authority),
+        };
+        let (host, port) = if hostport.starts_with('[') {
+            let close = hostport.find(']')?;
+            let after = &hostport[close + 1..];
+            let port = match after.strip_prefix(':') {
+                Some(p) => Some(p),
+                None if after.is_empty() => None,
+                None => return None,
+            };
+            (&hostport[..=close], port)
+        } else {
+            match hostport.rsplit_once(':') {
+                Some((h, p)) => (h, Some(p)),
+                None => (hostport, None),
+            }
+        };
+        let host = percent_decode(host).to_ascii_lowercase();
+        let host_ok = |c: char| c.is_ascii_alphanumeric() || "-._~*[]:".contains(c);
+        if host.is_empty() || !host.chars().all(host_ok) {
+            return None;
+        }
+        let port = match port {
+            None | Some("") => None,
+            Some(p) if p.bytes().all(|b| b.is_ascii_digit()) => {
+                let n: u32 = p.parse().ok()?;
+                if n == 0 || n > 65535 {
+                    return None;
+                }
+                Some(n as u16)
+            }
+            Some(_) => return None,
+        };
+        let default = match scheme.as_str() {
+            "https" => Some(443),
+            "http" => Some(80),
+            _ => None,
+        };
+        let port = port.filter(|p| Some(*p) != default);
+        let path = match path.trim_end_matches('/') {
+            "" | "/." => "/".to_string(),
+            p => p.to_string(),
+        };
+        Some(Url {
+            scheme,
+            user,
+            host,
+            port,
+            path,
+        })
+    }
+}
+
+/// urlmatch.c's `match_host`: label by label, a `*` label matches any one label.
+fn host_matches(pattern: &str, host: &str) -> bool {
+    let p: Vec<&str> = pattern.split('.').collect();
+    let h: Vec<&str> = host.split('.').collect();
+    p.len() == h.len() && p.iter().zip(&h).all(|(p, h)| *p == "*" || p == h)
+}
+
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        if bytes[i] == b'%'
+            && i + 2 < bytes.len()
+            && let (Some(h), Some(l)) = (hex(bytes[i + 1]), hex(bytes[i + 2]))
+        {
+            out.push((h * 16 + l) as u8);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// A config file held under git's lock: `FILE.lock` is created exclusively
+/// (git's own protocol, so no git command writes FILE meanwhile), filled
+/// with a copy of FILE and edited with `git config --file FILE.lock`; it
+/// replaces FILE by rename on commit, or is removed when dropped.
+pub struct Locked {
+    target: PathBuf,
+    lock: PathBuf,
+    committed: bool,
+}
+
+impl Locked {
+    pub fn acquire(target: &Path) -> Result<Locked> {
+        let mut lock_name = target.as_os_str().to_owned();
+        lock_name.push(".lock");
+        let lock = PathBuf::from(lock_name);
+        let mut file = fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&lock)
+            .map_err(|e| match e.kind() {
+                std::io::ErrorKind::AlreadyExists => anyhow!(
+                    "cannot lock {}: {} exists (another git command is writing the file, or \
+                     one stopped half-way; remove the lock file if no git is running)",
+                    target.display(),
+                    lock.display()
+                ),
+                _ => anyhow!(
+                    "cannot lock {}: cannot create {}: {}",
+                    target.display(),
+                    lock.display(),
+                    io_reason(&e)
+                ),
+            })?;
+        let locked = Locked {
+            target: target.to_path_buf(),
+            lock,
+            committed: false,
+        };
+        match fs::read(target) {
+            Ok(bytes) => {
+                file.write_all(&bytes).map_err(|e| {
+                    locked.failed(&format!(
+                        "cannot write {}: {}",
+                        locked.lock.display(),
+                        io_reason(&e)
+                    ))
+                })?;
+                let mode = fs::metadata(target).map(|m| m.permissions());
+                if let Ok(mode) = mode {
+                    fs::set_permissions(&locked.lock, mode).map_err(|e| {
+                        locked.failed(&format!(
+                            "cannot set the mode of {}: {}",
+                            locked.lock.display(),
+                            io_reason(&e)
+                        ))
+                    })?;
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => {
+                return Err(locked.failed(&format!(
+                    "cannot read {}: {}",
+                    target.display(),
+                    io_reason(&e)
+                )));
+            }
+        }
+        Ok(locked)
+    }
+
+    /// The lock file, which holds the edited copy.
+    pub fn path(&self) -> &Path {
+        &self.lock
+    }
+
+    /// An error that says the target was left as it was.
+    pub fn failed(&self, what: &str) -> anyhow::Error {
+        anyhow!("{what}; {} is unchanged", self.target.display())
+    }
+
+    /// `git config --file FILE.lock ARGS…`; `what` names it in errors.
+    pub fn config(&self, args: &[&str], what: &str) -> Result<()> {
+        let mut argv: Vec<OsString> =
+            vec!["config".into(), "--file".into(), self.lock.clone().into()];
+        argv.extend(args.iter().map(OsString::from));
+        git(&argv, &format!("git config {what}"))
+            .map(drop)
+            .map_err(|e| self.failed(&format!("{e:#}")))
+    }
+
+    pub fn entries(&self) -> Result<Vec<Entry>> {
+        list(
+            &["--file".into(), self.lock.clone().into()],
+            &format!("git config --file {} --list", self.lock.display()),
+        )
+        .map_err(|e| self.failed(&format!("{e:#}")))
+    }
+
+    pub fn commit(mut self) -> Result<()> {
+        fs::rename(&self.lock, &self.target).map_err(|e| {
+            self.failed(&format!(
+                "cannot rename {} to {}: {}",
+                self.lock.display(),
+                self.target.display(),
+                io_reason(&e)
+            ))
+        })?;
+        self.committed = true;
+        Ok(())
+    }
+}
+
+impl Drop for Locked {
+    fn drop(&mut self) {
+        if !self.committed {
+            let _ = fs::remove_file(&self.lock);
+        }
+    }
+}
+
+/// The shell command git runs for helper `value` and `operation`, as
+/// credential.c's `credential_do` builds it: `!cmd` runs `cmd`, an absolute
+/// path runs as it is, anything else is `git credential-VALUE`; then a space
+/// and the operation. Git hands the result to `sh -c`.
+pub fn helper_command(value: &OsStr, operation: &OsStr) -> OsString {
+    let value = value.as_bytes();
+    let mut cmd = if let Some(snippet) = value.strip_prefix(b"!") {
+        snippet.to_vec()
+    } else if value.first() == Some(&b'/') {
+        value.to_vec()
+    } else {
+        [b"git credential-", value].concat()
+    };
+    cmd.push(b' ');
+    cmd.extend_from_slice(operation.as_bytes());
+    OsString::from_vec(cmd)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn listing_with_scope_origin_and_valueless_keys() {
+        let bytes = b"system\0file:/etc/gitconfig\0credential.helper\nstore --file=/a b\0\
+                      global\0file:/h/.gitconfig\0credential.https://GitHub.com.helper\n\0\
+                      global\0file:/h/.gitconfig\0credential.novalue\0\
+                      command\0command line:\0a.b\nmulti\nline\0";
+        let e = parse_listing(bytes).unwrap();
+        assert_eq!(e.len(), 4);
+        assert_eq!(e[0].scope, "system");
+        assert_eq!(e[0].file(), Some(Path::new("/etc/gitconfig")));
+        assert_eq!(e[0].value.as_deref(), Some("store --file=/a b"));
+        assert_eq!(e[1].key, "credential.https://GitHub.com.helper");
+        assert_eq!(e[1].value.as_deref(), Some(""));
+        assert_eq!(e[2].value, None);
+        assert_eq!(e[3].file(), None);
+        assert_eq!(e[3].value.as_deref(), Some("multi\nline"));
+        assert!(parse_listing(b"").unwrap().is_empty());
+        assert!(parse_listing(b"global\0file:/x\0").is_err());
+    }
+
+    #[test]
+    fn helper_keys() {
+        assert_eq!(helper_key("credential.helper"), Some(None));
+        assert_eq!(
+            helper_key("credential.https://a.b/c.d.helper"),
+            Some(Some("https://a.b/c.d"))
+        );
+        assert_eq!(helper_key("credential.https://a.b.username"), None);
+        assert_eq!(helper_key("credentialx.helper"), None);
+        assert_eq!(helper_key("url.x.helper"), None);
+    }
+
+    #[test]
+    fn which_patterns_apply_to_a_host() {
+        use Applies::*;
+        let cases = [
+            ("https://github.com", "github.com", All),
+            ("https://github.com/", "github.com", All),
+            ("HTTPS://GitHub.COM", "github.com", All),
+            ("https://github.com:443", "github.com", All),
+            ("https://*.com", "github.com", All),
+            ("https://*.github.com", "github.com", No),
+            ("https://*", "github.com", No),
+            ("https://git%68ub.com", "github.com", All),
+            ("https://github.com:8443", "github.com", No),
+            ("https://github.com:8443", "github.com:8443", All),
+            ("https://github.com", "github.com:8443", No),
+            ("http://github.com", "github.com", No),
+            ("https://gitlab.com", "github.com", No),
+            ("https://github.com.evil", "github.com", No),
+            ("https://github.com/org", "github.com", Some),
+            ("https://bob@github.com", "github.com", Some),
+            ("https://[::1]:8443", "[::1]:8443", All),
+            // Not normalisable: matched as a partial URL.
+            ("github.com", "github.com", All),
+            ("GitHub.com", "github.com", No),
+            ("https://", "github.com", All),
+            ("http://", "github.com", No),
+            ("github.com/org/repo.git", "github.com", Some),
+            ("bob@github.com", "github.com", Some),
+            ("gitlab.com", "github.com", No),
+        ];
+        for (pattern, host, expected) in cases {
+            assert_eq!(applies(pattern, host), expected, "{pattern} for {host}");
+        }
+    }
+
+    #[test]
+    fn helper_commands_as_git_builds_them() {
+        let cmd = |v: &str, op: &str| helper_command(OsStr::new(v), OsStr::new(op));
+        assert_eq!(
+            cmd("store --file=/x", "get"),
+            "git credential-store --file=/x get"
+        );
+        assert_eq!(cmd("!f() { cat; }; f", "store"), "f() { cat; }; f store");
+        assert_eq!(
+            cmd("/usr/bin/h --x 'a b'", "erase"),
+            "/usr/bin/h --x 'a b' erase"
+        );
+        assert_eq!(cmd("", "get"), "git credential- get");
+    }
+}
