@@ -364,7 +364,7 @@ fn verbose_lines_never_show_the_token_or_bearer() {
 }
 
 #[test]
-fn the_readme_entrypoint_lines_put_the_helper_ahead_of_an_earlier_generic_fallback() {
+fn a_reset_line_then_ours_then_the_fallback_puts_the_helper_ahead_of_an_earlier_generic_one() {
     let ws = Workspace::new();
     // An operator's generic fallback, configured before the entrypoint runs.
     ws.write_gitconfig(&format!(

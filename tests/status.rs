@@ -52,12 +52,12 @@ fn json_status(value: &serde_json::Value, name: &str) -> String {
 #[test]
 fn healthy() {
     let ws = Workspace::new();
-    ws.configure_generic();
+    assert_eq!(ws.helper(&["configure"], "").code(), 0);
     private(&ws.configs.join(".auth_token"));
     let (out, json) = status(&ws);
     assert_eq!(out.code(), 0, "{out:?}");
     assert_eq!(out.stderr, "");
-    for name in ["bearer", "token", "platform", "cache"] {
+    for name in ["bearer", "token", "platform", "cache", "git"] {
         assert_eq!(mark(&out, name), "ok", "{name}: {out:?}");
         assert_eq!(json_status(&json, name), "ok");
     }
@@ -167,4 +167,46 @@ fn warns_about_a_bearer_others_can_read_and_a_cache_open_to_others() {
     assert_eq!(mark(&out, "bearer"), "ok", "{out:?}");
     assert_eq!(mark(&out, "cache"), "warn", "{out:?}");
     assert!(line(&out, "cache").contains("expected 0700"), "{out:?}");
+}
+
+#[test]
+fn git_config_problems_are_named() {
+    let ws = Workspace::new();
+    private(&ws.configs.join(".auth_token"));
+    // Nothing configured.
+    let (out, _) = status(&ws);
+    assert_eq!(out.code(), 0, "{out:?}");
+    assert_eq!(mark(&out, "git"), "warn", "{out:?}");
+    assert!(
+        line(&out, "git").contains("no credential helper"),
+        "{out:?}"
+    );
+
+    // Ours, then a storing helper that would keep the token.
+    ws.configure_generic();
+    let (out, _) = status(&ws);
+    assert_eq!(out.code(), 0, "{out:?}");
+    assert_eq!(mark(&out, "git"), "warn", "{out:?}");
+    assert!(
+        line(&out, "git").contains("would store the short-lived token"),
+        "{out:?}"
+    );
+
+    // Another helper first.
+    ws.write_gitconfig(&format!(
+        "[credential]\n\thelper = store --file={}\n\thelper = {BIN}\n",
+        ws.fallback.display()
+    ));
+    let (out, _) = status(&ws);
+    assert!(line(&out, "git").contains("answers first"), "{out:?}");
+
+    // A configured path that an upgrade removed.
+    ws.write_gitconfig(
+        "[credential \"https://github.com/\"]\n\thelper =\n\thelper = /nonexistent/molecule-git-token-helper\n",
+    );
+    let (out, json) = status(&ws);
+    assert_eq!(out.code(), 1, "{out:?}");
+    assert_eq!(mark(&out, "git"), "fail", "{out:?}");
+    assert!(line(&out, "git").contains("does not exist"), "{out:?}");
+    assert_eq!(json_status(&json, "git"), "fail");
 }

@@ -128,14 +128,9 @@ pub struct HelperEntry {
     pub program_exists: Option<bool>,
 }
 
-#[allow(dead_code)] // for `status`
 impl HelperEntry {
     pub fn is_ours(&self) -> bool {
         matches!(self.line, Line::Ours { .. })
-    }
-
-    pub fn is_fallback(&self) -> bool {
-        matches!(self.line, Line::Fallback { .. })
     }
 }
 
@@ -147,7 +142,6 @@ impl HelperEntry {
 /// apply to some requests only and are not listed. The first entry is the
 /// one git asks first; a `status` warning belongs wherever another helper
 /// comes before our first line, or `receives_our_token` is set.
-#[allow(dead_code)] // for `status`
 pub fn helpers_for(host: &str) -> Result<Vec<HelperEntry>> {
     let entries = git_config::list(&[], "git config --list")?;
     Ok(helpers_in(&entries, &host.to_ascii_lowercase()))
@@ -759,7 +753,7 @@ mod tests {
             [P, &wrap("store"), "!gh auth git-credential", "osxkeychain"]
         );
         assert!(list[0].is_ours());
-        assert!(list[1].is_fallback());
+        assert!(matches!(list[1].line, Line::Fallback { .. }));
         assert_eq!(list[2].scope, "local");
         assert_eq!(list[2].origin, "file:/r/.git/config");
         let receives: Vec<bool> = list.iter().map(|h| h.receives_our_token).collect();

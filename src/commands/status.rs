@@ -14,6 +14,7 @@ use anyhow::Result;
 use crate::bearer;
 use crate::cache::{self, Cache};
 use crate::cli::StatusArgs;
+use crate::commands::configure::{self, HelperEntry, Line};
 use crate::platform;
 use crate::settings::Settings;
 use crate::token::{Secret, now_unix};
@@ -268,9 +269,74 @@ fn cache_check(settings: &Settings, checks: &mut Vec<Check>) {
     }
 }
 
-/// For each served host, the helpers git would run, in order.
-fn git_checks(_settings: &Settings) -> Vec<Check> {
-    Vec::new()
+/// For each served host, the helpers git would run, in order, and what
+/// would go wrong: another helper answering first, a storing helper that
+/// would keep our token, a configured path that no longer exists.
+fn git_checks(settings: &Settings) -> Vec<Check> {
+    settings
+        .hosts
+        .iter()
+        .map(|host| match configure::helpers_for(host) {
+            Ok(list) => host_check(host, &list),
+            Err(e) => check("git", Mark::Fail, format!("{host}: {e:#}")),
+        })
+        .collect()
+}
+
+fn host_check(host: &str, list: &[HelperEntry]) -> Check {
+    if list.is_empty() {
+        return check(
+            "git",
+            Mark::Warn,
+            format!("{host}: no credential helper; run `molecule-git-token-helper configure`"),
+        );
+    }
+    let describe = |e: &HelperEntry| {
+        let what = match &e.line {
+            Line::Ours { .. } => "this helper".to_string(),
+            Line::Fallback { wrapped, .. } => format!("{wrapped} (wrapped)"),
+            Line::Other => e.value.clone(),
+        };
+        format!("{what} [{}]", e.origin.trim_start_matches("file:"))
+    };
+    let order = list
+        .iter()
+        .map(describe)
+        .collect::<Vec<_>>()
+        .join(", then ");
+    let mut fails = Vec::new();
+    let mut warns = Vec::new();
+    match list.iter().position(HelperEntry::is_ours) {
+        None => warns.push(
+            "this helper is not configured; run `molecule-git-token-helper configure`".to_string(),
+        ),
+        Some(0) => {}
+        Some(_) => warns.push(format!("{} answers first", describe(&list[0]))),
+    }
+    for e in list {
+        if e.receives_our_token {
+            warns.push(format!(
+                "{} would store the short-lived token after each successful push",
+                describe(e)
+            ));
+        }
+        if e.program_exists == Some(false) {
+            fails.push(format!(
+                "{} names a program that does not exist",
+                describe(e)
+            ));
+        }
+    }
+    let (mark, problems) = match (fails.is_empty(), warns.is_empty()) {
+        (false, _) => (Mark::Fail, [fails, warns].concat()),
+        (true, false) => (Mark::Warn, warns),
+        (true, true) => (Mark::Ok, Vec::new()),
+    };
+    let mut message = format!("{host}: {order}");
+    if !problems.is_empty() {
+        message = format!("{message}: {}", problems.join("; "));
+    }
+    check("git", mark, message)
 }
 
 fn file_mode(path: &Path) -> u32 {
