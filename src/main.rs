@@ -27,6 +27,17 @@ fn main() -> ExitCode {
             return ExitCode::from(e.exit_code().clamp(0, 255) as u8);
         }
     };
+    // Completions need nothing but the definition: a bad setting in the
+    // environment must not stop install.sh from generating them.
+    if let Command::Completions(args) = &cli.command {
+        return match commands::completions::run(args) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                diag::write_line("error", &format!("{e:#}"));
+                ExitCode::FAILURE
+            }
+        };
+    }
     let settings = match settings::resolve(&cli.global, &|name| std::env::var_os(name)) {
         Ok(s) => s,
         Err(e) => {
