@@ -6,6 +6,8 @@ mod bearer;
 mod cli;
 mod commands;
 mod diag;
+#[cfg(test)]
+mod man;
 mod platform;
 mod protocol;
 mod settings;
