@@ -21,7 +21,8 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 
 die() { printf 'build-release.sh: %s\n' "$*" >&2; exit 1; }
 
-command -v cargo >/dev/null 2>&1 ||
+cargo=${CARGO:-cargo}  # as cargo itself names the cargo running it
+command -v "$cargo" >/dev/null 2>&1 ||
     die "cargo not found: install the Rust toolchain (https://rustup.rs), then run this again"
 
 # Cargo takes the first of CARGO_ENCODED_RUSTFLAGS, RUSTFLAGS and the config's
@@ -37,11 +38,11 @@ else
 fi
 
 printf 'build-release.sh: cargo build --release --locked --target %s (static)...\n' "$target" >&2
-cargo build --release --locked --target "$target" \
+"$cargo" build --release --locked --target "$target" \
     --manifest-path "$here/Cargo.toml" --bin "$name" >&2
 
 # Where cargo put it: CARGO_TARGET_DIR or a config may move the target dir.
-target_dir=$(cargo metadata --format-version 1 --no-deps --manifest-path "$here/Cargo.toml" |
+target_dir=$("$cargo" metadata --format-version 1 --no-deps --manifest-path "$here/Cargo.toml" |
     sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')
 [ -n "$target_dir" ] || die "cannot find cargo's target directory (cargo metadata)"
 bin="$target_dir/$target/release/$name"
