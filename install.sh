@@ -102,6 +102,7 @@ if [ "$uninstall" = 1 ]; then
 fi
 
 if [ -n "$binary" ]; then
+    case $binary in */*) ;; *) binary=./$binary ;; esac  # a file, not a command on PATH
     if [ ! -f "$binary" ] || [ ! -x "$binary" ]; then
         die "--binary: no executable file at $binary"
     fi
