@@ -45,7 +45,7 @@ pub fn render() -> String {
         Man::render_description_section,
         Man::render_options_section,
     ] {
-        page += &section(&man, render);
+        page += &preformat_indented(&section(&man, render));
     }
 
     // One subsection per visible command, in the order of `--help`: its
@@ -59,7 +59,7 @@ pub fn render() -> String {
         page += &format!(".SS {}\n", sub.get_name().replace('-', "\\-"));
         page += &body(&man, Man::render_synopsis_section);
         page += ".PP\n";
-        page += &body(&man, Man::render_description_section);
+        page += &preformat_indented(&body(&man, Man::render_description_section));
         if sub.get_arguments().any(|a| !a.is_hide_set()) {
             page += &body(&man, Man::render_options_section);
         }
@@ -92,6 +92,27 @@ fn body(man: &Man, render: Render) -> String {
     let (heading, rest) = text.split_once('\n').unwrap_or((&text, ""));
     assert!(heading.starts_with(".SH "), "no heading in {text:?}");
     rest.to_string()
+}
+
+/// Lines of a help text that start with spaces (a small table, a config
+/// excerpt) kept as written: clap_mangen passes them on as text lines, which
+/// roff would refill into one paragraph.
+fn preformat_indented(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut verbatim = false;
+    for line in text.lines() {
+        let indented = line.starts_with(' ');
+        if indented != verbatim {
+            out += if indented { ".nf\n" } else { ".fi\n" };
+            verbatim = indented;
+        }
+        out += line;
+        out.push('\n');
+    }
+    if verbatim {
+        out += ".fi\n";
+    }
+    out
 }
 
 /// The page in ASCII, which every roff reads in any locale: the `…` of some
@@ -392,6 +413,16 @@ mod tests {
                 "ENVIRONMENT in src/man.rs does not describe {name}"
             );
         }
+    }
+
+    #[test]
+    fn indented_help_lines_stay_as_written() {
+        let text = "A paragraph\n  helper =\n  helper = x\n.PP\nMore\n  last\n";
+        assert_eq!(
+            preformat_indented(text),
+            "A paragraph\n.nf\n  helper =\n  helper = x\n.fi\n.PP\nMore\n.nf\n  last\n.fi\n"
+        );
+        assert_eq!(preformat_indented("plain\n"), "plain\n");
     }
 
     #[test]
