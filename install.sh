@@ -1,48 +1,160 @@
 #!/bin/sh
-# Build the release binary of molecule-git-token-helper and install it.
+# Install molecule-git-token-helper: the static binary, its man page and
+# bash, zsh and fish completions.
 #
-#   ./install.sh [--prefix DIR] [--demo]
+#   ./install.sh [--prefix DIR] [--configure] [--demo] [--binary PATH]
+#   ./install.sh --uninstall [--prefix DIR] [--configure]
 #
-# --prefix DIR  install DIR/bin/molecule-git-token-helper (default: $PREFIX,
-#               else /usr/local; use ~/.local to install without root)
-# --demo        then show the installed helper answering `git credential fill`
-#               against the bundled mock platform (nothing outside a temp
-#               directory is touched)
+# --prefix DIR   install under DIR (default: $PREFIX, else /usr/local; use
+#                ~/.local to install without root):
+#                  DIR/bin/molecule-git-token-helper
+#                  DIR/share/man/man1/molecule-git-token-helper.1
+#                  DIR/share/bash-completion/completions/molecule-git-token-helper
+#                  DIR/share/zsh/site-functions/_molecule-git-token-helper
+#                  DIR/share/fish/vendor_completions.d/molecule-git-token-helper.fish
+# --configure    then register the installed helper in git's global config
+#                (`molecule-git-token-helper configure --global`); with
+#                --uninstall, first remove it from there (`unconfigure --global`)
+# --demo         then show the installed helper answering `git credential fill`
+#                against the bundled mock platform (nothing outside a temp
+#                directory is touched)
+# --binary PATH  install this binary instead of building one
+# --uninstall    remove exactly the files above, and nothing else (directories
+#                stay); git's config is left alone unless --configure is given
+#
+# Without --binary it builds the static release binary with
+# scripts/build-release.sh (cargo; minutes the first time, seconds after).
+# Every file is written beside its target and renamed over it, so running
+# this again, or while the helper runs, is safe.
 set -eu
 
 name=molecule-git-token-helper
 prefix=${PREFIX:-/usr/local}
+configure=0
 demo=0
+uninstall=0
+binary=
 
-usage() { sed -n '2,11s/^# \{0,1\}//p' "$0"; }
+usage() { sed -n '2,/^set -eu$/{/^set -eu$/d;s/^# \{0,1\}//;p;}' "$0"; }
 die() { printf 'install.sh: %s\n' "$*" >&2; exit 1; }
 
 while [ $# -gt 0 ]; do
     case $1 in
         --prefix) [ $# -ge 2 ] || die "--prefix needs a directory"; prefix=$2; shift 2 ;;
         --prefix=*) prefix=${1#--prefix=}; shift ;;
+        --binary) [ $# -ge 2 ] || die "--binary needs a path"; binary=$2; shift 2 ;;
+        --binary=*) binary=${1#--binary=}; shift ;;
+        --configure) configure=1; shift ;;
+        --uninstall) uninstall=1; shift ;;
         --demo) demo=1; shift ;;
         -h|--help) usage; exit 0 ;;
         *) die "unknown option: $1 (see --help)" ;;
     esac
 done
+[ -n "$prefix" ] || die "--prefix needs a directory"
+[ "$uninstall" = 0 ] || [ "$demo" = 0 ] || die "--demo and --uninstall do not go together"
+[ "$uninstall" = 0 ] || [ -z "$binary" ] || die "--binary and --uninstall do not go together"
+case $prefix in  # a literal ~ (from --prefix=~/.local, say)
+    \~) prefix=$HOME ;;
+    \~/*) prefix=$HOME/${prefix#\~/} ;;
+esac
 
 here=$(cd "$(dirname "$0")" && pwd)
-command -v cargo >/dev/null 2>&1 ||
-    die "cargo not found: install the Rust toolchain (rustup), then run this again"
 
-printf 'building %s (release)...\n' "$name"
-cargo build --quiet --release --locked --manifest-path "$here/Cargo.toml" --bin "$name"
+# The files, relative to the prefix.
+bin_file=bin/$name
+man_file=share/man/man1/$name.1
+bash_file=share/bash-completion/completions/$name
+zsh_file=share/zsh/site-functions/_$name
+fish_file=share/fish/vendor_completions.d/$name.fish
 
-mkdir -p "$prefix/bin"
-# Copy beside the target, then rename: a running helper is never half-written.
-tmp="$prefix/bin/.$name.tmp.$$"
-cp "$here/target/release/$name" "$tmp"
-chmod 0755 "$tmp"
-mv -f "$tmp" "$prefix/bin/$name"
-printf 'installed %s\n' "$prefix/bin/$name"
-"$prefix/bin/$name" --version
+if [ "$uninstall" = 1 ]; then
+    if [ ! -d "$prefix" ]; then
+        printf 'nothing to remove: %s does not exist\n' "$prefix"
+        exit 0
+    fi
+    prefix=$(cd "$prefix" && pwd)
+    if [ "$configure" = 1 ]; then
+        if [ -x "$prefix/$bin_file" ]; then
+            "$prefix/$bin_file" unconfigure --global ||
+                die "unconfigure failed; nothing was removed"
+            printf 'removed the helper from git'\''s global config\n'
+        else
+            printf 'no %s to run unconfigure with; git'\''s config left alone\n' "$prefix/$bin_file" >&2
+        fi
+    fi
+    removed=0
+    for f in "$bin_file" "$man_file" "$bash_file" "$zsh_file" "$fish_file"; do
+        if [ -e "$prefix/$f" ] || [ -L "$prefix/$f" ]; then
+            rm -f "$prefix/$f"
+            printf 'removed %s\n' "$prefix/$f"
+            removed=$((removed + 1))
+        fi
+    done
+    [ "$removed" -gt 0 ] || printf 'nothing to remove under %s\n' "$prefix"
+    if [ "$configure" = 0 ] && command -v git >/dev/null 2>&1 &&
+        git config --global --get-regexp '^credential\..*helper$' 2>/dev/null |
+        grep -F -q "$prefix/$bin_file"; then
+        printf 'note: git'\''s global config still names %s; run with --uninstall --configure to remove it\n' \
+            "$prefix/$bin_file" >&2
+    fi
+    exit 0
+fi
+
+if [ -n "$binary" ]; then
+    case $binary in */*) ;; *) binary=./$binary ;; esac  # a file, not a command on PATH
+    if [ ! -f "$binary" ] || [ ! -x "$binary" ]; then
+        die "--binary: no executable file at $binary"
+    fi
+else
+    command -v "${CARGO:-cargo}" >/dev/null 2>&1 ||
+        die "cargo not found: install the Rust toolchain (https://rustup.rs), or pass --binary PATH"
+    printf 'building the static release binary (cargo; minutes the first time)...\n'
+    out=$("$here/scripts/build-release.sh") || die "the build failed (see above)"
+    binary=$(printf '%s\n' "$out" | tail -n 1)
+fi
+version=$("$binary" --version) || die "$binary does not run"
+
+mkdir -p "$prefix" || die "cannot create $prefix (try --prefix ~/.local)"
+prefix=$(cd "$prefix" && pwd)
+
+# Written beside the target, then renamed over it: no reader ever sees half
+# a file. A temp file left by a failure is removed on exit.
+tmp=
+trap 'if [ -n "$tmp" ]; then rm -f "$tmp"; fi' EXIT
+trap 'exit 1' HUP INT TERM
+
+# put FILE MODE COMMAND...: FILE (under the prefix) gets COMMAND's stdout.
+put() {
+    dest=$prefix/$1 mode=$2
+    shift 2
+    mkdir -p "$(dirname "$dest")" || die "cannot create $(dirname "$dest") (try --prefix ~/.local)"
+    tmp=$(dirname "$dest")/.$(basename "$dest").tmp.$$
+    "$@" >"$tmp" || die "cannot write $dest"
+    chmod "$mode" "$tmp"
+    mv -f "$tmp" "$dest"
+    tmp=
+}
+
+put "$bin_file" 0755 cat "$binary"
+put "$man_file" 0644 cat "$here/man/$name.1"
+# Generated by the installed binary, so they match it.
+put "$bash_file" 0644 "$prefix/$bin_file" completions bash
+put "$zsh_file" 0644 "$prefix/$bin_file" completions zsh
+put "$fish_file" 0644 "$prefix/$bin_file" completions fish
+
+printf 'installed %s (%s)\n' "$prefix/$bin_file" "$version"
+printf 'installed the man page and bash, zsh and fish completions under %s/share\n' "$prefix"
+case ":$PATH:" in
+    *":$prefix/bin:"*) ;;
+    *) printf 'note: %s is not on your PATH\n' "$prefix/bin" ;;
+esac
+
+if [ "$configure" = 1 ]; then
+    "$prefix/$bin_file" configure --global || die "configure failed"
+    printf 'registered %s in git'\''s global config\n' "$prefix/$bin_file"
+fi
 
 if [ "$demo" = 1 ]; then
-    exec "$here/scripts/demo.sh" "$prefix/bin/$name"
+    exec "$here/scripts/demo.sh" "$prefix/$bin_file"
 fi

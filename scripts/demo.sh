@@ -2,14 +2,21 @@
 # Show the helper serving `git credential fill` against the bundled mock
 # platform. Everything lives in a temp directory that is removed at the end.
 #
-#   scripts/demo.sh [PATH-TO-HELPER]   (default: the release build)
+#   scripts/demo.sh [PATH-TO-HELPER]   (default: the static release build)
 set -eu
 
 here=$(cd "$(dirname "$0")/.." && pwd)
-helper=${1:-$here/target/release/molecule-git-token-helper}
+if [ $# -ge 1 ]; then
+    helper=$1
+else
+    out=$("$here/scripts/build-release.sh")
+    helper=$(printf '%s\n' "$out" | tail -n 1)
+fi
 [ -x "$helper" ] || { echo "demo.sh: no helper at $helper (run ./install.sh first)" >&2; exit 1; }
 
-cargo build --quiet --release --locked --manifest-path "$here/Cargo.toml" --example mock-platform
+# The mock is a test fixture: a debug build is quick, and `cargo test` has
+# usually built it already.
+cargo build --quiet --locked --manifest-path "$here/Cargo.toml" --example mock-platform
 tmp=$(mktemp -d)
 mock_pid=
 cleanup() {
@@ -20,7 +27,7 @@ trap cleanup EXIT INT TERM
 
 mkdir -p "$tmp/configs"
 (umask 077; printf 'demo-bearer-%s\n' "$$" > "$tmp/configs/.auth_token")
-"$here/target/release/examples/mock-platform" --port 0 --port-file "$tmp/port" \
+"$here/target/debug/examples/mock-platform" --port 0 --port-file "$tmp/port" \
     --bearer-file "$tmp/configs/.auth_token" --quiet &
 mock_pid=$!
 # The mock writes its port once it listens; a script may poll for it.

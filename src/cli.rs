@@ -4,7 +4,7 @@
 use std::ffi::OsString;
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
 const ABOUT: &str = "Serve git, gh and scripts a fresh GitHub App installation token from the \
                      Molecule platform";
@@ -186,7 +186,25 @@ pub struct StatusArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct CompletionsArgs {}
+#[command(
+    after_help = "Install the output where your shell looks for completions, e.g. \
+    ~/.local/share/bash-completion/completions/molecule-git-token-helper (bash), a directory \
+    on $fpath as _molecule-git-token-helper (zsh), or \
+    ~/.config/fish/completions/molecule-git-token-helper.fish (fish). install.sh does this."
+)]
+pub struct CompletionsArgs {
+    /// The shell to print completions for
+    #[arg(value_enum, value_name = "SHELL")]
+    pub shell: Shell,
+}
+
+/// The shells `completions` knows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Shell {
+    Bash,
+    Zsh,
+    Fish,
+}
 
 /// `fallback -- HELPER OPERATION`: HELPER is the kept helper's config value,
 /// exactly as it was (one shell word in git's config); git appends OPERATION.

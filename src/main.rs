@@ -8,6 +8,8 @@ mod cli;
 mod commands;
 mod diag;
 mod git_config;
+#[cfg(test)]
+mod man;
 mod platform;
 mod protocol;
 mod settings;
@@ -30,6 +32,11 @@ fn main() -> ExitCode {
             return ExitCode::from(e.exit_code().clamp(0, 255) as u8);
         }
     };
+    // Completions need nothing but the definition: a bad setting in the
+    // environment must not stop install.sh from generating them.
+    if let Command::Completions(args) = &cli.command {
+        return finish(commands::completions::run(args).map(|()| ExitCode::SUCCESS));
+    }
     let settings = settings::resolve(&cli.global, &|name| std::env::var_os(name));
     // The fallback wrapper needs no settings: a bad one must not cost git
     // the operator's fallback.

@@ -1,0 +1,459 @@
+//! The manual page, `man/molecule-git-token-helper.1`: the clap definition
+//! rendered by clap_mangen, then the sections clap cannot know (environment,
+//! files, exit status, security, examples).
+//!
+//! Test-only: clap_mangen is a dev-dependency, so the shipped binary does not
+//! carry it. `man_page_matches_the_definition` fails when the checked-in page
+//! differs from what the code renders; `UPDATE_MAN=1 cargo test --locked
+//! man_page` rewrites it.
+
+use std::io::Write;
+
+use clap::CommandFactory;
+use clap_mangen::Man;
+
+use crate::cli::Cli;
+
+/// The page, relative to the repository root.
+pub const PAGE: &str = "man/molecule-git-token-helper.1";
+
+/// The command that rewrites the page; the failing test names it.
+pub const REGENERATE: &str = "UPDATE_MAN=1 cargo test --locked man_page";
+
+/// What roff's writer puts before every piece it renders; kept once.
+const PREAMBLE: &str = ".ie \\n(.g .ds Aq \\(aq\n.el .ds Aq '\n";
+
+type Render = fn(&Man, &mut dyn Write) -> std::io::Result<()>;
+
+/// The whole page.
+pub fn render() -> String {
+    let cli = Cli::command();
+    let name = cli.get_name().to_string();
+    let man = Man::new(cli.clone());
+
+    // The title by hand: clap_mangen leaves an empty date unquoted, which
+    // shifts the source and manual into the wrong fields of `.TH`.
+    let version = cli.get_version().unwrap_or_default();
+    let mut page = format!(
+        ".\\\" Generated from src/cli.rs and src/man.rs by `{REGENERATE}`; do not edit.\n\
+         {PREAMBLE}.TH {} 1 \"\" \"{name} {version}\" \"User Commands\"\n",
+        name.to_uppercase().replace('-', "\\-"),
+    );
+    for render in [
+        Man::render_name_section as Render,
+        Man::render_synopsis_section,
+        Man::render_description_section,
+        Man::render_options_section,
+    ] {
+        page += &preformat_indented(&section(&man, render));
+    }
+
+    // One subsection per visible command, in the order of `--help`: its
+    // usage, its description and its own options (the global ones are
+    // under OPTIONS above, so they are not repeated).
+    page += ".SH COMMANDS\n";
+    for sub in cli.get_subcommands().filter(|s| !s.is_hide_set()) {
+        let bin = format!("{name} {}", sub.get_name());
+        let sub = sub.clone().bin_name(bin).disable_help_flag(true);
+        let man = Man::new(sub.clone());
+        page += &format!(".SS {}\n", sub.get_name().replace('-', "\\-"));
+        page += &body(&man, Man::render_synopsis_section);
+        page += ".PP\n";
+        page += &preformat_indented(&body(&man, Man::render_description_section));
+        if sub.get_arguments().any(|a| !a.is_hide_set()) {
+            page += &body(&man, Man::render_options_section);
+        }
+        if sub.get_after_help().is_some() {
+            page += ".PP\n";
+            page += &body(&man, Man::render_extra_section);
+        }
+    }
+
+    page += EXTRA_SECTIONS;
+    page += &section(&man, Man::render_version_section);
+    ascii(&page)
+}
+
+/// One section as clap_mangen renders it, without the preamble that roff's
+/// writer puts before each (the page has it once, at the top).
+fn section(man: &Man, render: Render) -> String {
+    let mut out = Vec::new();
+    render(man, &mut out).expect("writing to a Vec cannot fail");
+    let text = String::from_utf8(out).expect("clap_mangen writes UTF-8");
+    match text.strip_prefix(PREAMBLE) {
+        Some(section) => section.to_string(),
+        None => panic!("clap_mangen's output no longer starts as expected: {text:?}"),
+    }
+}
+
+/// A section without its `.SH` heading, to nest it under a command's `.SS`.
+fn body(man: &Man, render: Render) -> String {
+    let text = section(man, render);
+    let (heading, rest) = text.split_once('\n').unwrap_or((&text, ""));
+    assert!(heading.starts_with(".SH "), "no heading in {text:?}");
+    rest.to_string()
+}
+
+/// Lines of a help text that start with spaces (a small table, a config
+/// excerpt) kept as written: clap_mangen passes them on as text lines, which
+/// roff would refill into one paragraph.
+fn preformat_indented(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut verbatim = false;
+    for line in text.lines() {
+        let indented = line.starts_with(' ');
+        if indented != verbatim {
+            out += if indented { ".nf\n" } else { ".fi\n" };
+            verbatim = indented;
+        }
+        out += line;
+        out.push('\n');
+    }
+    if verbatim {
+        out += ".fi\n";
+    }
+    out
+}
+
+/// The page in ASCII, which every roff reads in any locale: the `…` of some
+/// help texts as `\&...` (never a control line), dashes as roff's, anything
+/// else as `\[uXXXX]`.
+fn ascii(page: &str) -> String {
+    let mut out = String::with_capacity(page.len());
+    for c in page.chars() {
+        match c {
+            c if c.is_ascii() => out.push(c),
+            '\u{2026}' => out.push_str("\\&..."),
+            '\u{2014}' => out.push_str("\\(em"),
+            '\u{2013}' => out.push_str("\\(en"),
+            c => out.push_str(&format!("\\[u{:04X}]", c as u32)),
+        }
+    }
+    out
+}
+
+/// What clap cannot know, in roff. Keep ENVIRONMENT in step with the
+/// `[env: …]` of every flag in src/cli.rs (a test checks the names).
+const EXTRA_SECTIONS: &str = r#".SH ENVIRONMENT
+Each setting is a flag (see
+.BR OPTIONS )
+or an environment variable; a flag wins, and an empty variable counts as unset.
+Boolean variables take
+.BR 1 ", " true ", " yes " or " on
+to turn a setting on and
+.BR 0 ", " false ", " no " or " off
+to leave it off, in any case.
+An invalid value is a usage error (exit status 2) that names the variable.
+.TP
+.B PLATFORM_URL
+Base URL of the Molecule platform
+.RB ( \-\-platform\-url ).
+Default: http://platform:8080.
+.TP
+.B CONFIGS_DIR
+Directory holding the workspace bearer,
+.I .auth_token
+.RB ( \-\-configs\-dir ).
+Default: /configs.
+.TP
+.B MOLECULE_GIT_HOSTS
+The hosts to serve, comma\-separated
+.RB ( \-\-host ,
+repeatable).
+Default: github.com.
+Hosts match without regard to case, and a port is part of the host:
+github.com:8443 is not github.com.
+.TP
+.B MOLECULE_TOKEN_CACHE_DIR
+Directory of the token cache
+.RB ( \-\-cache\-dir ).
+Default:
+.IR $XDG_RUNTIME_DIR/molecule\-git\-token\-helper ,
+else the per\-user cache directory,
+.IR ${XDG_CACHE_HOME:\-~/.cache}/molecule\-git\-token\-helper .
+.TP
+.B MOLECULE_TOKEN_NO_CACHE
+Boolean: do not read or write the token cache
+.RB ( \-\-no\-cache ).
+Default: off.
+.TP
+.B MOLECULE_TOKEN_TIMEOUT
+How long to wait for the platform, retries included: seconds, or with an
+.B s
+or
+.B ms
+suffix
+.RB ( \-\-timeout ).
+Default: 10.
+.TP
+.B MOLECULE_TOKEN_REFRESH_WINDOW
+A cached token with fewer seconds than this left is fetched again
+.RB ( \-\-refresh\-window ).
+Default: 300.
+.TP
+.B MOLECULE_TOKEN_LOG
+.B debug
+prints debug lines on stderr, never a token or the bearer
+.RB ( \-v ).
+Default: quiet.
+.TP
+.B GIT_CONFIG_GLOBAL
+The global git config file that
+.B configure
+and
+.B unconfigure
+change, as for git itself.
+.TP
+.BR GH_TOKEN ", " GITHUB_TOKEN
+Set to a fresh token for the command that
+.B exec
+runs.
+.B gh\-login
+removes them, and
+.BR GH_ENTERPRISE_TOKEN " and " GITHUB_ENTERPRISE_TOKEN ,
+from gh's environment.
+The helper never reads them: they hold the stale token it replaces.
+.SH FILES
+.TP
+.I $CONFIGS_DIR/.auth_token
+The workspace bearer (default
+.IR /configs/.auth_token ),
+written when the workspace is created.
+Read for every fetch and sent only to
+.BR PLATFORM_URL .
+.TP
+.I $MOLECULE_TOKEN_CACHE_DIR
+The token cache, a directory created mode 0700.
+Every file in it is created mode 0600:
+.RS
+.TP
+.I token
+the cached token and its expiry, for one platform URL and bearer;
+kept at most one hour after its fetch
+.TP
+.I token.lock
+locked by the one process fetching, so that processes asking at once cause one fetch
+.TP
+.I .token.*.tmp
+an entry being written, renamed over
+.I token
+once complete
+.RE
+.TP
+.IR ~/.gitconfig ", " $XDG_CONFIG_HOME/git/config ", " /etc/gitconfig
+Where
+.B configure
+registers the helper
+.RB ( credential.https://HOST.helper )
+and
+.B unconfigure
+removes it: the global file by default.
+.SH "EXIT STATUS"
+.TP
+.B 0
+Success, including
+.B get
+for a host or protocol that is not served: it prints nothing, so git asks the next helper.
+.TP
+.B 1
+A failure, reported in one line on stderr that names the file, URL or HTTP status;
+nothing on stdout.
+Git then falls through to the next helper.
+.B status
+exits 1 when any check fails.
+.TP
+.B 2
+A usage error: clap's message, or an invalid setting that names its flag or variable.
+.TP
+.BR 126 ", " 127
+.BR exec :
+the command could not be run, or was not found.
+Otherwise
+.B exec
+exits with the command's own status.
+.SH SECURITY
+The token and the bearer never go to stderr, to debug lines, to logs, or into
+the argument list of any child process.
+Git reads the token on the helper's stdout,
+.B gh\-login
+gives it to gh on its stdin, and
+.B exec
+passes it in the command's environment, which is the point of
+.BR exec .
+.B fetch\-token
+prints it on stdout: do not run it where stdout is logged.
+.PP
+The bearer goes only to
+.BR PLATFORM_URL :
+redirects are never followed and no proxy is used, whatever
+.B HTTPS_PROXY
+or
+.B ALL_PROXY
+say.
+.PP
+The cache directory is created mode 0700 and every file in it 0600.
+.PP
+A credential is given only for
+.B protocol=https
+and a served host.
+A token must be printable ASCII without spaces; anything else could inject
+lines into git's credential protocol and is refused, as is a token that has
+already expired.
+.SH EXAMPLES
+In a container entrypoint, once: register the helper in the global git config
+for each served host, ahead of the helpers already there, which stay as fallbacks:
+.PP
+.RS 4
+.nf
+molecule\-git\-token\-helper configure
+.fi
+.RE
+.PP
+From cron, keep the gh CLI logged in (quiet on success):
+.PP
+.RS 4
+.nf
+*/30 * * * * /usr/local/bin/molecule\-git\-token\-helper gh\-login
+.fi
+.RE
+.PP
+Run one command with
+.BR GH_TOKEN " and " GITHUB_TOKEN
+set to a fresh token:
+.PP
+.RS 4
+.nf
+molecule\-git\-token\-helper exec \-\- gh pr list
+.fi
+.RE
+.PP
+When a push fails, see what is wrong without printing a secret:
+.PP
+.RS 4
+.nf
+molecule\-git\-token\-helper status
+.fi
+.RE
+.SH "SEE ALSO"
+.BR gitcredentials (7),
+.BR git\-credential (1),
+.BR git\-config (1),
+.BR gh (1)
+"#;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::PathBuf;
+
+    fn page_path() -> PathBuf {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(PAGE)
+    }
+
+    #[test]
+    fn man_page_matches_the_definition() {
+        let rendered = render();
+        let path = page_path();
+        if std::env::var_os("UPDATE_MAN").is_some_and(|v| !v.is_empty() && v != "0") {
+            // Beside the page, then renamed: never a half-written page.
+            let tmp = path.with_extension("1.tmp");
+            std::fs::write(&tmp, &rendered).unwrap();
+            std::fs::rename(&tmp, &path).unwrap();
+            return;
+        }
+        let checked_in = std::fs::read_to_string(&path).unwrap_or_default();
+        if checked_in != rendered {
+            let line = checked_in
+                .lines()
+                .zip(rendered.lines())
+                .position(|(a, b)| a != b)
+                .unwrap_or_else(|| checked_in.lines().count().min(rendered.lines().count()));
+            panic!(
+                "{PAGE} is out of date with src/cli.rs or src/man.rs (first difference at line \
+                 {}: {:?} in the file, {:?} from the code).\nRegenerate it with:\n\n    \
+                 {REGENERATE}\n",
+                line + 1,
+                checked_in.lines().nth(line).unwrap_or("<end>"),
+                rendered.lines().nth(line).unwrap_or("<end>"),
+            );
+        }
+    }
+
+    /// Every variable a flag's help names (`[env: NAME…]`) is described under
+    /// ENVIRONMENT, so a new setting cannot be left out of the page.
+    #[test]
+    fn man_page_describes_every_variable_of_the_flags() {
+        let page = render();
+        let environment = page
+            .split_once(".SH ENVIRONMENT\n")
+            .and_then(|(_, rest)| rest.split_once("\n.SH "))
+            .map(|(section, _)| section)
+            .expect("an ENVIRONMENT section");
+        let mut names = Vec::new();
+        for arg in Cli::command().get_arguments() {
+            let help = arg.get_help().map(|h| h.to_string()).unwrap_or_default();
+            for (_, rest) in help
+                .match_indices("[env: ")
+                .map(|(i, _)| help.split_at(i + 6))
+            {
+                let name: String = rest
+                    .chars()
+                    .take_while(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || *c == '_')
+                    .collect();
+                names.push(name);
+            }
+        }
+        assert!(
+            names.len() >= 8,
+            "too few [env: …] in src/cli.rs: {names:?}"
+        );
+        for name in names {
+            assert!(
+                environment.contains(&format!(".B {name}\n")),
+                "ENVIRONMENT in src/man.rs does not describe {name}"
+            );
+        }
+    }
+
+    #[test]
+    fn indented_help_lines_stay_as_written() {
+        let text = "A paragraph\n  helper =\n  helper = x\n.PP\nMore\n  last\n";
+        assert_eq!(
+            preformat_indented(text),
+            "A paragraph\n.nf\n  helper =\n  helper = x\n.fi\n.PP\nMore\n.nf\n  last\n.fi\n"
+        );
+        assert_eq!(preformat_indented("plain\n"), "plain\n");
+    }
+
+    #[test]
+    fn man_page_has_the_sections_clap_cannot_know() {
+        let page = render();
+        for section in [
+            "NAME",
+            "SYNOPSIS",
+            "DESCRIPTION",
+            "OPTIONS",
+            "COMMANDS",
+            "ENVIRONMENT",
+            "FILES",
+            "EXIT STATUS",
+            "SECURITY",
+            "EXAMPLES",
+        ] {
+            let heading = if section.contains(' ') {
+                format!("\n.SH \"{section}\"\n")
+            } else {
+                format!("\n.SH {section}\n")
+            };
+            assert!(page.contains(&heading), "no {section} section");
+        }
+        for command in ["get", "fetch-token", "gh-login", "exec", "completions"] {
+            let heading = format!(".SS {}\n", command.replace('-', "\\-"));
+            assert!(page.contains(&heading), "no {command}");
+        }
+        assert!(
+            !page.contains(".SS fallback"),
+            "the hidden fallback is documented"
+        );
+    }
+}
