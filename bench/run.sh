@@ -1,0 +1,170 @@
+#!/usr/bin/env bash
+# The benchmark: how fast and how light molecule-git-token-helper is, next to
+# the yardsticks that matter, against the bundled mock platform on 127.0.0.1.
+#
+#   bench/run.sh [--rounds N] [--runs N]
+#
+# Prints, from one run:
+#   - warm `get` (token in the cache) median next to `git credential-store
+#     --file F get` on the same input (git's own C helper), and their ratio;
+#   - cold `get` (empty cache, one platform fetch) median next to one `curl`
+#     of the same mock URL;
+#   - platform requests seen for 32 concurrent cold `git credential fill`s
+#     against a platform that takes 300 ms;
+#   - peak RSS of a warm `get`; the release binary's size.
+#
+# Needs hyperfine, GNU time (/usr/bin/time) and curl; as root on Debian it
+# installs them, otherwise it names them. Not part of the test run: timings
+# belong here, not in tests.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+rounds=5
+runs=400
+while [ $# -gt 0 ]; do
+    case $1 in
+        --rounds) rounds=$2; shift 2 ;;
+        --runs) runs=$2; shift 2 ;;
+        -h|--help) sed -n '2,19s/^# \{0,1\}//p' "$0"; exit 0 ;;
+        *) echo "bench/run.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
+    esac
+done
+
+need=()
+command -v hyperfine >/dev/null || need+=(hyperfine)
+[ -x /usr/bin/time ] || need+=(time)
+command -v curl >/dev/null || need+=(curl)
+if [ ${#need[@]} -gt 0 ]; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+        echo "installing ${need[*]} ..." >&2
+        apt-get update -qq >/dev/null && apt-get install -y -qq "${need[@]}" >/dev/null
+    else
+        echo "bench/run.sh needs: ${need[*]} (Debian: apt-get install ${need[*]})" >&2
+        exit 1
+    fi
+fi
+
+echo "building the release binary and the mock platform ..." >&2
+bin=$(scripts/build-release.sh)
+cargo build --quiet --release --locked --example mock-platform
+mock=target/release/examples/mock-platform
+
+# Versions now: HOME changes below, and rustup's proxies look there.
+git_version=$(git --version)
+rustc_version=$(rustc --version | cut -d' ' -f1-2)
+linkage=$(file -b "$bin" 2>/dev/null | grep -o 'static-pie linked\|statically linked\|dynamically linked' || echo "linkage unknown")
+
+work=$(mktemp -d)
+pids=()
+cleanup() {
+    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+mkdir -p "$work/configs" "$work/home"
+head -c 32 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n' > "$work/configs/.auth_token"
+printf 'Authorization: Bearer %s\n' "$(cat "$work/configs/.auth_token")" > "$work/header"
+chmod 600 "$work/configs/.auth_token" "$work/header"
+
+# start_mock NAME [mock options…]: a mock platform on a random port.
+start_mock() {
+    local name=$1; shift
+    "$mock" --port 0 --port-file "$work/$name.port" \
+        --bearer-file "$work/configs/.auth_token" "$@" 2>"$work/$name.log" &
+    pids+=($!)
+    for _ in $(seq 100); do [ -s "$work/$name.port" ] && return; sleep 0.05; done
+    echo "bench/run.sh: the mock platform did not start (see $work/$name.log)" >&2
+    exit 1
+}
+requests() { grep -c 'mock platform: [A-Z]* /' "$work/$1.log" || true; }
+
+start_mock fast
+url="http://127.0.0.1:$(cat "$work/fast.port")"
+export PLATFORM_URL=$url CONFIGS_DIR=$work/configs MOLECULE_TOKEN_CACHE_DIR=$work/cache
+export HOME=$work/home GIT_CONFIG_NOSYSTEM=1 GIT_CONFIG_GLOBAL=$work/gitconfig
+unset MOLECULE_TOKEN_NO_CACHE MOLECULE_TOKEN_LOG XDG_RUNTIME_DIR || true
+printf 'protocol=https\nhost=github.com\n\n' > "$work/input"
+printf 'https://operator:fallback-pat@github.com\n' > "$work/store"
+chmod 600 "$work/store"
+
+# The same input must get an answer from both, or we time the wrong thing.
+"$bin" get < "$work/input" | grep -q '^password=' || { echo "bench: warm get gave no password" >&2; exit 1; }
+git credential-store --file "$work/store" get < "$work/input" | grep -q '^password=' ||
+    { echo "bench: credential-store gave no password" >&2; exit 1; }
+
+# median FILE: the median of the numbers in FILE, one per line.
+median() { sort -g "$1" | awk '{ v[NR] = $1 } END { m = int((NR + 1) / 2); if (NR % 2) print v[m]; else print (v[m] + v[m + 1]) / 2 }'; }
+
+# hf OUT.csv CMD…: hyperfine, results as CSV (median in column 4, seconds).
+hf() {
+    local out=$1; shift
+    hyperfine --style none --warmup 30 --runs "$runs" --export-csv "$out" "$@" >/dev/null
+}
+col_median() { awk -F, -v row="$2" 'NR == row + 1 { print $4 }' "$1"; }
+
+echo "warm get vs git credential-store: $rounds rounds of $runs runs ..." >&2
+: > "$work/warm.ours"; : > "$work/warm.store"; : > "$work/warm.ratio"
+for r in $(seq "$rounds"); do
+    # Alternate the order between rounds so drift does not favour either.
+    if [ $((r % 2)) = 1 ]; then
+        hf "$work/w.csv" "$bin get < $work/input" "git credential-store --file $work/store get < $work/input"
+        o=$(col_median "$work/w.csv" 1); s=$(col_median "$work/w.csv" 2)
+    else
+        hf "$work/w.csv" "git credential-store --file $work/store get < $work/input" "$bin get < $work/input"
+        s=$(col_median "$work/w.csv" 1); o=$(col_median "$work/w.csv" 2)
+    fi
+    echo "$o" >> "$work/warm.ours"; echo "$s" >> "$work/warm.store"
+    awk -v o="$o" -v s="$s" 'BEGIN { print o / s }' >> "$work/warm.ratio"
+done
+warm_ours=$(median "$work/warm.ours"); warm_store=$(median "$work/warm.store")
+warm_ratio=$(median "$work/warm.ratio")
+
+echo "cold get vs curl ..." >&2
+hf "$work/c.csv" --prepare "rm -f $work/cache/token" "$bin get < $work/input" \
+    "curl -s -o /dev/null -H @$work/header $url/admin/github-installation-token"
+cold_ours=$(col_median "$work/c.csv" 1); cold_curl=$(col_median "$work/c.csv" 2)
+
+echo "32 concurrent cold git credential fills ..." >&2
+start_mock slow --delay-ms 300
+printf '[credential]\n\thelper = %s\n' "$bin" > "$GIT_CONFIG_GLOBAL"
+rm -rf "$work/cache"
+mkdir -p "$work/fills"
+(
+    export PLATFORM_URL="http://127.0.0.1:$(cat "$work/slow.port")"
+    for i in $(seq 32); do
+        git credential fill < <(printf 'url=https://github.com/org/repo.git\n\n') > "$work/fills/$i" 2>&1 &
+    done
+    wait
+)
+concurrent_requests=$(requests slow)
+distinct=$(grep -h '^password=' "$work/fills"/* | sort -u | wc -l)
+answered=$(grep -l '^password=' "$work/fills"/* | wc -l)
+
+echo "peak RSS of a warm get ..." >&2
+"$bin" get < "$work/input" >/dev/null
+: > "$work/rss"
+for _ in $(seq 50); do
+    /usr/bin/time -f '%M' -a -o "$work/rss" "$bin" get < "$work/input" >/dev/null
+done
+rss_median=$(median "$work/rss"); rss_max=$(sort -g "$work/rss" | tail -1)
+size=$(stat -c %s "$bin")
+
+ms() { awk -v s="$1" 'BEGIN { printf "%.3f ms", s * 1000 }'; }
+cpu=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
+cat <<EOF
+
+molecule-git-token-helper benchmark ($(date -u +%Y-%m-%dT%H:%MZ))
+machine: $(nproc) × ${cpu:-unknown CPU}, Linux $(uname -r)
+tools:   $git_version, $rustc_version, hyperfine $(hyperfine --version | cut -d' ' -f2)
+binary:  $bin ($linkage)
+
+warm get                     $(ms "$warm_ours")   (median of $rounds rounds × $runs runs)
+git credential-store get     $(ms "$warm_store")
+  ratio (ours / store)       $(awk -v r="$warm_ratio" 'BEGIN { printf "%.3f×", r }')   (goal ≤ 1.10×)
+cold get (empty cache)       $(ms "$cold_ours")   (median of $runs runs, each from an empty cache)
+one curl of the mock URL     $(ms "$cold_curl")
+32 concurrent cold fills     $concurrent_requests platform request(s); $answered of 32 answered; $distinct distinct token(s)   (goal: 1)
+peak RSS, warm get           $rss_median KiB median, $rss_max KiB max of 50   (goal ≤ 4096 KiB)
+release binary size          $size bytes ($(awk -v b="$size" 'BEGIN { printf "%.2f MiB", b / 1048576 }'))
+EOF
