@@ -197,12 +197,16 @@ prints debug lines on stderr, never a token or the bearer
 .RB ( \-v ).
 Default: quiet.
 .TP
-.B GIT_CONFIG_GLOBAL
-The global git config file that
+.BR GIT_CONFIG_GLOBAL ", " GIT_CONFIG_SYSTEM
+The global and system git config files that
 .B configure
 and
 .B unconfigure
-change, as for git itself.
+change (the global one, unless
+.B \-\-system
+or
+.B \-\-file
+is given), as for git itself.
 .TP
 .BR GH_TOKEN ", " GITHUB_TOKEN
 Set to a fresh token for the command that
@@ -244,7 +248,11 @@ once complete
 Where
 .B configure
 registers the helper
-.RB ( credential.https://HOST.helper )
+.RB ( "[credential \(dqhttps://HOST/\(dq]" :
+an empty
+.B helper
+line, this helper, then the helpers that were there before, each through the
+wrapper that keeps the short\-lived token out of storing helpers)
 and
 .B unconfigure
 removes it: the global file by default.
