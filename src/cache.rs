@@ -325,9 +325,10 @@ impl Cache {
 
     /// Replace the entry atomically: a temporary file in the same directory
     /// (0600 from its creation), written, synced, renamed over the entry.
-    /// Call with the lock held.
+    /// Call with the lock held: leftovers of killed writers are removed.
     pub fn write(&self, entry: &Entry) -> Result<(), Unusable> {
         self.ensure_dir()?;
+        self.remove_leftovers();
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.subsec_nanos());
@@ -351,6 +352,20 @@ impl Cache {
                 io_reason(&e)
             ))
         })
+    }
+
+    /// Temporary files of writers that were killed mid-write. With the lock
+    /// held nobody else is writing, so every one of them is a leftover.
+    fn remove_leftovers(&self) {
+        let Ok(names) = std::fs::read_dir(&self.dir) else {
+            return;
+        };
+        for name in names.flatten().map(|e| e.file_name()) {
+            let name = name.to_string_lossy();
+            if name.starts_with(".token.") && name.ends_with(".tmp") {
+                let _ = std::fs::remove_file(self.dir.join(&*name));
+            }
+        }
     }
 
     /// Remove the entry. Call with the lock held.

@@ -14,6 +14,7 @@ mod platform;
 mod protocol;
 mod settings;
 mod shell;
+mod stdin;
 mod token;
 
 use std::process::ExitCode;
@@ -66,7 +67,7 @@ fn finish(result: anyhow::Result<ExitCode>) -> ExitCode {
 }
 
 fn run(command: Command, global: &GlobalArgs, settings: &Settings) -> anyhow::Result<ExitCode> {
-    let stdin = || std::io::stdin().lock();
+    let stdin = || stdin::with_deadline(settings.timeout);
     match command {
         Command::Get => commands::credential::get(settings, stdin())?,
         Command::Store => commands::credential::store(stdin())?,

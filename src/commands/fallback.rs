@@ -32,7 +32,11 @@ use crate::protocol::{self, Request, TOKEN_USERNAME};
 const SHELL: &str = "/bin/sh";
 
 pub fn run(args: &FallbackArgs) -> Result<ExitCode> {
-    run_with(args, std::io::stdin().lock())
+    // Settings are not read here (see main.rs): the default deadline.
+    run_with(
+        args,
+        crate::stdin::with_deadline(crate::settings::DEFAULT_TIMEOUT),
+    )
 }
 
 /// Why `operation` of `request` is withheld from the kept helper, or `None`
