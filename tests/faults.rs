@@ -228,6 +228,7 @@ fn input_that_never_ends_is_given_up_on_at_the_deadline() {
             stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
             stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
         };
+        ws.assert_no_secret_in(&out.stderr, "stderr");
         assert_eq!(out.code(), 1, "{action}: {out:?}");
         assert_eq!(out.stdout, "");
         out.assert_one_error("no blank line or end of input within 1 s");
@@ -317,12 +318,18 @@ fn cache_entry_killed_mid_write_is_old_new_or_absent_never_torn() {
     ws.set_env("MOLECULE_TOKEN_TIMEOUT", "5");
     let mut seen_entries = 0;
     let mut rng = unique_seed();
+    let stderr_log = ws.path().join("killed-stderr");
     for i in 0..150 {
         let mut c = ws.command(BIN);
+        let stderr = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&stderr_log)
+            .unwrap();
         c.env("PLATFORM_URL", &urls[i % 2])
             .arg("fetch-token")
             .stdout(Stdio::null())
-            .stderr(Stdio::null());
+            .stderr(stderr);
         let mut child = c.spawn().unwrap();
         // Kill at a random moment of the call's life (a few milliseconds).
         rng = rng
@@ -344,6 +351,8 @@ fn cache_entry_killed_mid_write_is_old_new_or_absent_never_torn() {
     for t in other.tokens() {
         ws.add_secret(&t);
     }
+    let stderr = std::fs::read_to_string(&stderr_log).unwrap();
+    ws.assert_no_secret_in(&stderr, "the killed calls' stderr");
     assert!(
         seen_entries > 0,
         "no call ever got to write: the loop tested nothing"
