@@ -122,6 +122,31 @@ fn the_scope_is_checked_before_the_repository_is_looked_up() {
 }
 
 #[test]
+fn a_renamed_repository_redirects_to_its_new_name() {
+    let mock = MockGitea::start();
+    mock.add_token("tok", "alice", &["all"]);
+    mock.rename_repo("o/old", "o/new");
+    let mut stream = TcpStream::connect(mock.addr()).unwrap();
+    stream
+        .write_all(
+            b"GET /api/v1/repos/O/Old/issues?state=open HTTP/1.1\r\nHost: x\r\n\
+              Authorization: token tok\r\n\r\n",
+        )
+        .unwrap();
+    let mut raw = String::new();
+    stream.read_to_string(&mut raw).unwrap();
+    assert!(raw.starts_with("HTTP/1.1 307 "), "{raw}");
+    assert!(
+        raw.contains("\r\nLocation: /api/v1/repos/o/new/issues\r\n"),
+        "{raw}"
+    );
+    assert_eq!(get(&mock, "/api/v1/repos/o/new/pulls", "tok").0, 200);
+    // The scope is still checked first.
+    mock.add_token("no-issue", "bob", &["read:repository"]);
+    assert_eq!(get(&mock, "/api/v1/repos/o/old/issues", "no-issue").0, 403);
+}
+
+#[test]
 fn other_paths_and_methods() {
     let mock = MockGitea::start();
     mock.add_token("tok", "alice", &["all"]);

@@ -480,3 +480,75 @@ fn probe_usage() {
     let out = ws.helper(&["status", "--probe", "--probe-repo", "o/r/../x"], "");
     assert_eq!((out.code(), out.stdout.as_str()), (2, ""), "{out:?}");
 }
+
+#[test]
+fn probes_use_no_proxy() {
+    let token = gitea_token();
+    let (mut ws, gitea) = gitea_workspace(&token);
+    gitea.add_token(&token, "agent-7", &["all"]);
+    let proxy = MockGitea::start();
+    for name in [
+        "HTTP_PROXY",
+        "http_proxy",
+        "HTTPS_PROXY",
+        "https_proxy",
+        "ALL_PROXY",
+        "all_proxy",
+    ] {
+        ws.set_env(name, proxy.url());
+    }
+    let api = format!("{GITEA}={}", gitea.api_url());
+    let out = ws.helper(
+        &[
+            "status",
+            "--probe",
+            "--probe-repo",
+            "o/r",
+            "--api-url",
+            &api,
+        ],
+        "",
+    );
+    assert_eq!(out.code(), 0, "{out:?}");
+    ws.assert_no_secret_in(&out.stdout, "stdout");
+    assert_eq!(proxy.count(), 0, "{:?}", proxy.requests());
+    assert_eq!(gitea.count(), 3);
+}
+
+#[test]
+fn probes_follow_no_redirect() {
+    let token = gitea_token();
+    let (ws, gitea) = gitea_workspace(&token);
+    gitea.add_token(&token, "agent-7", &["all"]);
+    gitea.rename_repo("o/old", "o/new");
+    let api = format!("{GITEA}={}", gitea.api_url());
+    let out = ws.helper(
+        &[
+            "status",
+            "--probe",
+            "--probe-repo",
+            "o/old",
+            "--api-url",
+            &api,
+        ],
+        "",
+    );
+    assert_eq!(out.code(), 1, "{out:?}");
+    ws.assert_no_secret_in(&out.stdout, "stdout");
+    let api_lines = lines(&out, "api");
+    assert!(
+        api_lines[1].starts_with("fail")
+            && api_lines[1]
+                .contains("o/old: pull requests: a redirect (HTTP 307), which is not followed"),
+        "{out:?}"
+    );
+    // /user, then pulls and issues of the old name; nothing of the new one.
+    assert_eq!(
+        gitea_targets(&gitea, &token),
+        [
+            "/api/v1/user",
+            "/api/v1/repos/o/old/pulls?state=open&limit=1",
+            "/api/v1/repos/o/old/issues?state=open&limit=1",
+        ]
+    );
+}

@@ -577,7 +577,10 @@ fn repo_check(
     let pulls_listed = matches!(pulls, Ok(200));
     let other = |what: &str, status: u16| match status {
         401 => format!("{what} refused (HTTP 401): the token is not valid"),
-        300..=399 => format!("{what}: a redirect (HTTP {status}), which is not followed"),
+        300..=399 => format!(
+            "{what}: a redirect (HTTP {status}), which is not followed (renamed or moved? \
+             probe it by its new name)"
+        ),
         _ => format!("{what}: HTTP {status}"),
     };
     match pulls {

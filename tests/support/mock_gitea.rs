@@ -12,8 +12,9 @@
 //! (or `Bearer T`, which Gitea takes too). A missing or unknown token gets
 //! 401; a token without the route's scope gets 403 with Gitea's message.
 //! As in Gitea, the scope is checked before the repository is looked up, so
-//! an unknown repository gets 404 only from a token with the scope. Any
-//! other path gets 404, any other method 405. Every request is recorded.
+//! an unknown repository gets 404 only from a token with the scope, and a
+//! renamed one a 307 to its new name (Gitea's RedirectToRepo). Any other
+//! path gets 404, any other method 405. Every request is recorded.
 //!
 //! Hand-written over `std::net::TcpListener` like the mock platform: one
 //! accept thread, one detached thread per connection, `Connection: close`.
@@ -68,6 +69,8 @@ struct State {
     tokens: HashMap<String, TokenInfo>,
     /// `owner/repo`, lower-case.
     repos: HashSet<String>,
+    /// Renamed repositories: old `owner/repo` (lower-case) to the new one.
+    renamed: HashMap<String, String>,
     requests: Vec<Recorded>,
 }
 
@@ -115,6 +118,7 @@ impl MockGitea {
             state: Mutex::new(State {
                 tokens: HashMap::new(),
                 repos: HashSet::new(),
+                renamed: HashMap::new(),
                 requests: Vec::new(),
             }),
             shutdown: AtomicBool::new(false),
@@ -173,6 +177,16 @@ impl MockGitea {
             .state()
             .repos
             .insert(owner_repo.to_ascii_lowercase());
+    }
+
+    /// `old` (`owner/repo`) was renamed to `new`, which exists: requests for `old` get a 307
+    /// to the same list of `new`.
+    pub fn rename_repo(&self, old: &str, new: &str) {
+        self.add_repo(new);
+        self.shared
+            .state()
+            .renamed
+            .insert(old.to_ascii_lowercase(), new.to_string());
     }
 
     /// Requests received (any path, any token), counted when the head has been read.
@@ -285,7 +299,10 @@ fn handle_connection(mut stream: TcpStream, shared: &Shared) {
     let raw = match read_head(&mut stream, shared) {
         Some(Ok(raw)) => raw,
         Some(Err(())) => {
-            respond(&mut stream, 431, &message_body(reason(431), ""));
+            respond(
+                &mut stream,
+                &Answer::new(431, message_body(reason(431), "")),
+            );
             return;
         }
         None => return,
@@ -307,24 +324,41 @@ fn handle_connection(mut stream: TcpStream, shared: &Shared) {
         headers,
         at: Instant::now(),
     };
-    let (code, body) = {
+    let answer = {
         let mut state = shared.state();
         let answer = route(&state, &method, &path, recorded.header("authorization"));
         state.requests.push(recorded);
         answer
     };
     if shared.log.load(Ordering::Relaxed) {
-        eprintln!("mock gitea: {method} {path} -> {code}");
+        eprintln!("mock gitea: {method} {path} -> {}", answer.code);
     }
-    if respond(&mut stream, code, &body) {
+    if respond(&mut stream, &answer) {
         finish(stream, shared);
     }
 }
 
+/// A response: status, JSON body, and a Location for redirects.
+struct Answer {
+    code: u16,
+    body: String,
+    location: Option<String>,
+}
+
+impl Answer {
+    fn new(code: u16, body: String) -> Answer {
+        Answer {
+            code,
+            body,
+            location: None,
+        }
+    }
+}
+
 /// Gitea's answer to `method path` with this Authorization header.
-fn route(state: &State, method: &str, path: &str, authorization: Option<&str>) -> (u16, String) {
+fn route(state: &State, method: &str, path: &str, authorization: Option<&str>) -> Answer {
     let url = path;
-    let not_found = || (404, message_body("The target couldn't be found.", url));
+    let not_found = || Answer::new(404, message_body("The target couldn't be found.", url));
     let Some(rest) = path.strip_prefix(API_PATH) else {
         return not_found();
     };
@@ -344,7 +378,7 @@ fn route(state: &State, method: &str, path: &str, authorization: Option<&str>) -
         _ => return not_found(),
     };
     if method != "GET" {
-        return (405, message_body(reason(405), url));
+        return Answer::new(405, message_body(reason(405), url));
     }
     let token = authorization.and_then(|value| {
         let (scheme, token) = value.split_once(' ')?;
@@ -352,10 +386,10 @@ fn route(state: &State, method: &str, path: &str, authorization: Option<&str>) -
             .then(|| token.trim())
     });
     let Some(token) = token else {
-        return (401, message_body("token is required", url));
+        return Answer::new(401, message_body("token is required", url));
     };
     let Some(info) = state.tokens.get(token) else {
-        return (401, message_body("invalid token", url));
+        return Answer::new(401, message_body("invalid token", url));
     };
     let needed = match route {
         Route::User => "read:user",
@@ -363,7 +397,7 @@ fn route(state: &State, method: &str, path: &str, authorization: Option<&str>) -
         Route::Issues(_) => "read:issue",
     };
     if !info.has(needed) {
-        return (
+        return Answer::new(
             403,
             message_body(
                 &format!("token does not have at least one of required scope(s): [{needed}]"),
@@ -371,21 +405,27 @@ fn route(state: &State, method: &str, path: &str, authorization: Option<&str>) -
             ),
         );
     }
-    match route {
-        Route::User => (
-            200,
-            format!(
+    let (repo, list) = match route {
+        Route::User => {
+            let user = format!(
                 "{{\"id\":1,\"login\":\"{0}\",\"username\":\"{0}\",\"full_name\":\"\"}}",
                 json_escape(&info.login)
-            ),
-        ),
-        Route::Pulls(repo) | Route::Issues(repo) => {
-            if state.repos.contains(&repo.to_ascii_lowercase()) {
-                (200, "[]".to_string())
-            } else {
-                not_found()
-            }
+            );
+            return Answer::new(200, user);
         }
+        Route::Pulls(repo) => (repo, "pulls"),
+        Route::Issues(repo) => (repo, "issues"),
+    };
+    let key = repo.to_ascii_lowercase();
+    if let Some(new) = state.renamed.get(&key) {
+        let mut answer = Answer::new(307, String::new());
+        answer.location = Some(format!("{API_PATH}/repos/{new}/{list}"));
+        return answer;
+    }
+    if state.repos.contains(&key) {
+        Answer::new(200, "[]".to_string())
+    } else {
+        not_found()
     }
 }
 
@@ -399,16 +439,21 @@ fn message_body(message: &str, url: &str) -> String {
 }
 
 /// Write a whole JSON response; false if the client went away.
-fn respond(stream: &mut TcpStream, code: u16, body: &str) -> bool {
+fn respond(stream: &mut TcpStream, answer: &Answer) -> bool {
+    let location = match &answer.location {
+        Some(l) => format!("Location: {l}\r\n"),
+        None => String::new(),
+    };
     let head = format!(
-        "HTTP/1.1 {code} {}\r\nContent-Type: application/json;charset=utf-8\r\n\
-         Content-Length: {}\r\nConnection: close\r\n\r\n",
-        reason(code),
-        body.len()
+        "HTTP/1.1 {} {}\r\nContent-Type: application/json;charset=utf-8\r\n\
+         Content-Length: {}\r\n{location}Connection: close\r\n\r\n",
+        answer.code,
+        reason(answer.code),
+        answer.body.len()
     );
     stream
         .write_all(head.as_bytes())
-        .and_then(|()| stream.write_all(body.as_bytes()))
+        .and_then(|()| stream.write_all(answer.body.as_bytes()))
         .and_then(|()| stream.flush())
         .is_ok()
 }
