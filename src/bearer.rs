@@ -1,79 +1,22 @@
 //! The workspace bearer: `$CONFIGS_DIR/.auth_token`, written by the platform
 //! when the workspace is created.
 //!
-//! A symlink is followed: secret mounts (Kubernetes, Docker) present files as
-//! links into a `..data` directory, and the file's owner, not the link,
-//! decides who can read it.
+//! How it is read (symlinks followed, size cap, validation) is
+//! [`crate::secret_file`]'s, shared with the secrets of secret-backed hosts.
 
-use std::fs::File;
-use std::io::Read;
 use std::path::Path;
 
-use anyhow::{Result, bail};
+use anyhow::Result;
 
-use crate::diag::io_reason;
-use crate::token::{self, Invalid, Secret};
+use crate::secret_file;
+use crate::token::Secret;
 
 /// A bearer file larger than this is refused unread (a real one is ~43 bytes).
 pub const MAX_BEARER_FILE: u64 = 4096;
 
 /// Read and validate the bearer; every error names the path.
 pub fn read(path: &Path) -> Result<Secret> {
-    let shown = path.display();
-    // Look before opening: opening a FIFO would block.
-    let meta = match std::fs::metadata(path) {
-        Ok(m) => m,
-        Err(e) => bail!(
-            "cannot read the workspace bearer {shown}: {}",
-            io_reason(&e)
-        ),
-    };
-    if meta.is_dir() {
-        bail!("cannot read the workspace bearer {shown}: it is a directory");
-    }
-    if !meta.is_file() {
-        bail!("cannot read the workspace bearer {shown}: it is not a regular file");
-    }
-    if meta.len() > MAX_BEARER_FILE {
-        bail!(
-            "the workspace bearer {shown} is too large ({} bytes; a bearer is under {MAX_BEARER_FILE})",
-            meta.len()
-        );
-    }
-    let mut file = match File::open(path) {
-        Ok(f) => f,
-        Err(e) => bail!(
-            "cannot read the workspace bearer {shown}: {}",
-            io_reason(&e)
-        ),
-    };
-    let mut bytes = Vec::with_capacity(meta.len() as usize);
-    if let Err(e) = (&mut file)
-        .take(MAX_BEARER_FILE + 1)
-        .read_to_end(&mut bytes)
-    {
-        bail!(
-            "cannot read the workspace bearer {shown}: {}",
-            io_reason(&e)
-        );
-    }
-    if bytes.len() as u64 > MAX_BEARER_FILE {
-        bail!(
-            "the workspace bearer {shown} is too large (a bearer is under {MAX_BEARER_FILE} bytes)"
-        );
-    }
-    // Not UTF-8 cannot be printable ASCII: refuse it as such, not as empty.
-    let Ok(text) = String::from_utf8(bytes) else {
-        bail!(
-            "the workspace bearer {shown} is not usable: {}",
-            Invalid::BadByte
-        );
-    };
-    match token::validate(text.trim()) {
-        Ok(()) => Ok(Secret::new(text.trim().to_string())),
-        Err(Invalid::Empty) => bail!("the workspace bearer {shown} is empty"),
-        Err(why) => bail!("the workspace bearer {shown} is not usable: {why}"),
-    }
+    secret_file::read(path, "the workspace bearer", MAX_BEARER_FILE)
 }
 
 #[cfg(test)]

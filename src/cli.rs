@@ -17,7 +17,11 @@ with username=x-access-token and a token fetched from \
 $PLATFORM_URL/admin/github-installation-token, authenticated by the workspace bearer in \
 $CONFIGS_DIR/.auth_token. For any other host or protocol it answers nothing, so git asks \
 the next helper. On failure it prints one line on stderr and exits 1, so git falls \
-through to the next helper (an operator's fallback token, say).";
+through to the next helper (an operator's fallback token, say).
+
+Hosts named with --secret-host HOST=NAME (a team's Gitea, say) are served instead from the \
+secret the platform wrote to $CONFIGS_DIR/secrets.d/NAME, with the username git sent (else \
+x-access-token) and no expiry, and never from the platform.";
 
 const AFTER_HELP: &str = "\
 Every setting is a flag or an environment variable; a flag wins. Boolean variables take \
@@ -56,10 +60,16 @@ pub struct GlobalArgs {
     #[arg(long, global = true, value_name = "DIR")]
     pub configs_dir: Option<PathBuf>,
 
-    /// A host to serve tokens for; repeat for more [env: MOLECULE_GIT_HOSTS, comma-separated]
+    /// A host to serve the platform's tokens for; repeat for more [env: MOLECULE_GIT_HOSTS,
+    /// comma-separated]
     /// [default: github.com]
     #[arg(long = "host", global = true, value_name = "HOST")]
     pub hosts: Vec<String>,
+
+    /// Serve HOST with the secret in CONFIGS_DIR/secrets.d/NAME (a Gitea token, say), never
+    /// from the platform; repeat for more [env: MOLECULE_SECRET_HOSTS, HOST=NAME,…]
+    #[arg(long = "secret-host", global = true, value_name = "HOST=NAME")]
+    pub secret_hosts: Vec<String>,
 
     /// Directory of the token cache [env: MOLECULE_TOKEN_CACHE_DIR] [default:
     /// $XDG_RUNTIME_DIR/molecule-git-token-helper, else the per-user cache directory]
@@ -70,8 +80,8 @@ pub struct GlobalArgs {
     #[arg(long, global = true)]
     pub no_cache: bool,
 
-    /// Give up on the platform after this long, retries included: seconds, or with an
-    /// s/ms suffix [env: MOLECULE_TOKEN_TIMEOUT] [default: 10]
+    /// Give up on the platform after this long, retries included (and on status --probe's
+    /// requests): seconds, or with an s/ms suffix [env: MOLECULE_TOKEN_TIMEOUT] [default: 10]
     #[arg(long, global = true, value_name = "SECONDS")]
     pub timeout: Option<String>,
 
@@ -117,7 +127,8 @@ pub enum Command {
     /// Remove exactly what `configure` wrote from git's config
     #[command(long_about = UNCONFIGURE_ABOUT)]
     Unconfigure(ConfigureArgs),
-    /// Diagnose the bearer, the platform, the token, the cache and git's config
+    /// Diagnose the bearer, the platform, the token, the cache, the secret hosts and git's config
+    #[command(long_about = STATUS_ABOUT)]
     Status(StatusArgs),
     /// Print shell completions for bash, zsh or fish
     Completions(CompletionsArgs),
@@ -144,8 +155,9 @@ to store or erase a short-lived token (one with password_expiry_utc, or username
 x-access-token), so a storing helper keeps the operator's token and not an installation \
 token that will have died by the next platform outage.
 
-Settings given as flags (--host, --platform-url, --configs-dir, --cache-dir, --no-cache, \
---timeout, --refresh-window) are written into the helper's line, since git runs it without \
+Secret-backed hosts (--secret-host, MOLECULE_SECRET_HOSTS) are registered the same way. \
+Settings given as flags (--host, --secret-host, --platform-url, --configs-dir, --cache-dir, \
+--no-cache, --timeout, --refresh-window) are written into the helper's line, since git runs it without \
 them; settings from the environment are not, so the environment keeps governing them. \
 The path written is the one found on PATH when that is this same program (it survives \
 upgrades that replace the file), otherwise this program's own absolute path.
@@ -157,7 +169,7 @@ locked copy that replaces the file only when every step succeeded.";
 const UNCONFIGURE_ABOUT: &str = "\
 Remove exactly what `configure` wrote from git's config: the [credential \"https://HOST/\"] \
 helper lines (the empty reset line, this helper, the wrapped fallbacks), for the hosts given \
-with --host, or for every host when none is given. Every other line is left as it was, so the \
+with --host or --secret-host, or for every host when none is given. Every other line is left as it was, so the \
 helpers that configure had wrapped are in charge again. Nothing to remove is not an error.";
 
 /// Where `configure` and `unconfigure` act: one git config file.
@@ -178,11 +190,82 @@ pub struct ConfigureArgs {
     pub file: Option<PathBuf>,
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Default, Args)]
 pub struct StatusArgs {
     /// Print the checks as JSON
     #[arg(long)]
     pub json: bool,
+
+    /// Also ask each secret host's API whether its token works: GET {api}/user, with
+    /// `Authorization: token …`, within --timeout
+    #[arg(long)]
+    pub probe: bool,
+
+    /// With --probe, also list one open pull request and one open issue of OWNER/REPO on each
+    /// secret host, to catch a token without the read:issue scope; repeatable
+    #[arg(long, value_name = "OWNER/REPO", requires = "probe", value_parser = probe_repo)]
+    pub probe_repo: Vec<String>,
+
+    /// With --probe, HOST's API is at URL (a proxy, a test server) [default:
+    /// https://HOST/api/v1]; repeatable
+    #[arg(long, value_name = "HOST=URL", requires = "probe", value_parser = api_url)]
+    pub api_url: Vec<ApiUrl>,
+}
+
+const STATUS_ABOUT: &str = "\
+Diagnose the bearer, the platform, the token, the cache, the secret hosts and git's config.
+
+Each check prints one line: ok, warn, fail or skip, its name, and what it found. The exit \
+status is 1 when any check fails; warnings alone leave 0. No token, bearer or secret is \
+ever printed.
+
+For each secret host (--secret-host), the secret check looks at its file: present, \
+non-empty, usable, and not readable by other users. With --probe, the api checks ask the \
+host's Gitea API with the secret (Authorization: token …), within --timeout, following no \
+redirect and using no proxy:
+
+  GET {api}/user                                         is the token valid? (401: it is not)
+  GET {api}/repos/OWNER/REPO/pulls?state=open&limit=1    for each --probe-repo
+  GET {api}/repos/OWNER/REPO/issues?state=open&limit=1   for each --probe-repo
+
+{api} is https://HOST/api/v1 unless --api-url HOST=URL says otherwise. Gitea lets a token \
+list pull requests with the repository scope but issues only with read:issue: a 403 on \
+issues while pull requests answer is a warning that names the missing scope and what to \
+do (issue a new token with read:issue, update the workspace secret, restart the workspace).";
+
+/// `--api-url HOST=URL`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiUrl {
+    /// Lower-case.
+    pub host: String,
+    /// Without a trailing slash.
+    pub url: String,
+}
+
+fn api_url(value: &str) -> Result<ApiUrl, String> {
+    let (host, url) = value.split_once('=').ok_or_else(|| {
+        "expected HOST=URL, such as git.example.com=https://proxy.example/api/v1".to_string()
+    })?;
+    Ok(ApiUrl {
+        host: crate::settings::parse_host(host)?,
+        url: crate::settings::parse_api_url(url)?,
+    })
+}
+
+/// `OWNER/REPO` as Gitea names them: letters, digits, `-`, `_`, `.`.
+fn probe_repo(value: &str) -> Result<String, String> {
+    let name = |part: &str| {
+        !part.is_empty()
+            && part != "."
+            && !part.contains("..")
+            && part
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+    };
+    match value.split_once('/') {
+        Some((owner, repo)) if name(owner) && name(repo) => Ok(value.to_string()),
+        _ => Err("expected OWNER/REPO, such as molecule/workspace".to_string()),
+    }
 }
 
 #[derive(Debug, Args)]
@@ -221,11 +304,13 @@ pub struct FallbackArgs {
 
 #[derive(Debug, Args)]
 pub struct FetchTokenArgs {
-    /// Which served host's token to print [default: the first served host]
+    /// Which served host's token to print: a platform host's token, or a secret host's
+    /// secret (see --secret-host) [default: the first platform host]
     #[arg(value_name = "HOST")]
     pub host: Option<String>,
 
-    /// Print {"token":"…","expires_at":"<RFC 3339>"} (null when the platform gave no expiry)
+    /// Print {"token":"…","expires_at":"<RFC 3339>"} (null when the platform gave no expiry,
+    /// and for a secret host)
     #[arg(long)]
     pub json: bool,
 }
@@ -315,6 +400,53 @@ mod tests {
         }
         let cmd = Cli::command();
         assert!(cmd.find_subcommand("fallback").unwrap().is_hide_set());
+    }
+
+    #[test]
+    fn status_probe_flags() {
+        let cli = Cli::try_parse_from([
+            "h",
+            "status",
+            "--probe",
+            "--probe-repo",
+            "o/r",
+            "--probe-repo",
+            "Org-1/repo.name_2",
+            "--api-url",
+            "Git.Example.test=http://127.0.0.1:3000/api/v1/",
+        ])
+        .unwrap();
+        let Command::Status(args) = cli.command else {
+            panic!("not status")
+        };
+        assert!(args.probe);
+        assert_eq!(args.probe_repo, ["o/r", "Org-1/repo.name_2"]);
+        assert_eq!(
+            args.api_url,
+            [ApiUrl {
+                host: "git.example.test".into(),
+                url: "http://127.0.0.1:3000/api/v1".into()
+            }]
+        );
+        for bad in ["o", "o/", "/r", "o/r/x", "../r", "o/..", "o/r?x=1", "o r/x"] {
+            assert!(
+                Cli::try_parse_from(["h", "status", "--probe", "--probe-repo", bad]).is_err(),
+                "{bad}"
+            );
+        }
+        for bad in [
+            "git.example.test",
+            "git.example.test=ftp://x",
+            "git.example.test=http://u:p@x/",
+            "=http://x",
+        ] {
+            assert!(
+                Cli::try_parse_from(["h", "status", "--probe", "--api-url", bad]).is_err(),
+                "{bad}"
+            );
+        }
+        // Repositories and API URLs are for probing.
+        assert!(Cli::try_parse_from(["h", "status", "--probe-repo", "o/r"]).is_err());
     }
 
     #[test]

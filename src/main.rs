@@ -8,10 +8,12 @@ mod cli;
 mod commands;
 mod diag;
 mod git_config;
+mod gitea;
 #[cfg(test)]
 mod man;
 mod platform;
 mod protocol;
+mod secret_file;
 mod settings;
 mod shell;
 mod stdin;
@@ -80,7 +82,15 @@ fn run(command: Command, global: &GlobalArgs, settings: &Settings) -> anyhow::Re
             commands::configure::configure(settings, &flags, &args)?
         }
         Command::Unconfigure(args) => {
-            let only = (!global.hosts.is_empty()).then_some(settings.hosts.as_slice());
+            // The hosts given as flags, platform or secret-backed; else all.
+            let mut only = Vec::new();
+            if !global.hosts.is_empty() {
+                only.extend(settings.hosts.iter().cloned());
+            }
+            if !global.secret_hosts.is_empty() {
+                only.extend(settings.secret_hosts.iter().map(|s| s.host.clone()));
+            }
+            let only = (!only.is_empty()).then_some(only.as_slice());
             commands::configure::unconfigure(only, &args)?
         }
         Command::Status(args) => return commands::status::run(settings, &args),

@@ -164,6 +164,24 @@ Default: github.com.
 Hosts match without regard to case, and a port is part of the host:
 github.com:8443 is not github.com.
 .TP
+.B MOLECULE_SECRET_HOSTS
+Hosts served from a secret file rather than the platform, as
+.IB HOST = NAME
+pairs, comma\-separated
+.RB ( \-\-secret\-host ,
+repeatable), e.g. git.example.com=GITEA_TOKEN.
+For https requests to HOST,
+.B get
+answers with the secret in
+.IR $CONFIGS_DIR/secrets.d/NAME ,
+with the username git sent (else x\-access\-token) and no expiry;
+the platform is not asked and the token cache is not used.
+NAME is a file name (letters, digits, .\& _ \-).
+A host is served one way: naming it here and in
+.B MOLECULE_GIT_HOSTS
+(or leaving github.com, the default, there) is a usage error.
+Default: none.
+.TP
 .B MOLECULE_TOKEN_CACHE_DIR
 Directory of the token cache
 .RB ( \-\-cache\-dir ).
@@ -225,6 +243,16 @@ The workspace bearer (default
 written when the workspace is created.
 Read for every fetch and sent only to
 .BR PLATFORM_URL .
+.TP
+.I $CONFIGS_DIR/secrets.d/NAME
+The token of a secret host
+.RB ( \-\-secret\-host
+.IR HOST = NAME ),
+a Gitea personal access token, say, written by the platform.
+Whitespace around it is ignored; it must be printable ASCII without spaces.
+Read for each request to HOST; never copied into the cache.
+.B status
+warns when other users can read it.
 .TP
 .I $MOLECULE_TOKEN_CACHE_DIR
 The token cache, a directory created mode 0700.
@@ -299,6 +327,18 @@ or
 .B ALL_PROXY
 say.
 .PP
+The secret of a secret host goes to git on stdout, to
+.B fetch\-token HOST
+on stdout, and with
+.B status \-\-probe
+to HOST's API
+.RI ( https://HOST/api/v1 ,
+or the URL given with
+.BR \-\-api\-url ),
+in an
+.B Authorization: token
+header, under the same rules: no redirect, no proxy.
+.PP
 The cache directory is created mode 0700 and every file in it 0600.
 .PP
 A credential is given only for
@@ -340,6 +380,20 @@ When a push fails, see what is wrong without printing a secret:
 .RS 4
 .nf
 molecule\-git\-token\-helper status
+.fi
+.RE
+.PP
+Serve a team's Gitea from the token the platform wrote to
+.IR /configs/secrets.d/GITEA_TOKEN ,
+GitHub from the platform, and check that the token may list issues:
+.PP
+.RS 4
+.nf
+export MOLECULE_SECRET_HOSTS=git.example.com=GITEA_TOKEN
+molecule\-git\-token\-helper configure
+molecule\-git\-token\-helper status \-\-probe \-\-probe\-repo team/repo
+curl \-H "Authorization: token $(molecule\-git\-token\-helper fetch\-token git.example.com)" \e
+    https://git.example.com/api/v1/repos/team/repo/issues
 .fi
 .RE
 .SH "SEE ALSO"

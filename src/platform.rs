@@ -33,16 +33,21 @@ const MAX_BACKOFF: Duration = Duration::from_secs(2);
 /// runtime and an HTTP client for this one call; nothing is started unless a
 /// fetch is needed.
 pub fn fetch(settings: &Settings, bearer: &Secret, deadline: Instant) -> Result<Token> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the HTTP runtime")?;
-    runtime.block_on(fetch_with_retries(
+    runtime()?.block_on(fetch_with_retries(
         &settings.token_url(),
         bearer,
         settings.timeout,
         deadline,
     ))
+}
+
+/// A current-thread runtime for one command's HTTP calls: one request at a
+/// time needs no thread pool.
+pub fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the HTTP runtime")
 }
 
 /// How an attempt failed, and whether trying again can help.
@@ -136,7 +141,12 @@ fn seconds(d: Duration) -> String {
     format!("{} s", d.as_secs_f64())
 }
 
-fn client(https: bool, timeout: Duration) -> Result<reqwest::Client> {
+/// The one way this program builds an HTTP client (the platform's fetch and
+/// `status --probe` share it): rustls with ring, redirects never followed
+/// (a secret goes to the URL it was meant for and nowhere else), no proxy
+/// whatever the environment says, a connect timeout within `timeout`, and
+/// no TLS roots loaded at all when only plain http will be spoken.
+pub fn client(https: bool, timeout: Duration) -> Result<reqwest::Client> {
     // reqwest is built without a crypto provider; ring is ours. An error
     // means one is installed already, which is what we want.
     let _ = rustls::crypto::ring::default_provider().install_default();
@@ -291,7 +301,7 @@ fn transport_error(error: &reqwest::Error, url: &str) -> AttemptError {
 }
 
 /// The innermost cause, which is the informative one ("connection refused").
-fn root_cause(error: &(dyn std::error::Error + 'static)) -> String {
+pub fn root_cause(error: &(dyn std::error::Error + 'static)) -> String {
     let mut cause = error;
     while let Some(next) = cause.source() {
         cause = next;

@@ -17,6 +17,8 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 pub const DEFAULT_REFRESH_WINDOW: Duration = Duration::from_secs(300);
 pub const TOKEN_PATH: &str = "/admin/github-installation-token";
 pub const BEARER_FILE: &str = ".auth_token";
+/// Where the secrets of secret-backed hosts are, under the configs directory.
+pub const SECRETS_DIR: &str = "secrets.d";
 pub const CACHE_DIR_NAME: &str = "molecule-git-token-helper";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,8 +26,12 @@ pub struct Settings {
     /// Without a trailing slash.
     pub platform_url: String,
     pub configs_dir: PathBuf,
-    /// Lower-case, in the order given; never empty.
+    /// The hosts served from the platform. Lower-case, in the order given;
+    /// never empty.
     pub hosts: Vec<String>,
+    /// The hosts served from a secret file, in the order given; none of
+    /// them is in `hosts`.
+    pub secret_hosts: Vec<SecretHost>,
     /// `None` when caching is off or no cache directory can be named.
     pub cache_dir: Option<PathBuf>,
     pub timeout: Duration,
@@ -42,11 +48,54 @@ impl Settings {
         format!("{}{TOKEN_PATH}", self.platform_url)
     }
 
-    /// Does this helper answer for `host`? Case-insensitive; a port is part
-    /// of the host, so `github.com:8443` is not `github.com`.
+    /// Does this helper answer for `host` with the platform's token?
+    /// Case-insensitive; a port is part of the host, so `github.com:8443` is
+    /// not `github.com`.
     pub fn serves_host(&self, host: &str) -> bool {
         self.hosts.iter().any(|h| h.eq_ignore_ascii_case(host))
     }
+
+    /// The secret-backed host `host` (matched as in [`Settings::serves_host`]).
+    pub fn secret_host(&self, host: &str) -> Option<&SecretHost> {
+        self.secret_hosts
+            .iter()
+            .find(|s| s.host.eq_ignore_ascii_case(host))
+    }
+
+    /// The file holding `secret`'s token: `CONFIGS_DIR/secrets.d/NAME`.
+    pub fn secret_path(&self, secret: &SecretHost) -> PathBuf {
+        self.configs_dir.join(SECRETS_DIR).join(&secret.name)
+    }
+
+    /// Every served host: the platform's, then the secret-backed ones.
+    pub fn all_hosts(&self) -> Vec<String> {
+        let secret = self.secret_hosts.iter().map(|s| s.host.clone());
+        self.hosts.iter().cloned().chain(secret).collect()
+    }
+
+    /// The served hosts as a message lists them: `github.com`, or
+    /// `github.com from the platform, git.example.com from secrets.d`.
+    pub fn describe_hosts(&self) -> String {
+        let platform = self.hosts.join(", ");
+        if self.secret_hosts.is_empty() {
+            return platform;
+        }
+        let secret: Vec<&str> = self.secret_hosts.iter().map(|s| s.host.as_str()).collect();
+        format!(
+            "{platform} from the platform, {} from {SECRETS_DIR}",
+            secret.join(", ")
+        )
+    }
+}
+
+/// A host served from a secret file rather than the platform
+/// (`--secret-host HOST=NAME`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecretHost {
+    /// Lower-case, as git sends it (a port is part of it).
+    pub host: String,
+    /// The file's name in `CONFIGS_DIR/secrets.d`.
+    pub name: String,
 }
 
 /// A setting with an invalid value: exit 2, like clap's own errors.
@@ -62,6 +111,7 @@ impl fmt::Display for UsageError {
 impl std::error::Error for UsageError {}
 
 /// Where a value came from, for error messages.
+#[derive(Clone, Copy)]
 enum Source<'a> {
     Flag(&'a str),
     Env(&'a str),
@@ -125,21 +175,59 @@ pub fn resolve(
     };
 
     let mut hosts = Vec::new();
+    let mut hosts_source = "--host";
     if !args.hosts.is_empty() {
         for h in &args.hosts {
             hosts.push(parse_host(h).map_err(|e| invalid(Source::Flag("host"), h, e))?);
         }
     } else if let Some((list, _)) = var("MOLECULE_GIT_HOSTS")? {
+        hosts_source = "MOLECULE_GIT_HOSTS";
         for h in list.split(',').map(str::trim).filter(|h| !h.is_empty()) {
             hosts
                 .push(parse_host(h).map_err(|e| invalid(Source::Env("MOLECULE_GIT_HOSTS"), h, e))?);
         }
     }
     if hosts.is_empty() {
+        hosts_source = "the default of --host and MOLECULE_GIT_HOSTS";
         hosts.push(DEFAULT_HOST.to_string());
     }
     let mut seen = std::collections::HashSet::new();
     hosts.retain(|h| seen.insert(h.clone()));
+
+    let (items, secret_source) = if !args.secret_hosts.is_empty() {
+        (args.secret_hosts.clone(), Source::Flag("secret-host"))
+    } else if let Some((list, src)) = var("MOLECULE_SECRET_HOSTS")? {
+        let items = list
+            .split(',')
+            .map(str::trim)
+            .filter(|i| !i.is_empty())
+            .map(str::to_string)
+            .collect();
+        (items, src)
+    } else {
+        (Vec::new(), Source::Env("MOLECULE_SECRET_HOSTS"))
+    };
+    let mut secret_hosts: Vec<SecretHost> = Vec::new();
+    for item in &items {
+        let secret = parse_secret_host(item).map_err(|e| invalid(secret_source, item, e))?;
+        match secret_hosts.iter().find(|s| s.host == secret.host) {
+            Some(s) if s.name == secret.name => {}
+            Some(s) => {
+                return Err(UsageError(format!(
+                    "{secret_source} names {} twice, with the secrets {} and {}: give it once",
+                    s.host, s.name, secret.name
+                )));
+            }
+            None => secret_hosts.push(secret),
+        }
+    }
+    if let Some(s) = secret_hosts.iter().find(|s| hosts.contains(&s.host)) {
+        return Err(UsageError(format!(
+            "{} is named by {secret_source} (served from secrets.d/{}) and by {hosts_source} \
+             (served from the platform): a host is served one way; name it in one of them only",
+            s.host, s.name
+        )));
+    }
 
     let no_cache = args.no_cache
         || match var("MOLECULE_TOKEN_NO_CACHE")? {
@@ -206,6 +294,7 @@ pub fn resolve(
         platform_url,
         configs_dir,
         hosts,
+        secret_hosts,
         cache_dir,
         timeout,
         refresh_window,
@@ -225,6 +314,7 @@ pub fn flag_args(args: &GlobalArgs, settings: &Settings) -> Result<Vec<String>, 
         platform_url,
         configs_dir,
         hosts,
+        secret_hosts,
         cache_dir,
         no_cache,
         timeout,
@@ -247,6 +337,14 @@ pub fn flag_args(args: &GlobalArgs, settings: &Settings) -> Result<Vec<String>, 
     if !hosts.is_empty() {
         for host in &settings.hosts {
             out.extend(["--host".to_string(), host.clone()]);
+        }
+    }
+    if !secret_hosts.is_empty() {
+        for secret in &settings.secret_hosts {
+            out.extend([
+                "--secret-host".to_string(),
+                format!("{}={}", secret.host, secret.name),
+            ]);
         }
     }
     if platform_url.is_some() {
@@ -301,10 +399,25 @@ pub fn parse_duration(value: &str) -> Option<Duration> {
 /// An http(s) URL with a host and nothing that would leak or surprise: no
 /// credentials, query or fragment. Returned without a trailing slash.
 fn parse_platform_url(value: &str) -> Result<String, &'static str> {
-    const EXPECTED: &str = "expected an http:// or https:// URL such as http://platform:8080";
-    let url = reqwest::Url::parse(value.trim()).map_err(|_| EXPECTED)?;
+    parse_http_url(
+        value,
+        "expected an http:// or https:// URL such as http://platform:8080",
+    )
+}
+
+/// The base URL of a secret host's API (`status --api-url HOST=URL`), as
+/// strict as the platform's URL: the token goes there.
+pub fn parse_api_url(value: &str) -> Result<String, &'static str> {
+    parse_http_url(
+        value,
+        "expected an http:// or https:// URL such as https://git.example.com/api/v1",
+    )
+}
+
+fn parse_http_url(value: &str, expected: &'static str) -> Result<String, &'static str> {
+    let url = reqwest::Url::parse(value.trim()).map_err(|_| expected)?;
     if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
-        return Err(EXPECTED);
+        return Err(expected);
     }
     if !url.username().is_empty() || url.password().is_some() {
         return Err("the URL must not contain credentials");
@@ -316,7 +429,7 @@ fn parse_platform_url(value: &str) -> Result<String, &'static str> {
 }
 
 /// A host name as git sends it: `github.com`, `ghe.example:8443`, `[::1]:443`.
-fn parse_host(value: &str) -> Result<String, &'static str> {
+pub fn parse_host(value: &str) -> Result<String, &'static str> {
     let host = value.trim().to_ascii_lowercase();
     if host.contains("://") || host.contains('/') {
         return Err("expected a host name such as github.com, not a URL");
@@ -326,6 +439,34 @@ fn parse_host(value: &str) -> Result<String, &'static str> {
         return Err("expected a host name such as github.com or ghe.example.com:8443");
     }
     Ok(host)
+}
+
+/// `HOST=NAME`: a host as for `--host`, and the name of a file in
+/// `CONFIGS_DIR/secrets.d` (letters, digits, `.`, `_`, `-`; never a path).
+fn parse_secret_host(value: &str) -> Result<SecretHost, &'static str> {
+    let Some((host, name)) = value.split_once('=') else {
+        return Err("expected HOST=NAME, such as git.example.com=GITEA_TOKEN");
+    };
+    let host = parse_host(host)?;
+    let name = name.trim();
+    if name.is_empty() {
+        return Err(
+            "the NAME after = is empty: expected HOST=NAME, such as git.example.com=GITEA_TOKEN",
+        );
+    }
+    if name.contains('/') || name.contains("..") || name == "." {
+        return Err("NAME must be a file name in CONFIGS_DIR/secrets.d, without / or ..");
+    }
+    if !name
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+    {
+        return Err("NAME may hold only letters, digits, '.', '_' and '-'");
+    }
+    Ok(SecretHost {
+        host,
+        name: name.to_string(),
+    })
 }
 
 #[cfg(test)]
@@ -487,6 +628,7 @@ mod tests {
                 "ghe.example:8443".into(),
                 "github.com".into(),
             ],
+            secret_hosts: vec!["Git.Example:3000=GITEA_TOKEN".into()],
             cache_dir: Some("/c".into()),
             no_cache: true,
             timeout: Some("2.5".into()),
@@ -502,6 +644,8 @@ mod tests {
                 "github.com",
                 "--host",
                 "ghe.example:8443",
+                "--secret-host",
+                "git.example:3000=GITEA_TOKEN",
                 "--platform-url",
                 "http://p.example:8080",
                 "--configs-dir",
@@ -515,6 +659,146 @@ mod tests {
                 "60",
             ]
         );
+    }
+
+    #[test]
+    fn secret_hosts_from_the_environment_or_flags() {
+        let s = resolve_with(&GlobalArgs::default(), &[]).unwrap();
+        assert_eq!(s.secret_hosts, []);
+        let env = [(
+            "MOLECULE_SECRET_HOSTS",
+            " Git.Example.test=GITEA_TOKEN, ,other.test:3000=other.token-2,git.example.test=GITEA_TOKEN",
+        )];
+        let s = resolve_with(&GlobalArgs::default(), &env).unwrap();
+        let secret = |host: &str, name: &str| SecretHost {
+            host: host.into(),
+            name: name.into(),
+        };
+        assert_eq!(
+            s.secret_hosts,
+            [
+                secret("git.example.test", "GITEA_TOKEN"),
+                secret("other.test:3000", "other.token-2")
+            ]
+        );
+        assert_eq!(s.hosts, ["github.com"]);
+        assert_eq!(
+            s.secret_path(&s.secret_hosts[0]),
+            PathBuf::from("/configs/secrets.d/GITEA_TOKEN")
+        );
+        assert_eq!(s.secret_host("GIT.example.TEST"), Some(&s.secret_hosts[0]));
+        assert_eq!(s.secret_host("git.example.test:3000"), None);
+        assert_eq!(s.secret_host("github.com"), None);
+        assert!(!s.serves_host("git.example.test"));
+        assert_eq!(
+            s.all_hosts(),
+            ["github.com", "git.example.test", "other.test:3000"]
+        );
+
+        // Flags win over the environment, as for every setting.
+        let args = GlobalArgs {
+            secret_hosts: vec!["a.test=A".into()],
+            ..GlobalArgs::default()
+        };
+        let s = resolve_with(&args, &env).unwrap();
+        assert_eq!(s.secret_hosts, [secret("a.test", "A")]);
+    }
+
+    #[test]
+    fn invalid_secret_hosts_name_their_source() {
+        for value in [
+            "git.example.test",
+            "git.example.test=",
+            "git.example.test= ",
+            "=GITEA_TOKEN",
+            "https://git.example.test=GITEA_TOKEN",
+            "git.example.test=../.auth_token",
+            "git.example.test=..",
+            "git.example.test=.",
+            "git.example.test=a..b",
+            "git.example.test=sub/GITEA_TOKEN",
+            "git.example.test=/etc/passwd",
+            "git.example.test=TOKEN WITH SPACE",
+            "git.example.test=tökén",
+            "git.example.test=A,other.test",
+        ] {
+            let err = resolve_with(&GlobalArgs::default(), &[("MOLECULE_SECRET_HOSTS", value)])
+                .unwrap_err();
+            assert!(err.0.contains("MOLECULE_SECRET_HOSTS"), "{value}: {err}");
+            let args = GlobalArgs {
+                secret_hosts: vec![value.into()],
+                ..GlobalArgs::default()
+            };
+            let err = resolve_with(&args, &[]).unwrap_err();
+            assert!(err.0.contains("--secret-host"), "{value}: {err}");
+        }
+        // One host, two secrets.
+        let err = resolve_with(
+            &GlobalArgs::default(),
+            &[("MOLECULE_SECRET_HOSTS", "g.test=A,G.test=B")],
+        )
+        .unwrap_err();
+        assert!(
+            err.0.contains("MOLECULE_SECRET_HOSTS names g.test twice"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_host_is_served_from_the_platform_or_a_secret_not_both() {
+        type Vars<'a> = &'a [(&'a str, &'a str)];
+        let cases: [(GlobalArgs, Vars, &str, &str); 4] = [
+            (
+                GlobalArgs::default(),
+                &[
+                    ("MOLECULE_GIT_HOSTS", "github.com,git.example.test"),
+                    ("MOLECULE_SECRET_HOSTS", "Git.Example.Test=GITEA_TOKEN"),
+                ],
+                "MOLECULE_GIT_HOSTS",
+                "MOLECULE_SECRET_HOSTS",
+            ),
+            (
+                GlobalArgs {
+                    hosts: vec!["git.example.test".into()],
+                    secret_hosts: vec!["git.example.test=GITEA_TOKEN".into()],
+                    ..GlobalArgs::default()
+                },
+                &[],
+                "--host",
+                "--secret-host",
+            ),
+            // The default platform host counts too.
+            (
+                GlobalArgs::default(),
+                &[("MOLECULE_SECRET_HOSTS", "github.com=GH_PAT")],
+                "the default of --host",
+                "MOLECULE_SECRET_HOSTS",
+            ),
+            (
+                GlobalArgs {
+                    secret_hosts: vec!["github.com=GH_PAT".into()],
+                    ..GlobalArgs::default()
+                },
+                &[],
+                "the default of --host",
+                "--secret-host",
+            ),
+        ];
+        for (args, env, hosts_source, secret_source) in cases {
+            let err = resolve_with(&args, env).unwrap_err();
+            assert!(
+                err.0.contains(hosts_source) && err.0.contains(secret_source),
+                "{err}"
+            );
+            assert!(err.0.contains("a host is served one way"), "{err}");
+        }
+        // Disjoint is fine, and the default stays when other hosts are secret.
+        let s = resolve_with(
+            &GlobalArgs::default(),
+            &[("MOLECULE_SECRET_HOSTS", "github.com:8443=GH_PAT")],
+        )
+        .unwrap();
+        assert_eq!(s.hosts, ["github.com"]);
     }
 
     #[test]

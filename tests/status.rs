@@ -210,3 +210,345 @@ fn git_config_problems_are_named() {
     assert!(line(&out, "git").contains("does not exist"), "{out:?}");
     assert_eq!(json_status(&json, "git"), "fail");
 }
+
+// ---- secret hosts and --probe ------------------------------------------------
+
+const GITEA: &str = "git.example.test";
+
+/// A workspace serving git.example.test from the secret GITEA_TOKEN, which
+/// holds `token`, with the mock Gitea as its API (`--api-url`).
+fn gitea_workspace(token: &str) -> (Workspace, MockGitea) {
+    let mut ws = Workspace::new();
+    ws.set_env("MOLECULE_SECRET_HOSTS", format!("{GITEA}=GITEA_TOKEN"));
+    private(&ws.configs.join(".auth_token"));
+    assert_eq!(ws.helper(&["configure"], "").code(), 0);
+    ws.write_secret("GITEA_TOKEN", &format!("{token}\n"));
+    let gitea = MockGitea::start();
+    gitea.add_repo("o/r");
+    (ws, gitea)
+}
+
+fn gitea_token() -> String {
+    format!("gitea{}", unique().replace('x', "0"))
+}
+
+/// `status --probe --probe-repo o/r` against the mock, as text and as JSON;
+/// the token may appear in neither stdout nor stderr.
+fn probe(ws: &Workspace, gitea: &MockGitea) -> (Out, serde_json::Value) {
+    let api = format!("{GITEA}={}", gitea.api_url());
+    let args = [
+        "status",
+        "--probe",
+        "--probe-repo",
+        "o/r",
+        "--api-url",
+        &api,
+    ];
+    let out = ws.helper(&args, "");
+    ws.assert_no_secret_in(&out.stdout, "stdout");
+    let json = ws.helper(&[&args[..], &["--json"]].concat(), "");
+    ws.assert_no_secret_in(&json.stdout, "stdout");
+    assert_eq!(json.code(), out.code(), "{json:?}");
+    let value: serde_json::Value = serde_json::from_str(&json.stdout)
+        .unwrap_or_else(|e| panic!("status --json is not JSON ({e}): {json:?}"));
+    (out, value)
+}
+
+/// The lines of check `name`, e.g. every `api` line.
+fn lines<'a>(out: &'a Out, name: &str) -> Vec<&'a str> {
+    out.stdout
+        .lines()
+        .filter(|l| l.split_whitespace().nth(1) == Some(name))
+        .collect()
+}
+
+/// The requests the mock Gitea saw: each with `Authorization: token T`, and
+/// the paths (with queries) asked, in order.
+fn gitea_targets(gitea: &MockGitea, token: &str) -> Vec<String> {
+    gitea
+        .requests()
+        .iter()
+        .map(|r| {
+            assert_eq!(r.method, "GET");
+            assert_eq!(
+                r.header("authorization"),
+                Some(format!("token {token}").as_str())
+            );
+            assert_eq!(r.header("accept"), Some("application/json"));
+            r.target.clone()
+        })
+        .collect()
+}
+
+#[test]
+fn probe_with_every_scope_is_ok() {
+    let token = gitea_token();
+    let (ws, gitea) = gitea_workspace(&token);
+    gitea.add_token(&token, "agent-7", &["all"]);
+    let (out, json) = probe(&ws, &gitea);
+    assert_eq!(out.code(), 0, "{out:?}");
+    assert_eq!(out.stderr, "", "{out:?}");
+    let secret = line(&out, "secret");
+    assert!(secret.starts_with("ok"), "{out:?}");
+    assert!(
+        secret.contains(&format!(
+            "{GITEA}: {} (mode 0600,",
+            ws.configs.join("secrets.d/GITEA_TOKEN").display()
+        )),
+        "{out:?}"
+    );
+    let api = lines(&out, "api");
+    assert_eq!(api.len(), 2, "{out:?}");
+    assert!(api[0].starts_with("ok"), "{out:?}");
+    assert!(
+        api[0].contains(&format!("{}/user answered HTTP 200", gitea.api_url()))
+            && api[0].contains("the token is valid (user agent-7)"),
+        "{out:?}"
+    );
+    assert_eq!(
+        api[1],
+        format!("ok    api       {GITEA}: o/r: open pull requests and issues listed")
+    );
+    assert_eq!(json["ok"], true);
+    // Both runs asked the same three things, with the token as Gitea wants it.
+    let asked = [
+        "/api/v1/user",
+        "/api/v1/repos/o/r/pulls?state=open&limit=1",
+        "/api/v1/repos/o/r/issues?state=open&limit=1",
+    ];
+    assert_eq!(gitea_targets(&gitea, &token), [asked, asked].concat());
+    // The token went to the Gitea API only, never to the platform.
+    for request in ws.platform.requests() {
+        assert!(!format!("{request:?}").contains(&token), "{request:?}");
+    }
+    // The secret host is in git's helper list too.
+    assert!(
+        lines(&out, "git")
+            .iter()
+            .any(|l| l.starts_with("ok") && l.contains(&format!("{GITEA}: this helper"))),
+        "{out:?}"
+    );
+}
+
+#[test]
+fn probe_of_a_token_without_read_issue_warns_and_names_the_scope() {
+    let token = gitea_token();
+    let (ws, gitea) = gitea_workspace(&token);
+    gitea.add_token(&token, "agent-7", &["read:user", "write:repository"]);
+    let (out, json) = probe(&ws, &gitea);
+    assert_eq!(out.code(), 0, "warnings alone leave 0: {out:?}");
+    let api = lines(&out, "api");
+    assert!(api[0].starts_with("ok"), "{out:?}");
+    assert_eq!(
+        api[1],
+        format!(
+            "warn  api       {GITEA}: o/r: issues refused (HTTP 403) while pull requests are \
+             listed: the token lacks the read:issue scope; issue a new token with read:issue, \
+             update the workspace secret GITEA_TOKEN, and restart the workspace"
+        ),
+        "{out:?}"
+    );
+    assert_eq!(json["ok"], true);
+    let statuses: Vec<&str> = json["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["name"] == "api")
+        .map(|c| c["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(statuses, ["ok", "warn"]);
+}
+
+#[test]
+fn probe_of_an_unknown_token_fails() {
+    let token = gitea_token();
+    let (ws, gitea) = gitea_workspace(&token);
+    gitea.add_token("some-other-token", "agent-7", &["all"]);
+    let (out, json) = probe(&ws, &gitea);
+    assert_eq!(out.code(), 1, "{out:?}");
+    let api = lines(&out, "api");
+    assert!(api[0].starts_with("fail"), "{out:?}");
+    assert!(
+        api[0].contains("/user answered HTTP 401: the token is not valid")
+            && api[0].contains("update the workspace secret GITEA_TOKEN"),
+        "{out:?}"
+    );
+    // Asking about repositories with a dead token tells nothing more.
+    assert!(
+        api[1].starts_with("skip") && api[1].contains("o/r not probed"),
+        "{out:?}"
+    );
+    assert_eq!(gitea.count(), 2, "only /user, once per run");
+    assert_eq!(json["ok"], false);
+}
+
+#[test]
+fn without_probe_the_secret_file_is_checked_and_the_api_is_not_asked() {
+    let token = gitea_token();
+    let (ws, gitea) = gitea_workspace(&token);
+    gitea.add_token(&token, "agent-7", &["all"]);
+    let (out, _) = status(&ws);
+    assert_eq!(out.code(), 0, "{out:?}");
+    assert_eq!(mark(&out, "secret"), "ok", "{out:?}");
+    assert_eq!(mark(&out, "api"), "skip", "{out:?}");
+    assert!(line(&out, "api").contains("status --probe"), "{out:?}");
+    assert_eq!(gitea.count(), 0);
+
+    // Readable by others: a warning, exit 0.
+    use std::os::unix::fs::PermissionsExt;
+    let path = ws.configs.join("secrets.d/GITEA_TOKEN");
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let (out, _) = status(&ws);
+    assert_eq!(out.code(), 0, "{out:?}");
+    assert_eq!(mark(&out, "secret"), "warn", "{out:?}");
+    assert!(line(&out, "secret").contains("mode 0644"), "{out:?}");
+    assert!(
+        line(&out, "secret").contains("readable by other users"),
+        "{out:?}"
+    );
+
+    // Missing: a failure naming the path; the probe has nothing to ask with.
+    std::fs::remove_file(&path).unwrap();
+    let (out, json) = probe(&ws, &gitea);
+    assert_eq!(out.code(), 1, "{out:?}");
+    assert_eq!(mark(&out, "secret"), "fail", "{out:?}");
+    assert!(
+        line(&out, "secret").contains(&format!("{}: no such file", path.display())),
+        "{out:?}"
+    );
+    assert_eq!(mark(&out, "api"), "skip", "{out:?}");
+    assert_eq!(json_status(&json, "secret"), "fail");
+    assert_eq!(gitea.count(), 0);
+}
+
+#[test]
+fn probes_give_up_at_the_deadline() {
+    let token = gitea_token();
+    let (mut ws, _gitea) = gitea_workspace(&token);
+    ws.set_env("MOLECULE_TOKEN_TIMEOUT", "1");
+    // Accepts connections (the kernel does) and never answers.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let api = format!("{GITEA}=http://{}/api/v1", silent.local_addr().unwrap());
+    let started = std::time::Instant::now();
+    let out = ws.helper(
+        &[
+            "status",
+            "--probe",
+            "--probe-repo",
+            "o/r",
+            "--api-url",
+            &api,
+        ],
+        "",
+    );
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(8),
+        "{out:?}"
+    );
+    assert_eq!(out.code(), 1, "{out:?}");
+    let api_lines = lines(&out, "api");
+    assert!(
+        api_lines[0].starts_with("fail")
+            && api_lines[0].contains("did not answer within the 1 s deadline"),
+        "{out:?}"
+    );
+    ws.assert_no_secret_in(&out.stdout, "stdout");
+}
+
+#[test]
+fn probe_usage() {
+    let ws = Workspace::new();
+    // No secret host: nothing to probe, said once.
+    let out = ws.helper(&["status", "--probe"], "");
+    assert_eq!(mark(&out, "api"), "skip", "{out:?}");
+    assert!(line(&out, "api").contains("no secret host"), "{out:?}");
+    // --api-url must name a secret host.
+    let out = ws.helper(
+        &[
+            "status",
+            "--probe",
+            "--api-url",
+            "gitea.example=http://127.0.0.1:9/api/v1",
+        ],
+        "",
+    );
+    assert_eq!((out.code(), out.stdout.as_str()), (2, ""), "{out:?}");
+    out.assert_one_error("--api-url names gitea.example, which is not a secret host");
+    // Repositories are for probing, and are OWNER/REPO.
+    let out = ws.helper(&["status", "--probe-repo", "o/r"], "");
+    assert_eq!((out.code(), out.stdout.as_str()), (2, ""), "{out:?}");
+    let out = ws.helper(&["status", "--probe", "--probe-repo", "o/r/../x"], "");
+    assert_eq!((out.code(), out.stdout.as_str()), (2, ""), "{out:?}");
+}
+
+#[test]
+fn probes_use_no_proxy() {
+    let token = gitea_token();
+    let (mut ws, gitea) = gitea_workspace(&token);
+    gitea.add_token(&token, "agent-7", &["all"]);
+    let proxy = MockGitea::start();
+    for name in [
+        "HTTP_PROXY",
+        "http_proxy",
+        "HTTPS_PROXY",
+        "https_proxy",
+        "ALL_PROXY",
+        "all_proxy",
+    ] {
+        ws.set_env(name, proxy.url());
+    }
+    let api = format!("{GITEA}={}", gitea.api_url());
+    let out = ws.helper(
+        &[
+            "status",
+            "--probe",
+            "--probe-repo",
+            "o/r",
+            "--api-url",
+            &api,
+        ],
+        "",
+    );
+    assert_eq!(out.code(), 0, "{out:?}");
+    ws.assert_no_secret_in(&out.stdout, "stdout");
+    assert_eq!(proxy.count(), 0, "{:?}", proxy.requests());
+    assert_eq!(gitea.count(), 3);
+}
+
+#[test]
+fn probes_follow_no_redirect() {
+    let token = gitea_token();
+    let (ws, gitea) = gitea_workspace(&token);
+    gitea.add_token(&token, "agent-7", &["all"]);
+    gitea.rename_repo("o/old", "o/new");
+    let api = format!("{GITEA}={}", gitea.api_url());
+    let out = ws.helper(
+        &[
+            "status",
+            "--probe",
+            "--probe-repo",
+            "o/old",
+            "--api-url",
+            &api,
+        ],
+        "",
+    );
+    assert_eq!(out.code(), 1, "{out:?}");
+    ws.assert_no_secret_in(&out.stdout, "stdout");
+    let api_lines = lines(&out, "api");
+    assert!(
+        api_lines[1].starts_with("fail")
+            && api_lines[1]
+                .contains("o/old: pull requests: a redirect (HTTP 307), which is not followed"),
+        "{out:?}"
+    );
+    // /user, then pulls and issues of the old name; nothing of the new one.
+    assert_eq!(
+        gitea_targets(&gitea, &token),
+        [
+            "/api/v1/user",
+            "/api/v1/repos/o/old/pulls?state=open&limit=1",
+            "/api/v1/repos/o/old/issues?state=open&limit=1",
+        ]
+    );
+}

@@ -478,7 +478,8 @@ pub fn configure(settings: &Settings, flags: &[String], args: &ConfigureArgs) ->
         .map_err(|e| locked.failed(&format!("{e:#}")))?;
     let in_target = |e: &Entry| e.file().is_some_and(|f| same_file(f, &target));
     let mut plans = Vec::new();
-    for host in &settings.hosts {
+    // Secret-backed hosts get the same line: `get` tells them apart.
+    for host in &settings.all_hosts() {
         let plan = plan_host(&entries, &in_target, host, &ours, &wrap)
             .map_err(|e| locked.failed(&format!("{e:#}")))?;
         for hidden in &plan.hidden {

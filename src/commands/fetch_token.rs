@@ -4,18 +4,25 @@ use anyhow::{Result, bail};
 
 use crate::cli::FetchTokenArgs;
 use crate::settings::Settings;
-use crate::token::format_rfc3339;
+use crate::token::{Token, format_rfc3339};
 
 pub fn run(settings: &Settings, args: &FetchTokenArgs) -> Result<()> {
-    if let Some(host) = &args.host
-        && !settings.serves_host(host)
-    {
-        bail!(
-            "{host} is not a served host (serving {}; add it with --host or MOLECULE_GIT_HOSTS)",
-            settings.hosts.join(", ")
-        );
-    }
-    let token = super::platform_token(settings)?;
+    let token = match &args.host {
+        Some(host) => match settings.secret_host(host) {
+            // A secret-backed host: its secret, which has no expiry.
+            Some(secret) => Token {
+                secret: super::secret_token(settings, secret)?,
+                expires_at: None,
+            },
+            None if settings.serves_host(host) => super::platform_token(settings)?,
+            None => bail!(
+                "{host} is not a served host (serving {}; add it with --host or \
+                 MOLECULE_GIT_HOSTS, or --secret-host or MOLECULE_SECRET_HOSTS)",
+                settings.describe_hosts()
+            ),
+        },
+        None => super::platform_token(settings)?,
+    };
     let mut out = if args.json {
         // A struct, not json!{}, so the keys keep SPEC.md's order.
         #[derive(serde::Serialize)]

@@ -17,9 +17,9 @@ use anyhow::{Result, bail};
 
 use crate::cache::{self, Cache, Entry, Freshness};
 use crate::diag::debug;
-use crate::settings::Settings;
-use crate::token::{Token, now_unix};
-use crate::{bearer, platform};
+use crate::settings::{SecretHost, Settings};
+use crate::token::{Secret, Token, now_unix};
+use crate::{bearer, platform, secret_file};
 
 /// How long a refresh may take while a still-valid cached token waits.
 const REFRESH_BUDGET: std::time::Duration = std::time::Duration::from_secs(2);
@@ -28,6 +28,16 @@ const REFRESH_BUDGET: std::time::Duration = std::time::Duration::from_secs(2);
 pub struct Served {
     pub token: Token,
     pub from_cache: bool,
+}
+
+/// The token of a secret-backed host, from its file: never from the
+/// platform, never cached. Errors name the path.
+pub fn secret_token(settings: &Settings, secret: &SecretHost) -> Result<Secret> {
+    secret_file::read(
+        &settings.secret_path(secret),
+        &format!("the secret file for {}", secret.host),
+        secret_file::MAX_SECRET_FILE,
+    )
 }
 
 /// A fresh token for the platform's hosts: from the cache while it is fresh,

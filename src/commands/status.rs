@@ -15,9 +15,9 @@ use crate::bearer;
 use crate::cache::{self, Cache};
 use crate::cli::StatusArgs;
 use crate::commands::configure::{self, HelperEntry, Line};
-use crate::platform;
-use crate::settings::Settings;
+use crate::settings::{SecretHost, Settings};
 use crate::token::{Secret, now_unix};
+use crate::{diag, gitea, platform};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -64,7 +64,22 @@ fn check(name: &'static str, status: Mark, message: impl Into<String>) -> Check 
 }
 
 pub fn run(settings: &Settings, args: &StatusArgs) -> Result<ExitCode> {
-    let checks = checks(settings);
+    if let Some(api) = args
+        .api_url
+        .iter()
+        .find(|a| settings.secret_host(&a.host).is_none())
+    {
+        diag::write_line(
+            "error",
+            &format!(
+                "--api-url names {}, which is not a secret host (serving {}; see --secret-host)",
+                api.host,
+                settings.describe_hosts()
+            ),
+        );
+        return Ok(ExitCode::from(2));
+    }
+    let checks = checks(settings, args);
     let failed = checks.iter().any(|c| c.status == Mark::Fail);
     let text = if args.json {
         #[derive(serde::Serialize)]
@@ -107,12 +122,13 @@ fn render(checks: &[Check], colour: bool) -> String {
 }
 
 /// Every check, in the order a person would follow the trail.
-pub fn checks(settings: &Settings) -> Vec<Check> {
+pub fn checks(settings: &Settings, args: &StatusArgs) -> Vec<Check> {
     let mut checks = Vec::new();
     let bearer = bearer_check(settings, &mut checks);
     token_check(settings, bearer.is_some(), &mut checks);
     platform_check(settings, bearer.as_ref(), &mut checks);
     cache_check(settings, &mut checks);
+    secret_checks(settings, args, &mut checks);
     checks.extend(git_checks(settings));
     checks
 }
@@ -269,21 +285,24 @@ fn cache_check(settings: &Settings, checks: &mut Vec<Check>) {
     }
 }
 
-/// For each served host, the helpers git would run, in order, and what
-/// would go wrong: another helper answering first, a storing helper that
-/// would keep our token, a configured path that no longer exists.
+/// For each served host (platform and secret-backed), the helpers git would
+/// run, in order, and what would go wrong: another helper answering first,
+/// a storing helper that would keep our short-lived token, a configured path
+/// that no longer exists.
 fn git_checks(settings: &Settings) -> Vec<Check> {
     settings
-        .hosts
+        .all_hosts()
         .iter()
         .map(|host| match configure::helpers_for(host) {
-            Ok(list) => host_check(host, &list),
+            Ok(list) => host_check(host, &list, settings.serves_host(host)),
             Err(e) => check("git", Mark::Fail, format!("{host}: {e:#}")),
         })
         .collect()
 }
 
-fn host_check(host: &str, list: &[HelperEntry]) -> Check {
+/// `short_lived`: the host is served the platform's token, which a storing
+/// helper must not keep (a secret host's token lives as long as its file).
+fn host_check(host: &str, list: &[HelperEntry], short_lived: bool) -> Check {
     if list.is_empty() {
         return check(
             "git",
@@ -314,7 +333,7 @@ fn host_check(host: &str, list: &[HelperEntry]) -> Check {
         Some(_) => warns.push(format!("{} answers first", describe(&list[0]))),
     }
     for e in list {
-        if e.receives_our_token {
+        if e.receives_our_token && short_lived {
             warns.push(format!(
                 "{} would store the short-lived token after each successful push",
                 describe(e)
@@ -337,6 +356,292 @@ fn host_check(host: &str, list: &[HelperEntry]) -> Check {
         message = format!("{message}: {}", problems.join("; "));
     }
     check("git", mark, message)
+}
+
+/// For each secret host: its file, and with `--probe` its API.
+fn secret_checks(settings: &Settings, args: &StatusArgs, checks: &mut Vec<Check>) {
+    if settings.secret_hosts.is_empty() {
+        if args.probe {
+            checks.push(check(
+                "api",
+                Mark::Skip,
+                "no secret host to probe (--secret-host, MOLECULE_SECRET_HOSTS)",
+            ));
+        }
+        return;
+    }
+    // One deadline for every probe, as for one fetch from the platform.
+    let deadline = Instant::now() + settings.timeout;
+    for secret in &settings.secret_hosts {
+        let host = &secret.host;
+        let token = secret_file_check(settings, secret, checks);
+        let api = match args.api_url.iter().find(|a| &a.host == host) {
+            Some(a) => a.url.clone(),
+            None => gitea::default_api(host),
+        };
+        if !args.probe {
+            checks.push(check(
+                "api",
+                Mark::Skip,
+                format!("{host}: {api} not asked (status --probe asks it)"),
+            ));
+            continue;
+        }
+        let Some(token) = token else {
+            checks.push(check(
+                "api",
+                Mark::Skip,
+                format!("{host}: no usable secret to ask {api} with"),
+            ));
+            continue;
+        };
+        let probe = Probe {
+            secret,
+            base: &api,
+            token: &token,
+            repos: &args.probe_repo,
+        };
+        probe.run(deadline, settings.timeout, checks);
+    }
+}
+
+/// The secret's file: there, usable, and private.
+fn secret_file_check(
+    settings: &Settings,
+    secret: &SecretHost,
+    checks: &mut Vec<Check>,
+) -> Option<Secret> {
+    let path = settings.secret_path(secret);
+    match super::secret_token(settings, secret) {
+        Ok(token) => {
+            let meta = std::fs::metadata(&path).ok();
+            let mode = meta.as_ref().map_or(0, |m| m.mode() & 0o777);
+            let detail = format!(
+                "{}: {} (mode {mode:04o}, {} bytes)",
+                secret.host,
+                path.display(),
+                meta.map_or(0, |m| m.len())
+            );
+            if mode & 0o077 != 0 {
+                checks.push(check(
+                    "secret",
+                    Mark::Warn,
+                    format!("{detail}: readable by other users; chmod 600 it"),
+                ));
+            } else {
+                checks.push(check("secret", Mark::Ok, detail));
+            }
+            Some(token)
+        }
+        Err(e) => {
+            checks.push(check("secret", Mark::Fail, format!("{e:#}")));
+            None
+        }
+    }
+}
+
+/// `status --probe` for one secret host.
+struct Probe<'a> {
+    secret: &'a SecretHost,
+    base: &'a str,
+    token: &'a Secret,
+    repos: &'a [String],
+}
+
+impl Probe<'_> {
+    fn run(&self, deadline: Instant, timeout: std::time::Duration, checks: &mut Vec<Check>) {
+        let host = &self.secret.host;
+        let api = match gitea::Api::new(self.base, deadline, timeout) {
+            Ok(api) => api,
+            Err(e) => {
+                checks.push(check("api", Mark::Fail, format!("{host}: {e:#}")));
+                return;
+            }
+        };
+        let user = api.get("/user", self.token);
+        let (user_check, usable) = user_check(self.secret, &api.url("/user"), self.base, &user);
+        checks.push(user_check);
+        for repo in self.repos {
+            if !usable {
+                checks.push(check(
+                    "api",
+                    Mark::Skip,
+                    format!("{host}: {repo} not probed: /user did not answer as Gitea does"),
+                ));
+                continue;
+            }
+            let status = |path: &str| api.get(path, self.token).map(|a| a.status);
+            let pulls = status(&format!("/repos/{repo}/pulls?state=open&limit=1"));
+            let issues = status(&format!("/repos/{repo}/issues?state=open&limit=1"));
+            checks.push(repo_check(self.secret, repo, &pulls, &issues));
+        }
+    }
+}
+
+/// What to do about a token that is missing `scopes`, or is not valid.
+fn new_token_advice(secret: &SecretHost, scopes: &[&str]) -> String {
+    let with = match scopes {
+        [] => String::new(),
+        _ => format!(" with {}", scopes.join(" and ")),
+    };
+    format!(
+        "issue a new token{with}, update the workspace secret {}, and restart the workspace",
+        secret.name
+    )
+}
+
+/// The `/user` probe's line, and whether the repository probes are worth
+/// making after it.
+fn user_check(
+    secret: &SecretHost,
+    url: &str,
+    base: &str,
+    answer: &Result<gitea::Answer, String>,
+) -> (Check, bool) {
+    let host = &secret.host;
+    let answer = match answer {
+        Ok(answer) => answer,
+        Err(why) => return (check("api", Mark::Fail, format!("{host}: {why}")), false),
+    };
+    let status = answer.status;
+    match status {
+        200 => {
+            let user = match &answer.login {
+                Some(login) => format!(" (user {login})"),
+                None => String::new(),
+            };
+            let message = format!(
+                "{host}: {url} answered HTTP 200 in {} ms: the token is valid{user}",
+                answer.elapsed.as_millis()
+            );
+            (check("api", Mark::Ok, message), true)
+        }
+        401 => (
+            check(
+                "api",
+                Mark::Fail,
+                format!(
+                    "{host}: {url} answered HTTP 401: the token is not valid (revoked, expired \
+                     or mistyped); {}",
+                    new_token_advice(secret, &[])
+                ),
+            ),
+            false,
+        ),
+        // Gitea: a valid token without the user scope, which git does not need.
+        403 => (
+            check(
+                "api",
+                Mark::Warn,
+                format!(
+                    "{host}: {url} answered HTTP 403: the token lacks the read:user scope \
+                     (git does not need it; tools that ask who they are do)"
+                ),
+            ),
+            true,
+        ),
+        300..=399 => (
+            check(
+                "api",
+                Mark::Fail,
+                format!(
+                    "{host}: {url} answered with a redirect (HTTP {status}), which is not \
+                     followed: is the API at {base}? (--api-url HOST=URL)"
+                ),
+            ),
+            false,
+        ),
+        _ => (
+            check(
+                "api",
+                Mark::Fail,
+                format!("{host}: {url} answered HTTP {status}: is the API at {base}?"),
+            ),
+            false,
+        ),
+    }
+}
+
+/// The line for one `--probe-repo`, from the statuses of its pull request
+/// and issue lists (or why there was none).
+fn repo_check(
+    secret: &SecretHost,
+    repo: &str,
+    pulls: &Result<u16, String>,
+    issues: &Result<u16, String>,
+) -> Check {
+    let host = &secret.host;
+    let mut fails: Vec<String> = Vec::new();
+    let mut warns: Vec<String> = Vec::new();
+    let mut missing: Vec<&str> = Vec::new();
+    let pulls_listed = matches!(pulls, Ok(200));
+    let other = |what: &str, status: u16| match status {
+        401 => format!("{what} refused (HTTP 401): the token is not valid"),
+        300..=399 => format!(
+            "{what}: a redirect (HTTP {status}), which is not followed (renamed or moved? \
+             probe it by its new name)"
+        ),
+        _ => format!("{what}: HTTP {status}"),
+    };
+    match pulls {
+        Ok(200) => {}
+        Ok(403) => {
+            fails.push("pull requests refused (HTTP 403)".into());
+            missing.push("read:repository");
+        }
+        Ok(404) => fails.push(
+            "not found (HTTP 404): no such repository, or the token's user cannot see it".into(),
+        ),
+        Ok(status) => fails.push(other("pull requests", *status)),
+        Err(why) => fails.push(why.clone()),
+    }
+    match issues {
+        Ok(200) => {}
+        // Gitea checks the scope before it looks for the repository.
+        Ok(403) => {
+            let what = if pulls_listed {
+                "issues refused (HTTP 403) while pull requests are listed"
+            } else {
+                "issues refused (HTTP 403)"
+            };
+            warns.push(what.into());
+            missing.push("read:issue");
+        }
+        Ok(404) if pulls_listed => {
+            warns.push("issues not found (HTTP 404): are issues turned off for it?".into())
+        }
+        Ok(404) => {}
+        Ok(status) => fails.push(other("issues", *status)),
+        // The API did not answer for pull requests either: said once.
+        Err(_) if pulls.is_err() => {}
+        Err(why) => fails.push(why.clone()),
+    }
+    if fails.is_empty() && warns.is_empty() {
+        return check(
+            "api",
+            Mark::Ok,
+            format!("{host}: {repo}: open pull requests and issues listed"),
+        );
+    }
+    let mark = if fails.is_empty() {
+        Mark::Warn
+    } else {
+        Mark::Fail
+    };
+    let mut message = format!("{host}: {repo}: {}", [fails, warns].concat().join("; "));
+    if !missing.is_empty() {
+        let scope = if missing.len() == 1 {
+            "scope"
+        } else {
+            "scopes"
+        };
+        message.push_str(&format!(
+            ": the token lacks the {} {scope}; {}",
+            missing.join(" and "),
+            new_token_advice(secret, &missing)
+        ));
+    }
+    check("api", mark, message)
 }
 
 fn file_mode(path: &Path) -> u32 {
@@ -371,6 +676,123 @@ mod tests {
              fail  platform  platform error (HTTP 500)\n"
         );
         assert!(render(&checks, true).contains("\x1b[31mfail\x1b[0m"));
+    }
+
+    fn gitea() -> SecretHost {
+        SecretHost {
+            host: "git.example.test".into(),
+            name: "GITEA_TOKEN".into(),
+        }
+    }
+
+    #[test]
+    fn a_repo_whose_issues_are_refused_names_the_read_issue_scope() {
+        let c = repo_check(&gitea(), "o/r", &Ok(200), &Ok(403));
+        assert_eq!(c.status, Mark::Warn);
+        assert_eq!(
+            c.message,
+            "git.example.test: o/r: issues refused (HTTP 403) while pull requests are listed: \
+             the token lacks the read:issue scope; issue a new token with read:issue, update \
+             the workspace secret GITEA_TOKEN, and restart the workspace"
+        );
+    }
+
+    #[test]
+    fn repo_probe_outcomes() {
+        let s = gitea();
+        let mark = |pulls: Result<u16, String>, issues: Result<u16, String>| {
+            let c = repo_check(&s, "o/r", &pulls, &issues);
+            (c.status, c.message)
+        };
+        let (m, text) = mark(Ok(200), Ok(200));
+        assert_eq!(m, Mark::Ok);
+        assert_eq!(
+            text,
+            "git.example.test: o/r: open pull requests and issues listed"
+        );
+
+        let (m, text) = mark(Ok(403), Ok(403));
+        assert_eq!(m, Mark::Fail);
+        assert!(
+            text.contains("the token lacks the read:repository and read:issue scopes")
+                && text.contains("issue a new token with read:repository and read:issue"),
+            "{text}"
+        );
+
+        let (m, text) = mark(Ok(403), Ok(200));
+        assert_eq!(m, Mark::Fail);
+        assert!(text.contains("lacks the read:repository scope"), "{text}");
+
+        let (m, text) = mark(Ok(404), Ok(404));
+        assert_eq!(m, Mark::Fail);
+        assert!(text.contains("o/r: not found (HTTP 404)"), "{text}");
+        assert!(!text.contains("issues"), "{text}");
+
+        let (m, text) = mark(Ok(200), Ok(404));
+        assert_eq!(m, Mark::Warn);
+        assert!(text.contains("issues not found"), "{text}");
+
+        let (m, text) = mark(Ok(200), Ok(500));
+        assert_eq!(m, Mark::Fail);
+        assert!(text.contains("issues: HTTP 500"), "{text}");
+
+        let (m, text) = mark(Ok(301), Ok(200));
+        assert_eq!(m, Mark::Fail);
+        assert!(text.contains("redirect (HTTP 301)"), "{text}");
+
+        let down = Err("cannot connect to http://x/pulls: connection refused".to_string());
+        let (m, text) = mark(
+            down.clone(),
+            Err("cannot connect to http://x/issues".into()),
+        );
+        assert_eq!(m, Mark::Fail);
+        assert_eq!(
+            text,
+            "git.example.test: o/r: cannot connect to http://x/pulls: connection refused"
+        );
+    }
+
+    #[test]
+    fn user_probe_outcomes() {
+        let s = gitea();
+        let url = "https://git.example.test/api/v1/user";
+        let base = "https://git.example.test/api/v1";
+        let answer = |status: u16, login: Option<&str>| {
+            Ok(gitea::Answer {
+                status,
+                login: login.map(str::to_string),
+                elapsed: std::time::Duration::from_millis(7),
+            })
+        };
+        let (c, go_on) = user_check(&s, url, base, &answer(200, Some("alice")));
+        assert_eq!((c.status, go_on), (Mark::Ok, true));
+        assert_eq!(
+            c.message,
+            format!(
+                "git.example.test: {url} answered HTTP 200 in 7 ms: the token is valid (user alice)"
+            )
+        );
+        let (c, go_on) = user_check(&s, url, base, &answer(401, None));
+        assert_eq!((c.status, go_on), (Mark::Fail, false));
+        assert!(
+            c.message.contains("the token is not valid"),
+            "{}",
+            c.message
+        );
+        assert!(
+            c.message
+                .contains("update the workspace secret GITEA_TOKEN")
+        );
+        let (c, go_on) = user_check(&s, url, base, &answer(403, None));
+        assert_eq!((c.status, go_on), (Mark::Warn, true));
+        assert!(c.message.contains("read:user"), "{}", c.message);
+        let (c, go_on) = user_check(&s, url, base, &answer(302, None));
+        assert_eq!((c.status, go_on), (Mark::Fail, false));
+        assert!(c.message.contains("not followed"), "{}", c.message);
+        let (c, go_on) = user_check(&s, url, base, &answer(404, None));
+        assert_eq!((c.status, go_on), (Mark::Fail, false));
+        let (c, go_on) = user_check(&s, url, base, &Err("cannot connect".into()));
+        assert_eq!((c.status, go_on), (Mark::Fail, false));
     }
 
     #[test]

@@ -4,6 +4,7 @@
 //! git in it. Every run checks that no token and no bearer reached stderr.
 #![allow(dead_code)]
 
+pub mod mock_gitea;
 pub mod mock_platform;
 
 use std::collections::HashMap;
@@ -13,6 +14,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
 use std::sync::Mutex;
 
+#[allow(unused_imports)]
+pub use mock_gitea::MockGitea;
 #[allow(unused_imports)]
 pub use mock_platform::{MockPlatform, Recorded, Reply};
 
@@ -139,6 +142,20 @@ impl Workspace {
     /// Treat `secret` as one that must never appear on stderr.
     pub fn add_secret(&self, secret: &str) {
         self.secrets.lock().unwrap().push(secret.to_string());
+    }
+
+    /// Write `contents` to `CONFIGS_DIR/secrets.d/NAME`, mode 0600, as the
+    /// platform writes a secret host's token, and register it as a secret
+    /// that must never appear on stderr.
+    pub fn write_secret(&self, name: &str, contents: &str) -> PathBuf {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = self.configs.join("secrets.d");
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join(name);
+        std::fs::write(&path, contents).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        self.add_secret(contents.trim());
+        path
     }
 
     /// The cache entry's path (it may not exist).
