@@ -12,16 +12,6 @@ use support::*;
 
 const URL: &str = "https://github.com/org/repo.git";
 
-fn served(out: &Out) -> String {
-    assert_eq!(out.code(), 0, "{out:?}");
-    assert_eq!(
-        out.attr("username").as_deref(),
-        Some("x-access-token"),
-        "{out:?}"
-    );
-    out.attr("password").expect("a password")
-}
-
 fn mode(path: &std::path::Path) -> u32 {
     std::fs::symlink_metadata(path)
         .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
@@ -34,9 +24,9 @@ fn mode(path: &std::path::Path) -> u32 {
 fn twenty_sequential_fills_ask_the_platform_once() {
     let ws = Workspace::new();
     ws.configure_generic();
-    let first = served(&ws.fill(URL));
+    let first = ws.fill(URL).served_token();
     for _ in 1..20 {
-        assert_eq!(served(&ws.fill(URL)), first);
+        assert_eq!(ws.fill(URL).served_token(), first);
     }
     assert_eq!(ws.platform.count(), 1);
     assert_eq!(ws.platform.last_token().as_deref(), Some(first.as_str()));
@@ -57,7 +47,7 @@ fn thirty_two_concurrent_cold_fills_cause_one_request() {
     assert_eq!(ws.platform.count(), 1, "{:?}", ws.platform.requests());
     let token = ws.platform.last_token().unwrap();
     for out in &outs {
-        assert_eq!(served(out), token);
+        assert_eq!(out.served_token(), token);
     }
 }
 
@@ -80,7 +70,7 @@ fn concurrent_cold_fills_share_even_a_short_lived_token() {
     assert_eq!(ws.platform.count(), 1, "{:?}", ws.platform.requests());
     let token = ws.platform.last_token().unwrap();
     for out in &outs {
-        assert_eq!(served(out), token);
+        assert_eq!(out.served_token(), token);
     }
 }
 
@@ -92,7 +82,7 @@ fn the_cache_is_private_from_its_creation() {
     let mut c = ws.command("sh");
     c.args(["-c", "umask 000; exec git credential fill"]);
     let out = ws.run(c, &format!("url={URL}\n\n"));
-    served(&out);
+    out.served_token();
     assert_eq!(mode(&ws.cache), 0o700);
     let names: Vec<String> = std::fs::read_dir(&ws.cache)
         .unwrap()
@@ -112,22 +102,22 @@ fn the_cache_is_private_from_its_creation() {
 fn rejecting_the_served_token_makes_the_next_fill_fetch_a_new_one() {
     let ws = Workspace::new();
     ws.configure_generic();
-    let first = served(&ws.fill(URL));
+    let first = ws.fill(URL).served_token();
 
     // Rejecting some other password leaves the cached token alone.
     let other = "protocol=https\nhost=github.com\nusername=x-access-token\npassword=ghs_other\n\n";
     assert_eq!(ws.git(&["credential", "reject"], other).code(), 0);
-    assert_eq!(served(&ws.fill(URL)), first);
+    assert_eq!(ws.fill(URL).served_token(), first);
     assert_eq!(ws.platform.count(), 1);
 
     let reject =
         format!("protocol=https\nhost=github.com\nusername=x-access-token\npassword={first}\n\n");
     let out = ws.git(&["credential", "reject"], &reject);
     assert_eq!(out.code(), 0, "{out:?}");
-    let second = served(&ws.fill(URL));
+    let second = ws.fill(URL).served_token();
     assert_ne!(second, first);
     assert_eq!(ws.platform.count(), 2);
-    assert_eq!(served(&ws.fill(URL)), second);
+    assert_eq!(ws.fill(URL).served_token(), second);
     assert_eq!(ws.platform.count(), 2);
 }
 
@@ -158,11 +148,11 @@ fn erase_through_the_helper_drops_only_the_exact_token() {
 fn a_new_bearer_is_sent_to_the_platform_on_the_next_fill() {
     let mut ws = Workspace::new();
     ws.configure_generic();
-    let first = served(&ws.fill(URL));
+    let first = ws.fill(URL).served_token();
     let rotated = format!("bearer-rotated-{}", unique());
     ws.write_bearer(&format!("{rotated}\n"));
     ws.platform.set_bearer(&rotated);
-    let second = served(&ws.fill(URL));
+    let second = ws.fill(URL).served_token();
     assert_ne!(second, first);
     let requests = ws.platform.requests();
     assert_eq!(requests.len(), 2);
@@ -174,10 +164,10 @@ fn a_new_bearer_is_sent_to_the_platform_on_the_next_fill() {
 fn another_platform_url_never_gets_the_cached_token() {
     let mut ws = Workspace::new();
     ws.configure_generic();
-    let first = served(&ws.fill(URL));
+    let first = ws.fill(URL).served_token();
     let other = MockPlatform::start(&ws.bearer);
     ws.set_env("PLATFORM_URL", other.url());
-    let second = served(&ws.fill(URL));
+    let second = ws.fill(URL).served_token();
     assert_ne!(second, first);
     assert_eq!(other.last_token().as_deref(), Some(second.as_str()));
     ws.add_secret(&second);
@@ -195,11 +185,11 @@ fn garbage_in_the_cache_file_is_a_miss_and_is_overwritten() {
         b"",
     ] {
         std::fs::write(ws.cache_entry(), garbage).unwrap();
-        let token = served(&ws.fill(URL));
+        let token = ws.fill(URL).served_token();
         assert_eq!(ws.platform.last_token().as_deref(), Some(token.as_str()));
         // Overwritten with a good entry: the next fill is served from it.
         let before = ws.platform.count();
-        assert_eq!(served(&ws.fill(URL)), token);
+        assert_eq!(ws.fill(URL).served_token(), token);
         assert_eq!(ws.platform.count(), before);
     }
 }
@@ -233,7 +223,7 @@ fn an_unwritable_cache_directory_means_working_uncached() {
         let mut fill = unprivileged("git");
         fill.args(["credential", "fill"]);
         let out = ws.run(fill, &format!("url={URL}\n\n"));
-        let token = served(&out);
+        let token = out.served_token();
         assert_eq!(out.stderr, "", "an uncached fill is not an error");
         assert_eq!(ws.platform.last_token().as_deref(), Some(token.as_str()));
     }
@@ -248,8 +238,8 @@ fn a_cache_directory_that_is_a_file_means_working_uncached() {
     let file = ws.path().join("not-a-dir");
     std::fs::write(&file, "x").unwrap();
     ws.set_env("MOLECULE_TOKEN_CACHE_DIR", &file);
-    served(&ws.fill(URL));
-    served(&ws.fill(URL));
+    ws.fill(URL).served_token();
+    ws.fill(URL).served_token();
     assert_eq!(ws.platform.count(), 2);
     assert_eq!(std::fs::read_to_string(&file).unwrap(), "x");
 }
@@ -258,14 +248,14 @@ fn a_cache_directory_that_is_a_file_means_working_uncached() {
 fn a_symlinked_cache_entry_is_never_read_or_written_through() {
     let ws = Workspace::new();
     ws.configure_generic();
-    let first = served(&ws.fill(URL));
+    let first = ws.fill(URL).served_token();
     // Someone moves the entry elsewhere and leaves a link in its place.
     let elsewhere = ws.path().join("elsewhere");
     std::fs::rename(ws.cache_entry(), &elsewhere).unwrap();
     std::os::unix::fs::symlink(&elsewhere, ws.cache_entry()).unwrap();
     let before = std::fs::read(&elsewhere).unwrap();
 
-    let second = served(&ws.fill(URL));
+    let second = ws.fill(URL).served_token();
     assert_ne!(second, first, "the entry behind the link was read");
     assert_eq!(
         std::fs::read(&elsewhere).unwrap(),
@@ -280,14 +270,14 @@ fn a_token_with_60_seconds_left_is_refetched_at_most_every_30_seconds() {
     let ws = Workspace::new();
     ws.configure_generic();
     ws.platform.set_expires_in(60);
-    let first = served(&ws.fill(URL));
+    let first = ws.fill(URL).served_token();
     assert_eq!(ws.platform.count(), 1);
     // Within the 5-minute window: the next fill asks again.
-    let second = served(&ws.fill(URL));
+    let second = ws.fill(URL).served_token();
     assert_eq!(ws.platform.count(), 2);
     assert_ne!(second, first);
     // The platform handed out another short one: hold it for 30 s.
-    assert_eq!(served(&ws.fill(URL)), second);
+    assert_eq!(ws.fill(URL).served_token(), second);
     assert_eq!(ws.platform.count(), 2);
 }
 
@@ -296,11 +286,11 @@ fn a_failed_refresh_serves_the_still_valid_cached_token() {
     let ws = Workspace::new();
     ws.configure_generic();
     ws.platform.set_expires_in(120);
-    let first = served(&ws.fill(URL));
+    let first = ws.fill(URL).served_token();
     ws.platform.set_default(Reply::status(500));
     let out = ws.fill(URL);
     assert_eq!(
-        served(&out),
+        out.served_token(),
         first,
         "fell through instead of serving the cache"
     );
@@ -308,7 +298,7 @@ fn a_failed_refresh_serves_the_still_valid_cached_token() {
     let asked = ws.platform.count();
     assert!(asked >= 2, "no refresh was tried");
     // ... and is not retried for 30 s.
-    assert_eq!(served(&ws.fill(URL)), first);
+    assert_eq!(ws.fill(URL).served_token(), first);
     assert_eq!(ws.platform.count(), asked);
 }
 
@@ -317,11 +307,11 @@ fn the_refresh_window_is_a_setting() {
     let mut ws = Workspace::new();
     ws.configure_generic();
     ws.platform.set_expires_in(600);
-    let first = served(&ws.fill(URL));
-    assert_eq!(served(&ws.fill(URL)), first);
+    let first = ws.fill(URL).served_token();
+    assert_eq!(ws.fill(URL).served_token(), first);
     assert_eq!(ws.platform.count(), 1);
     ws.set_env("MOLECULE_TOKEN_REFRESH_WINDOW", "900");
-    assert_ne!(served(&ws.fill(URL)), first);
+    assert_ne!(ws.fill(URL).served_token(), first);
     assert_eq!(ws.platform.count(), 2);
 }
 
@@ -330,8 +320,8 @@ fn tokens_without_an_expiry_are_not_cached() {
     let ws = Workspace::new();
     ws.configure_generic();
     ws.platform.set_default(Reply::TokenNoExpiry);
-    let first = served(&ws.fill(URL));
-    let second = served(&ws.fill(URL));
+    let first = ws.fill(URL).served_token();
+    let second = ws.fill(URL).served_token();
     assert_ne!(first, second);
     assert_eq!(ws.platform.count(), 2);
     assert!(!ws.cache_entry().exists());
@@ -361,7 +351,7 @@ fn no_cache_turns_it_off() {
 fn scripts_gh_and_exec_share_the_cached_token() {
     let ws = Workspace::new();
     ws.configure_generic();
-    let token = served(&ws.fill(URL));
+    let token = ws.fill(URL).served_token();
     let out = ws.helper(&["fetch-token"], "");
     assert_eq!(out.stdout, format!("{token}\n"));
     let mut c = ws.command(BIN);
@@ -382,7 +372,7 @@ fn a_cache_entry_of_another_user_is_not_read() {
     // Only root can make a file owned by someone else.
     let ws = Workspace::new();
     ws.configure_generic();
-    let first = served(&ws.fill(URL));
+    let first = ws.fill(URL).served_token();
     let status = Command::new("chown")
         .arg("65534")
         .arg(ws.cache_entry())
@@ -392,7 +382,7 @@ fn a_cache_entry_of_another_user_is_not_read() {
         status.success(),
         "chown needs root; these tests run as root in CI"
     );
-    let second = served(&ws.fill(URL));
+    let second = ws.fill(URL).served_token();
     assert_ne!(second, first);
 }
 

@@ -311,20 +311,6 @@ fn platform_down(ws: &mut Workspace) {
     ws.set_env("PLATFORM_URL", format!("http://127.0.0.1:{}", dead_port()));
 }
 
-fn assert_pat(out: &Out) {
-    assert_eq!(out.code(), 0, "{out:?}");
-    assert_eq!(
-        out.attr("username").as_deref(),
-        Some(FALLBACK_USER),
-        "{out:?}"
-    );
-    assert_eq!(
-        out.attr("password").as_deref(),
-        Some(FALLBACK_PAT),
-        "{out:?}"
-    );
-}
-
 fn assert_platform_token(ws: &Workspace, out: &Out) {
     assert_eq!(out.code(), 0, "{out:?}");
     assert_eq!(
@@ -344,7 +330,7 @@ fn a_generic_store_configured_before_becomes_the_fallback_and_comes_back_on_unco
     let start = "[credential]\n\thelper = store\n";
     ws.write_gitconfig(start);
     // Before: the generic store answers first; the platform is never asked.
-    assert_pat(&ws.fill("https://github.com/org/repo.git"));
+    ws.fill("https://github.com/org/repo.git").assert_fallback();
     assert_eq!(ws.platform.count(), 0);
 
     ok(&ws.helper(&["configure"], ""));
@@ -358,12 +344,12 @@ fn a_generic_store_configured_before_becomes_the_fallback_and_comes_back_on_unco
         format!("https://{FALLBACK_USER}:{FALLBACK_PAT}@gitlab.com\n"),
     )
     .unwrap();
-    assert_pat(&ws.fill("https://gitlab.com/org/repo.git"));
+    ws.fill("https://gitlab.com/org/repo.git").assert_fallback();
     home_store(&ws);
 
     platform_down(&mut ws);
     let out = ws.fill("https://github.com/org/repo.git");
-    assert_pat(&out);
+    out.assert_fallback();
     out.assert_one_error("cannot connect to the platform");
 
     ok(&ws.helper(&["unconfigure"], ""));
@@ -408,7 +394,7 @@ fn approve_after_fill_leaves_no_installation_token_in_the_fallback_store() {
 
     platform_down(&mut ws);
     let out = ws.fill("https://github.com/org/repo.git");
-    assert_pat(&out);
+    out.assert_fallback();
 
     ok(&ws.helper(&["unconfigure"], ""));
     assert_eq!(read(&ws.gitconfig), start);

@@ -16,20 +16,6 @@ fn ok(out: &Out) {
     assert_eq!(out.stdout, "", "{out:?}");
 }
 
-fn assert_pat(out: &Out) {
-    assert_eq!(out.code(), 0, "{out:?}");
-    assert_eq!(
-        out.attr("username").as_deref(),
-        Some(FALLBACK_USER),
-        "{out:?}"
-    );
-    assert_eq!(
-        out.attr("password").as_deref(),
-        Some(FALLBACK_PAT),
-        "{out:?}"
-    );
-}
-
 const PAT_STORE: &str = "protocol=https\nhost=github.com\nusername=operator\npassword=p-1234567\n";
 
 #[test]
@@ -60,7 +46,7 @@ fn the_wrapper_runs_helpers_as_git_does() {
     // A plain name is `git credential-NAME`.
     let store = format!("store --file={}", ws.fallback.display());
     let out = ws.helper(&["fallback", "--", &store, "get"], get);
-    assert_pat(&out);
+    out.assert_fallback();
     // An absolute path with arguments runs through the shell.
     let script = ws.path().join("my helper");
     std::fs::write(

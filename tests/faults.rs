@@ -15,38 +15,6 @@ use support::*;
 const URL: &str = "https://github.com/org/repo.git";
 const FUTURE: &str = "2030-01-02T03:04:05Z";
 
-fn assert_fallback(out: &Out) {
-    assert_eq!(out.code(), 0, "{out:?}");
-    assert_eq!(
-        out.attr("username").as_deref(),
-        Some(FALLBACK_USER),
-        "{out:?}"
-    );
-    assert_eq!(
-        out.attr("password").as_deref(),
-        Some(FALLBACK_PAT),
-        "{out:?}"
-    );
-}
-
-/// git falls through to the fallback PAT, and the helper said what failed
-/// in one stderr line.
-fn assert_falls_through(ws: &Workspace, needle: &str) {
-    let out = ws.fill(URL);
-    assert_fallback(&out);
-    out.assert_one_error(needle);
-}
-
-fn served(out: &Out) -> String {
-    assert_eq!(out.code(), 0, "{out:?}");
-    assert_eq!(
-        out.attr("username").as_deref(),
-        Some("x-access-token"),
-        "{out:?}"
-    );
-    out.attr("password").expect("a password")
-}
-
 fn short_deadline() -> Workspace {
     let mut ws = Workspace::new();
     ws.set_env("MOLECULE_TOKEN_TIMEOUT", "1");
@@ -60,14 +28,14 @@ fn short_deadline() -> Workspace {
 fn platform_reset_mid_response_is_retried_then_falls_through() {
     let ws = short_deadline();
     ws.platform.set_default(Reply::ResetMidResponse);
-    assert_falls_through(&ws, "connection reset by peer");
+    ws.assert_falls_through(URL, "connection reset by peer");
     assert!(ws.platform.count() >= 2, "a reset is worth a retry");
 
     // One reset, then an answer: served.
     let ws = Workspace::new();
     ws.configure_generic();
     ws.platform.push(Reply::ResetMidResponse);
-    let token = served(&ws.fill(URL));
+    let token = ws.fill(URL).served_token();
     assert_eq!(ws.platform.last_token().as_deref(), Some(token.as_str()));
     assert_eq!(ws.platform.count(), 2);
 }
@@ -79,14 +47,14 @@ fn platform_delay_before_headers_past_the_deadline_falls_through() {
         Duration::from_secs(30),
         Box::new(Reply::Token),
     ));
-    assert_falls_through(&ws, "did not answer within the 1 s deadline");
+    ws.assert_falls_through(URL, "did not answer within the 1 s deadline");
 }
 
 #[test]
 fn platform_stall_mid_body_falls_through() {
     let ws = short_deadline();
     ws.platform.set_default(Reply::StallMidBody { sent: 12 });
-    assert_falls_through(&ws, "did not answer within the 1 s deadline");
+    ws.assert_falls_through(URL, "did not answer within the 1 s deadline");
 }
 
 #[test]
@@ -97,7 +65,7 @@ fn platform_body_of_invalid_utf8_falls_through() {
         content_type: "application/json".into(),
         body: b"{\"token\":\"ghs_\xff\xfe\",\"expires_at\":\"2030-01-02T03:04:05Z\"}".to_vec(),
     });
-    assert_falls_through(&ws, "not JSON");
+    ws.assert_falls_through(URL, "not JSON");
 }
 
 #[test]
@@ -105,7 +73,7 @@ fn platform_body_far_past_the_cap_is_not_read_to_the_end() {
     let ws = Workspace::new();
     ws.configure_generic();
     ws.platform.push(Reply::Oversized(64 * 1024 * 1024));
-    assert_falls_through(&ws, "larger than 64 KiB");
+    ws.assert_falls_through(URL, "larger than 64 KiB");
 }
 
 #[test]
@@ -119,7 +87,7 @@ fn platform_token_with_other_control_characters_falls_through() {
             token,
             expires_at: Some(FUTURE.into()),
         });
-        assert_falls_through(&ws, "the token is not usable");
+        ws.assert_falls_through(URL, "the token is not usable");
     }
 }
 
@@ -134,9 +102,9 @@ fn platform_expiry_that_is_not_rfc3339_is_served_without_one_and_not_cached() {
         });
     }
     let first = ws.fill(URL);
-    assert_eq!(served(&first), ws.platform.tokens()[0]);
+    assert_eq!(first.served_token(), ws.platform.tokens()[0]);
     assert_eq!(first.attr("password_expiry_utc"), None, "{first:?}");
-    assert_ne!(served(&ws.fill(URL)), served(&first));
+    assert_ne!(ws.fill(URL).served_token(), first.served_token());
     assert_eq!(ws.platform.count(), 2);
     assert!(!ws.cache_entry().exists());
 }
@@ -149,8 +117,8 @@ fn platform_expiry_absurdly_far_ahead_is_cached_one_hour_at_most() {
         token: format!("ghs_far{}", unique()),
         expires_at: Some("9999-12-31T23:59:59Z".into()),
     });
-    let first = served(&ws.fill(URL));
-    assert_eq!(served(&ws.fill(URL)), first);
+    let first = ws.fill(URL).served_token();
+    assert_eq!(ws.fill(URL).served_token(), first);
     assert_eq!(ws.platform.count(), 1);
     // Make the entry two hours old: it is no longer served.
     let entry = std::fs::read_to_string(ws.cache_entry()).unwrap();
@@ -168,7 +136,7 @@ fn platform_expiry_absurdly_far_ahead_is_cached_one_hour_at_most() {
         ),
     )
     .unwrap();
-    assert_ne!(served(&ws.fill(URL)), first);
+    assert_ne!(ws.fill(URL).served_token(), first);
     assert_eq!(ws.platform.count(), 2);
 }
 
@@ -259,7 +227,7 @@ fn bearer_unreadable_falls_through_naming_it() {
     let bearer = ws.configs.join(".auth_token");
     std::fs::set_permissions(&bearer, std::fs::Permissions::from_mode(0o000)).unwrap();
     let out = fill_unprivileged(&ws);
-    assert_fallback(&out);
+    out.assert_fallback();
     out.assert_one_error(&format!("{}: permission denied", bearer.display()));
     assert_eq!(ws.platform.count(), 0);
 }
@@ -271,7 +239,7 @@ fn bearer_that_is_a_directory_falls_through_naming_it() {
     let bearer = ws.configs.join(".auth_token");
     std::fs::remove_file(&bearer).unwrap();
     std::fs::create_dir(&bearer).unwrap();
-    assert_falls_through(&ws, &format!("{}: it is a directory", bearer.display()));
+    ws.assert_falls_through(URL, &format!("{}: it is a directory", bearer.display()));
     assert_eq!(ws.platform.count(), 0);
 }
 
@@ -281,7 +249,7 @@ fn bearer_that_is_huge_falls_through_unread() {
     ws.configure_generic();
     let bearer = ws.configs.join(".auth_token");
     std::fs::write(&bearer, "x".repeat(1 << 20)).unwrap();
-    assert_falls_through(&ws, "is too large");
+    ws.assert_falls_through(URL, "is too large");
     assert_eq!(ws.platform.count(), 0);
 }
 
@@ -300,7 +268,7 @@ fn bearer_symlinked_to_a_secret_mount_is_followed() {
     std::fs::remove_file(&bearer).unwrap();
     std::os::unix::fs::symlink(data.join(".auth_token"), &bearer).unwrap();
     ws.platform.set_bearer(&rotated);
-    served(&ws.fill(URL));
+    ws.fill(URL).served_token();
     let expected = format!("Bearer {rotated}");
     assert_eq!(
         ws.platform.requests()[0].header("authorization"),

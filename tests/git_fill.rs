@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use support::*;
 
+const URL: &str = "https://github.com/org/repo.git";
 const FUTURE: &str = "2030-01-02T03:04:05Z";
 const FUTURE_UNIX: &str = "1893553445";
 
@@ -32,20 +33,6 @@ fn assert_platform_token(out: &Out, token: &str) {
     assert_eq!(
         out.attr("password_expiry_utc").as_deref(),
         Some(FUTURE_UNIX),
-        "{out:?}"
-    );
-}
-
-fn assert_fallback(out: &Out) {
-    assert_eq!(out.code(), 0, "{out:?}");
-    assert_eq!(
-        out.attr("username").as_deref(),
-        Some(FALLBACK_USER),
-        "{out:?}"
-    );
-    assert_eq!(
-        out.attr("password").as_deref(),
-        Some(FALLBACK_PAT),
         "{out:?}"
     );
 }
@@ -117,8 +104,8 @@ fn other_hosts_and_protocols_get_nothing_and_cost_no_request() {
         ),
     )
     .unwrap();
-    assert_fallback(&ws.fill("https://gitlab.com/org/repo.git"));
-    assert_fallback(&ws.fill("http://github.com/org/repo.git"));
+    ws.fill("https://gitlab.com/org/repo.git").assert_fallback();
+    ws.fill("http://github.com/org/repo.git").assert_fallback();
     assert_eq!(ws.platform.count(), 0);
 }
 
@@ -156,21 +143,13 @@ fn served_hosts_come_from_the_environment_case_insensitively() {
     assert_platform_token(&out, &token);
 }
 
-/// Each failure: git falls through to the fallback PAT, and the helper
-/// says what failed in one stderr line.
-fn assert_falls_through(ws: &Workspace, needle: &str) {
-    let out = ws.fill("https://github.com/org/repo.git");
-    assert_fallback(&out);
-    out.assert_one_error(needle);
-}
-
 #[test]
 fn platform_down_falls_through() {
     let mut ws = Workspace::new();
     let url = format!("http://127.0.0.1:{}", dead_port());
     ws.set_env("PLATFORM_URL", &url);
     ws.configure_generic();
-    assert_falls_through(&ws, &format!("cannot connect to the platform at {url}"));
+    ws.assert_falls_through(URL, &format!("cannot connect to the platform at {url}"));
 }
 
 #[test]
@@ -179,8 +158,8 @@ fn refused_bearer_falls_through() {
         let ws = Workspace::new();
         ws.configure_generic();
         ws.platform.push(Reply::status(code));
-        assert_falls_through(
-            &ws,
+        ws.assert_falls_through(
+            URL,
             &format!("the platform refused the workspace bearer (HTTP {code})"),
         );
         assert_eq!(ws.platform.count(), 1);
@@ -192,7 +171,7 @@ fn a_wrong_bearer_is_refused_by_the_platform() {
     let mut ws = Workspace::new();
     ws.configure_generic();
     ws.write_bearer("not-the-bearer-the-platform-knows\n");
-    assert_falls_through(&ws, "the platform refused the workspace bearer (HTTP 401)");
+    ws.assert_falls_through(URL, "the platform refused the workspace bearer (HTTP 401)");
 }
 
 #[test]
@@ -200,7 +179,7 @@ fn no_github_app_falls_through() {
     let ws = Workspace::new();
     ws.configure_generic();
     ws.platform.push(Reply::status(404));
-    assert_falls_through(&ws, "the platform has no GitHub App configured (HTTP 404)");
+    ws.assert_falls_through(URL, "the platform has no GitHub App configured (HTTP 404)");
 }
 
 #[test]
@@ -208,7 +187,7 @@ fn platform_error_falls_through_without_retry() {
     let ws = Workspace::new();
     ws.configure_generic();
     ws.platform.set_default(Reply::status(500));
-    assert_falls_through(&ws, "platform error (HTTP 500)");
+    ws.assert_falls_through(URL, "platform error (HTTP 500)");
     assert_eq!(ws.platform.count(), 1);
 }
 
@@ -218,12 +197,12 @@ fn missing_or_empty_bearer_falls_through_without_a_request() {
     ws.configure_generic();
     let path = ws.configs.join(".auth_token");
     std::fs::remove_file(&path).unwrap();
-    assert_falls_through(&ws, &format!("{}", path.display()));
+    ws.assert_falls_through(URL, &format!("{}", path.display()));
 
     let mut ws = Workspace::new();
     ws.configure_generic();
     ws.write_bearer("\n");
-    assert_falls_through(&ws, "is empty");
+    ws.assert_falls_through(URL, "is empty");
     assert_eq!(ws.platform.count(), 0);
 }
 
@@ -244,7 +223,7 @@ fn a_token_that_would_inject_lines_is_refused() {
             token,
             expires_at: Some(FUTURE.into()),
         });
-        assert_falls_through(&ws, "the token is not usable");
+        ws.assert_falls_through(URL, "the token is not usable");
     }
 }
 
@@ -253,7 +232,7 @@ fn an_expired_token_is_refused() {
     let ws = Workspace::new();
     ws.configure_generic();
     ws.platform.set_expires_in(-60);
-    assert_falls_through(&ws, "expired");
+    ws.assert_falls_through(URL, "expired");
 }
 
 #[test]
@@ -263,7 +242,7 @@ fn a_platform_that_never_answers_does_not_hang_git() {
     ws.configure_generic();
     ws.platform.set_default(Reply::Hang);
     let started = Instant::now();
-    assert_falls_through(&ws, "did not answer within the 1 s deadline");
+    ws.assert_falls_through(URL, "did not answer within the 1 s deadline");
     // Proves the setting took effect: the default deadline is 10 s.
     assert!(started.elapsed() < Duration::from_secs(8));
 }
@@ -276,7 +255,7 @@ fn the_timeout_flag_in_the_helper_line_is_honoured() {
         ws.fallback.display()
     ));
     ws.platform.set_default(Reply::Hang);
-    assert_falls_through(&ws, "did not answer within the 1 s deadline");
+    ws.assert_falls_through(URL, "did not answer within the 1 s deadline");
 }
 
 #[test]
@@ -314,7 +293,7 @@ fn a_retry_after_past_the_deadline_gives_up() {
         code: 429,
         headers: vec![("Retry-After".into(), "30".into())],
     });
-    assert_falls_through(&ws, "HTTP 429");
+    ws.assert_falls_through(URL, "HTTP 429");
     assert_eq!(ws.platform.count(), 1);
 }
 
@@ -327,7 +306,7 @@ fn a_redirect_is_not_followed_and_the_bearer_goes_nowhere_else() {
         code: 302,
         location: format!("{}/admin/github-installation-token", elsewhere.url()),
     });
-    assert_falls_through(&ws, "redirect (HTTP 302)");
+    ws.assert_falls_through(URL, "redirect (HTTP 302)");
     assert_eq!(elsewhere.count(), 0);
 }
 
@@ -339,12 +318,12 @@ fn html_and_oversized_bodies_are_refused() {
         content_type: "text/html".into(),
         body: b"<html><body>Bad gateway</body></html>".to_vec(),
     });
-    assert_falls_through(&ws, "not JSON");
+    ws.assert_falls_through(URL, "not JSON");
 
     let ws = Workspace::new();
     ws.configure_generic();
     ws.platform.push(Reply::Oversized(200 * 1024));
-    assert_falls_through(&ws, "larger than 64 KiB");
+    ws.assert_falls_through(URL, "larger than 64 KiB");
 }
 
 #[test]
@@ -382,7 +361,7 @@ fn a_reset_line_then_ours_then_the_fallback_puts_the_helper_ahead_of_an_earlier_
     // The fallback still answers when the platform cannot.
     ws.forget_cache();
     ws.platform.set_default(Reply::status(500));
-    assert_falls_through(&ws, "platform error (HTTP 500)");
+    ws.assert_falls_through(URL, "platform error (HTTP 500)");
 }
 
 #[test]
@@ -413,7 +392,7 @@ fn an_absent_platform_is_tried_three_times_then_git_moves_on() {
     ws.set_env("MOLECULE_TOKEN_LOG", "debug");
     ws.configure_generic();
     let out = ws.fill("https://github.com");
-    assert_fallback(&out);
+    out.assert_fallback();
     let attempts = out.stderr.matches("debug: GET ").count();
     assert_eq!(attempts, 3, "one try and two retries: {}", out.stderr);
     assert_eq!(out.stderr.matches("error:").count(), 1, "{}", out.stderr);

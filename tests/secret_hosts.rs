@@ -126,17 +126,7 @@ fn other_protocols_and_ports_of_the_secret_host_are_not_served() {
 /// line that names the secret's path.
 fn assert_falls_through(ws: &Workspace, needle: &str) {
     let out = ws.fill(&format!("https://{GITEA}/o/r.git"));
-    assert_eq!(out.code(), 0, "{out:?}");
-    assert_eq!(
-        out.attr("username").as_deref(),
-        Some(FALLBACK_USER),
-        "{out:?}"
-    );
-    assert_eq!(
-        out.attr("password").as_deref(),
-        Some(FALLBACK_PAT),
-        "{out:?}"
-    );
+    out.assert_fallback();
     let path = ws.configs.join("secrets.d/GITEA_TOKEN");
     out.assert_one_error(&path.display().to_string());
     out.assert_one_error(needle);

@@ -61,6 +61,33 @@ impl Out {
     }
 
     /// Exactly one error line from the helper, containing `needle`.
+    /// git's answer came from the fallback `store`: the operator's PAT.
+    pub fn assert_fallback(&self) {
+        assert_eq!(self.code(), 0, "{self:?}");
+        assert_eq!(
+            self.attr("username").as_deref(),
+            Some(FALLBACK_USER),
+            "{self:?}"
+        );
+        assert_eq!(
+            self.attr("password").as_deref(),
+            Some(FALLBACK_PAT),
+            "{self:?}"
+        );
+    }
+
+    /// git's answer is a token this helper served (username
+    /// `x-access-token`); returns the token.
+    pub fn served_token(&self) -> String {
+        assert_eq!(self.code(), 0, "{self:?}");
+        assert_eq!(
+            self.attr("username").as_deref(),
+            Some("x-access-token"),
+            "{self:?}"
+        );
+        self.attr("password").expect("a password")
+    }
+
     pub fn assert_one_error(&self, needle: &str) {
         let lines = self.helper_lines();
         assert_eq!(
@@ -235,6 +262,14 @@ impl Workspace {
     /// `git credential fill` for a URL.
     pub fn fill(&self, url: &str) -> Out {
         self.git(&["credential", "fill"], &format!("url={url}\n\n"))
+    }
+
+    /// A fill of `url` falls through to the fallback PAT, and the helper
+    /// said what failed in one stderr line containing `needle`.
+    pub fn assert_falls_through(&self, url: &str, needle: &str) {
+        let out = self.fill(url);
+        out.assert_fallback();
+        out.assert_one_error(needle);
     }
 
     /// Run to completion and check stderr for every secret known so far.
