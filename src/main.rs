@@ -45,7 +45,7 @@ fn main() -> ExitCode {
     // the operator's fallback.
     if let Command::Fallback(args) = &cli.command {
         diag::set_verbose(settings.as_ref().is_ok_and(|s| s.verbose));
-        return finish(commands::fallback::run(args));
+        return finish(commands::fallback::run(args, settings.as_ref().ok()));
     }
     let settings = match settings {
         Ok(s) => s,
@@ -95,7 +95,7 @@ fn run(command: Command, global: &GlobalArgs, settings: &Settings) -> anyhow::Re
         }
         Command::Status(args) => return commands::status::run(settings, &args),
         Command::Completions(args) => commands::completions::run(&args)?,
-        Command::Fallback(args) => return commands::fallback::run(&args),
+        Command::Fallback(args) => return commands::fallback::run(&args, Some(settings)),
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -277,3 +277,52 @@ fn a_host_named_both_ways_is_a_usage_error() {
     out.assert_one_error("invalid value '");
     out.assert_one_error("for MOLECULE_SECRET_HOSTS");
 }
+
+/// What git does after a successful push: `approve` the credential that
+/// worked, which reaches the `store` of every helper in the list.
+fn approve(ws: &Workspace, filled: &Out) {
+    let out = ws.git(&["credential", "approve"], &filled.stdout);
+    assert_eq!(out.code(), 0, "{out:?}");
+}
+
+#[test]
+fn the_secret_is_kept_out_of_a_storing_fallback() {
+    // Secret hosts from the environment: the wrapper sees them too.
+    let (ws, token) = workspace();
+    let before = std::fs::read_to_string(&ws.fallback).unwrap();
+    for url in [
+        format!("https://{GITEA}/o/r.git"),
+        format!("https://alice@{GITEA}/o/r.git"),
+    ] {
+        let filled = ws.fill(&url);
+        assert_eq!(filled.attr("password").as_deref(), Some(token.as_str()));
+        approve(&ws, &filled);
+    }
+    assert_eq!(std::fs::read_to_string(&ws.fallback).unwrap(), before);
+
+    // Secret hosts given to configure as a flag: frozen into the wrappers.
+    let ws = Workspace::new();
+    ws.write_gitconfig(&format!(
+        "[credential]\n\thelper = store --file={}\n",
+        ws.fallback.display()
+    ));
+    let out = ws.helper(&["configure", "--secret-host", SECRETS], "");
+    assert_eq!((out.code(), out.stderr.as_str()), (0, ""), "{out:?}");
+    let token = gitea_token();
+    ws.write_secret("GITEA_TOKEN", &token);
+    let before = std::fs::read_to_string(&ws.fallback).unwrap();
+    let filled = ws.fill(&format!("https://alice@{GITEA}/o/r.git"));
+    assert_eq!(filled.attr("password").as_deref(), Some(token.as_str()));
+    approve(&ws, &filled);
+    assert_eq!(std::fs::read_to_string(&ws.fallback).unwrap(), before);
+
+    // Any other credential for that host still reaches the store.
+    let other = format!("protocol=https\nhost={GITEA}\nusername=bob\npassword=bobs-pat-42\n\n");
+    let out = ws.git(&["credential", "approve"], &other);
+    assert_eq!(out.code(), 0, "{out:?}");
+    let after = std::fs::read_to_string(&ws.fallback).unwrap();
+    assert!(
+        after.contains("bob:bobs-pat-42@git.example.test"),
+        "{after}"
+    );
+}

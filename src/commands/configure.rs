@@ -461,6 +461,28 @@ fn remove_block(locked: &Locked, host: &str) -> Result<()> {
     Ok(())
 }
 
+/// The frozen flags a fallback wrapper needs: `--secret-host`, and the
+/// `--host` and `--configs-dir` it is resolved with; none when no secret
+/// host was given as a flag (the environment governs the wrapper then).
+fn wrapper_flags(flags: &[String]) -> Vec<String> {
+    if !flags.iter().any(|f| f == "--secret-host") {
+        return Vec::new();
+    }
+    let mut kept = Vec::new();
+    let mut words = flags.iter();
+    while let Some(flag) = words.next() {
+        if flag == "--no-cache" {
+            continue; // the one flag without a value
+        }
+        let value = words.next();
+        if matches!(flag.as_str(), "--secret-host" | "--host" | "--configs-dir") {
+            kept.push(flag.clone());
+            kept.extend(value.cloned());
+        }
+    }
+    kept
+}
+
 /// `configure`: for each served host, the block described in the module
 /// documentation; unchanged when it is already there and last.
 pub fn configure(settings: &Settings, flags: &[String], args: &ConfigureArgs) -> Result<()> {
@@ -469,7 +491,14 @@ pub fn configure(settings: &Settings, flags: &[String], args: &ConfigureArgs) ->
     if !matches!(classify(&ours), Line::Ours { .. }) {
         bail!("cannot write a helper line that this program would read back as its own");
     }
-    let wrap = |value: &str| helper_line(&program, ["fallback", "--", value]);
+    // When secret hosts were given as flags, the wrappers get them too (with
+    // the hosts and the configs directory they depend on), so that they know
+    // which secret this helper serves and keep it out of a storing fallback.
+    let wrapper_flags = wrapper_flags(flags);
+    let wrap = |value: &str| {
+        let words = wrapper_flags.iter().map(String::as_str);
+        helper_line(&program, words.chain(["fallback", "--", value]))
+    };
     let location = Location::of(args);
     let target = location.target()?;
     let locked = Locked::acquire(&target)?;
@@ -970,5 +999,25 @@ mod tests {
         ] {
             assert!(!may_store(not), "{not}");
         }
+    }
+
+    #[test]
+    fn wrappers_get_the_secret_hosts_and_what_they_depend_on() {
+        let flags = |words: &[&str]| words.iter().map(|w| w.to_string()).collect::<Vec<_>>();
+        assert!(wrapper_flags(&flags(&["--host", "a", "--timeout", "5"])).is_empty());
+        assert_eq!(
+            wrapper_flags(&flags(&[
+                "--host",
+                "a",
+                "--secret-host",
+                "g=T",
+                "--no-cache",
+                "--configs-dir",
+                "/c",
+                "--timeout",
+                "5",
+            ])),
+            flags(&["--host", "a", "--secret-host", "g=T", "--configs-dir", "/c"])
+        );
     }
 }

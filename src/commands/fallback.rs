@@ -12,7 +12,10 @@
 //! carries `password_expiry_utc` (git only sends it for a credential that
 //! expires; this helper always reports it when the platform gave an expiry)
 //! or whose username is `x-access-token` (every token this helper serves
-//! has it, with or without an expiry). Everything else, and `get` always, is
+//! has it, with or without an expiry), and `store` and `erase` of the secret
+//! this helper serves for a secret-backed host (the same long-lived token
+//! copied into a store would outlive a rotation of the workspace secret).
+//! Everything else, and `get` always, is
 //! passed on: the request bytes verbatim on the helper's stdin, its stdout
 //! and exit status back to git. The request is read bounded (64 KiB).
 
@@ -27,16 +30,30 @@ use crate::cli::FallbackArgs;
 use crate::diag::{debug, io_reason};
 use crate::git_config;
 use crate::protocol::{self, Request, TOKEN_USERNAME};
+use crate::settings::Settings;
 
 /// The shell git runs helpers with (its SHELL_PATH; `git var GIT_SHELL_PATH`).
 const SHELL: &str = "/bin/sh";
 
-pub fn run(args: &FallbackArgs) -> Result<ExitCode> {
-    // Settings are not read here (see main.rs): the default deadline.
-    run_with(
-        args,
-        crate::stdin::with_deadline(crate::settings::DEFAULT_TIMEOUT),
-    )
+/// `settings` is `None` when they did not resolve: the kept helper must
+/// still run (see main.rs), with the default deadline.
+pub fn run(args: &FallbackArgs, settings: Option<&Settings>) -> Result<ExitCode> {
+    let limit = settings.map_or(crate::settings::DEFAULT_TIMEOUT, |s| s.timeout);
+    run_with(args, settings, crate::stdin::with_deadline(limit))
+}
+
+/// Is `request` for a secret-backed host, with the very secret this helper
+/// serves for it? A secret that cannot be read is not ours to protect.
+fn is_served_secret(settings: Option<&Settings>, request: &Request) -> bool {
+    let (Some(settings), Some(host), Some(password)) =
+        (settings, request.host.as_deref(), request.password.as_ref())
+    else {
+        return false;
+    };
+    let Some(secret) = settings.secret_host(host) else {
+        return false;
+    };
+    super::secret_token(settings, secret).is_ok_and(|s| s == *password)
 }
 
 /// Why `operation` of `request` is withheld from the kept helper, or `None`
@@ -54,9 +71,22 @@ pub fn withheld(operation: &OsStr, request: &Request) -> Option<&'static str> {
     None
 }
 
-fn run_with(args: &FallbackArgs, input: impl Read) -> Result<ExitCode> {
+fn run_with(
+    args: &FallbackArgs,
+    settings: Option<&Settings>,
+    input: impl Read,
+) -> Result<ExitCode> {
     let (request, raw) = protocol::read_request_verbatim(input)?;
     let operation = args.operation.to_string_lossy();
+    let storing = args.operation == "store" || args.operation == "erase";
+    if storing && is_served_secret(settings, &request) {
+        debug!(
+            "fallback: not passing {operation} on to the kept helper: it is the secret this \
+             helper serves for {}",
+            request.host.as_deref().unwrap_or_default()
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
     if let Some(why) = withheld(&args.operation, &request) {
         debug!(
             "fallback: not passing {operation} on to the kept helper: the credential is short-lived ({why})"
