@@ -5,6 +5,9 @@
 //!     --scopes read:user,write:repository --repo team/repo
 //! ```
 
+#[allow(dead_code)] // the mocks use what they need of it
+#[path = "../tests/support/http_server.rs"]
+mod http_server;
 #[path = "../tests/support/mock_gitea.rs"]
 mod mock_gitea;
 #[path = "../tests/support/mock_platform.rs"]

@@ -4,6 +4,9 @@
 //! cargo run --example mock-platform -- --port 8080 --bearer-file /tmp/configs/.auth_token
 //! ```
 
+#[allow(dead_code)] // the mocks use what they need of it
+#[path = "../tests/support/http_server.rs"]
+mod http_server;
 #[path = "../tests/support/mock_platform.rs"]
 mod mock_platform;
 
