@@ -10,8 +10,6 @@
 mod http_server;
 #[path = "../tests/support/mock_gitea.rs"]
 mod mock_gitea;
-#[path = "../tests/support/mock_platform.rs"]
-mod mock_platform;
 
 use mock_gitea::MockGitea;
 use std::path::PathBuf;
