@@ -29,8 +29,69 @@ pub const POLL: Duration = Duration::from_millis(50);
 pub const LINGER: Duration = Duration::from_secs(1);
 
 /// A mutex's guard, poisoned or not: a panicking connection thread must not break the mock.
-pub fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// What a mock shares with its connection threads: its state, behind a lock, and its log.
+pub struct Shared<S> {
+    state: Mutex<S>,
+    pub log: Log,
+}
+
+impl<S> Shared<S> {
+    /// The mock's state (also after a connection thread panicked holding it).
+    pub fn state(&self) -> MutexGuard<'_, S> {
+        lock(&self.state)
+    }
+}
+
+/// A running mock: a [`Server`] whose `handler` answers each request head with the mock's
+/// [`Shared`] state at hand. Dropping it stops the server (at once, live connections included).
+pub struct Mock<S> {
+    shared: Arc<Shared<S>>,
+    server: Server,
+}
+
+/// A mock's answer to one connection, given its request head (see [`Server::start`]).
+pub type MockHandler<S> = fn(&Shared<S>, Conn<'_>, Result<Head, TooLarge>);
+
+impl<S: Send + 'static> Mock<S> {
+    /// Start `name` (thread names) on 127.0.0.1:`port` (0 = random) with this initial state.
+    pub fn start(
+        name: &str,
+        port: u16,
+        state: S,
+        log: Log,
+        handler: MockHandler<S>,
+    ) -> io::Result<Mock<S>> {
+        let shared = Arc::new(Shared {
+            state: Mutex::new(state),
+            log,
+        });
+        let for_server = Arc::clone(&shared);
+        let server = Server::start(name, port, move |conn, head| {
+            handler(&for_server, conn, head)
+        })?;
+        Ok(Mock { shared, server })
+    }
+}
+
+impl<S> Mock<S> {
+    /// The mock's state.
+    pub fn state(&self) -> MutexGuard<'_, S> {
+        self.shared.state()
+    }
+
+    /// The mock's request log.
+    pub fn log(&self) -> &Log {
+        &self.shared.log
+    }
+
+    /// The server under the mock.
+    pub fn server(&self) -> &Server {
+        &self.server
+    }
 }
 
 /// What a mock answers on a connection whose head has been read: the request head, or

@@ -26,10 +26,9 @@
 use std::collections::{HashMap, HashSet};
 use std::io;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex, MutexGuard};
 
 use super::http_server::{
-    Conn, Head, Log, Recorded, Server, TooLarge, json_escape, lock, reason, response_head,
+    Conn, Head, Log, Mock, Recorded, Shared, TooLarge, json_escape, reason, response_head,
 };
 
 /// The API's base path.
@@ -61,21 +60,9 @@ struct State {
     requests: Vec<Recorded>,
 }
 
-struct Shared {
-    state: Mutex<State>,
-    log: Log,
-}
-
-impl Shared {
-    fn state(&self) -> MutexGuard<'_, State> {
-        lock(&self.state)
-    }
-}
-
 /// The running mock; dropping it stops the server (at once, live connections included).
 pub struct MockGitea {
-    shared: Arc<Shared>,
-    server: Server,
+    mock: Mock<State>,
 }
 
 impl MockGitea {
@@ -86,25 +73,20 @@ impl MockGitea {
 
     /// Start on 127.0.0.1:`port` (0 = random), with no token and no repository.
     pub fn start_on(port: u16) -> io::Result<MockGitea> {
-        let shared = Arc::new(Shared {
-            state: Mutex::new(State {
-                tokens: HashMap::new(),
-                repos: HashSet::new(),
-                renamed: HashMap::new(),
-                requests: Vec::new(),
-            }),
-            log: Log::from_env("mock gitea", "MOCK_GITEA_LOG"),
-        });
-        let for_server = Arc::clone(&shared);
-        let server = Server::start("mock-gitea", port, move |conn, head| {
-            handle(&for_server, conn, head)
-        })?;
-        Ok(MockGitea { shared, server })
+        let state = State {
+            tokens: HashMap::new(),
+            repos: HashSet::new(),
+            renamed: HashMap::new(),
+            requests: Vec::new(),
+        };
+        let log = Log::from_env("mock gitea", "MOCK_GITEA_LOG");
+        let mock = Mock::start("mock-gitea", port, state, log, handle)?;
+        Ok(MockGitea { mock })
     }
 
     /// "http://127.0.0.1:PORT" (no trailing slash).
     pub fn url(&self) -> String {
-        self.server.url()
+        self.mock.server().url()
     }
 
     /// The API's base URL, `url()` + "/api/v1": what `status --api-url HOST=URL` takes.
@@ -113,16 +95,16 @@ impl MockGitea {
     }
 
     pub fn port(&self) -> u16 {
-        self.server.port()
+        self.mock.server().port()
     }
 
     pub fn addr(&self) -> SocketAddr {
-        self.server.addr()
+        self.mock.server().addr()
     }
 
     /// Accept `token` as `login`'s, with these scopes (e.g. `["read:user", "write:repository"]`).
     pub fn add_token(&self, token: &str, login: &str, scopes: &[&str]) {
-        self.shared.state().tokens.insert(
+        self.mock.state().tokens.insert(
             token.to_string(),
             TokenInfo {
                 login: login.to_string(),
@@ -133,12 +115,12 @@ impl MockGitea {
 
     /// Forget `token`: from now on it gets 401, as a revoked token does.
     pub fn revoke(&self, token: &str) {
-        self.shared.state().tokens.remove(token);
+        self.mock.state().tokens.remove(token);
     }
 
     /// A repository that exists, `owner/repo` (matched without regard to case).
     pub fn add_repo(&self, owner_repo: &str) {
-        self.shared
+        self.mock
             .state()
             .repos
             .insert(owner_repo.to_ascii_lowercase());
@@ -148,7 +130,7 @@ impl MockGitea {
     /// to the same list of `new`.
     pub fn rename_repo(&self, old: &str, new: &str) {
         self.add_repo(new);
-        self.shared
+        self.mock
             .state()
             .renamed
             .insert(old.to_ascii_lowercase(), new.to_string());
@@ -156,22 +138,22 @@ impl MockGitea {
 
     /// Requests received (any path, any token), counted when the head has been read.
     pub fn count(&self) -> usize {
-        self.shared.state().requests.len()
+        self.mock.state().requests.len()
     }
 
     /// Every request received, in order.
     pub fn requests(&self) -> Vec<Recorded> {
-        self.shared.state().requests.clone()
+        self.mock.state().requests.clone()
     }
 
     /// One line per request on stderr, "mock gitea: GET /path -> 200" (never a token). Initially on
     /// only when MOCK_GITEA_LOG is set and not empty.
     pub fn set_log(&self, on: bool) {
-        self.shared.log.set(on);
+        self.mock.log().set(on);
     }
 }
 
-fn handle(shared: &Shared, mut conn: Conn<'_>, head: Result<Head, TooLarge>) {
+fn handle(shared: &Shared<State>, mut conn: Conn<'_>, head: Result<Head, TooLarge>) {
     let Ok(head) = head else {
         respond(&mut conn, &Answer::new(431, message_body(reason(431), "")));
         return;

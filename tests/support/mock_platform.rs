@@ -18,11 +18,10 @@ use std::collections::VecDeque;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use super::http_server::{Conn, Head, Log, POLL, Server, TooLarge, lock, response_head};
+use super::http_server::{Conn, Head, Log, Mock, POLL, Shared, TooLarge, response_head};
 // Part of this module's API since before the server was shared (the examples use less of it).
 #[allow(unused_imports)]
 pub use super::http_server::{
@@ -117,21 +116,9 @@ struct State {
     tokens: Vec<String>,
 }
 
-struct Shared {
-    state: Mutex<State>,
-    log: Log,
-}
-
-impl Shared {
-    fn state(&self) -> MutexGuard<'_, State> {
-        lock(&self.state)
-    }
-}
-
 /// The running mock; dropping it stops the server (at once, live connections included).
 pub struct MockPlatform {
-    shared: Arc<Shared>,
-    server: Server,
+    mock: Mock<State>,
 }
 
 impl MockPlatform {
@@ -142,27 +129,22 @@ impl MockPlatform {
 
     /// Start on 127.0.0.1:`port` (0 = random), expecting `Authorization: Bearer <bearer>`.
     pub fn start_on(port: u16, bearer: &str) -> io::Result<MockPlatform> {
-        let shared = Arc::new(Shared {
-            state: Mutex::new(State {
-                bearer: bearer.to_string(),
-                default: Reply::Token,
-                script: VecDeque::new(),
-                expires_in: 3600,
-                requests: Vec::new(),
-                tokens: Vec::new(),
-            }),
-            log: Log::from_env("mock platform", "MOCK_PLATFORM_LOG"),
-        });
-        let for_server = Arc::clone(&shared);
-        let server = Server::start("mock-platform", port, move |conn, head| {
-            handle(&for_server, conn, head)
-        })?;
-        Ok(MockPlatform { shared, server })
+        let state = State {
+            bearer: bearer.to_string(),
+            default: Reply::Token,
+            script: VecDeque::new(),
+            expires_in: 3600,
+            requests: Vec::new(),
+            tokens: Vec::new(),
+        };
+        let log = Log::from_env("mock platform", "MOCK_PLATFORM_LOG");
+        let mock = Mock::start("mock-platform", port, state, log, handle)?;
+        Ok(MockPlatform { mock })
     }
 
     /// The base URL, "http://127.0.0.1:PORT" (no trailing slash).
     pub fn url(&self) -> String {
-        self.server.url()
+        self.mock.server().url()
     }
 
     /// The full token URL, `url()` + TOKEN_PATH.
@@ -172,69 +154,69 @@ impl MockPlatform {
 
     /// The bound port.
     pub fn port(&self) -> u16 {
-        self.server.port()
+        self.mock.server().port()
     }
 
     /// The bound address (127.0.0.1:PORT).
     pub fn addr(&self) -> SocketAddr {
-        self.server.addr()
+        self.mock.server().addr()
     }
 
     /// Rotate the accepted bearer (takes effect for requests whose head is read from now on).
     pub fn set_bearer(&self, bearer: &str) {
-        self.shared.state().bearer = bearer.to_string();
+        self.mock.state().bearer = bearer.to_string();
     }
 
     /// The reply used when the script is empty (initially `Reply::Token`).
     pub fn set_default(&self, reply: Reply) {
-        self.shared.state().default = reply;
+        self.mock.state().default = reply;
     }
 
     /// Queue a scripted reply: FIFO, each used once, by authorised token requests only.
     pub fn push(&self, reply: Reply) {
-        self.shared.state().script.push_back(reply);
+        self.mock.state().script.push_back(reply);
     }
 
     /// Scripted replies not used yet.
     pub fn pending(&self) -> usize {
-        self.shared.state().script.len()
+        self.mock.state().script.len()
     }
 
     /// Drop every scripted reply not used yet.
     pub fn clear_script(&self) {
-        self.shared.state().script.clear();
+        self.mock.state().script.clear();
     }
 
     /// Lifetime of `Reply::Token` tokens in seconds (default 3600); may be negative (already expired).
     pub fn set_expires_in(&self, secs: i64) {
-        self.shared.state().expires_in = secs;
+        self.mock.state().expires_in = secs;
     }
 
     /// Requests received (any path, any bearer), counted when the request head has been read.
     pub fn count(&self) -> usize {
-        self.shared.state().requests.len()
+        self.mock.state().requests.len()
     }
 
     /// Every request received, in order.
     pub fn requests(&self) -> Vec<Recorded> {
-        self.shared.state().requests.clone()
+        self.mock.state().requests.clone()
     }
 
     /// Every token string this mock has put in a complete response body, in order
     /// (recorded just before the body is written).
     pub fn tokens(&self) -> Vec<String> {
-        self.shared.state().tokens.clone()
+        self.mock.state().tokens.clone()
     }
 
     /// The last entry of `tokens()`.
     pub fn last_token(&self) -> Option<String> {
-        self.shared.state().tokens.last().cloned()
+        self.mock.state().tokens.last().cloned()
     }
 
     /// When on, one line per request on stderr: "mock platform: GET /path -> 200" (never the bearer or
     /// token). Initially on only when the environment variable MOCK_PLATFORM_LOG is set and not empty.
     pub fn set_log(&self, on: bool) {
-        self.shared.log.set(on);
+        self.mock.log().set(on);
     }
 
     /// Wait until at least `n` requests have been counted; false if `timeout` passed first.
@@ -262,7 +244,7 @@ fn write_partial_200(conn: &mut Conn<'_>, body: &str, sent: usize) -> bool {
     )) && conn.write(&body.as_bytes()[..sent])
 }
 
-fn handle(shared: &Shared, mut conn: Conn<'_>, head: Result<Head, TooLarge>) {
+fn handle(shared: &Shared<State>, mut conn: Conn<'_>, head: Result<Head, TooLarge>) {
     let Ok(head) = head else {
         let body = error_body(431);
         conn.write(&response_head(
@@ -324,7 +306,7 @@ fn handle(shared: &Shared, mut conn: Conn<'_>, head: Result<Head, TooLarge>) {
     }
 }
 
-fn serve(shared: &Shared, mut conn: Conn<'_>, reply: Reply, method: &str, path: &str) {
+fn serve(shared: &Shared<State>, mut conn: Conn<'_>, reply: Reply, method: &str, path: &str) {
     if let Reply::Delay(delay, inner) = reply {
         let until = Instant::now() + delay;
         while Instant::now() < until {
