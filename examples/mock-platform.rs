@@ -4,11 +4,15 @@
 //! cargo run --example mock-platform -- --port 8080 --bearer-file /tmp/configs/.auth_token
 //! ```
 
+mod common;
+#[allow(dead_code)] // the mocks use what they need of it
+#[path = "../tests/support/http_server.rs"]
+mod http_server;
 #[path = "../tests/support/mock_platform.rs"]
 mod mock_platform;
 
+use common::{Args, Listening};
 use mock_platform::{MockPlatform, Reply};
-use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -31,155 +35,55 @@ Options:
   -h, --help           print this help
 ";
 
-struct Options {
-    port: u16,
-    bearer: String,
+/// mock-platform's own options.
+struct Own {
     expires_in: i64,
     status: Option<u16>,
     delay_ms: Option<u64>,
-    port_file: Option<PathBuf>,
-    quiet: bool,
 }
 
-enum Parsed {
-    Run(Options),
-    Help,
-}
-
-fn parse_number<T: std::str::FromStr>(option: &str, value: &str) -> Result<T, String> {
-    value
-        .parse()
-        .map_err(|_| format!("invalid value {value:?} for {option}"))
-}
-
-fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Parsed, String> {
-    let mut port = 8080;
-    let mut bearer = None;
-    let mut bearer_file = None;
-    let mut expires_in = 3600;
-    let mut status = None;
-    let mut delay_ms = None;
-    let mut port_file = None;
-    let mut quiet = false;
-
-    let mut args = args.into_iter();
-    while let Some(arg) = args.next() {
-        let (option, inline) = match arg.split_once('=') {
-            Some((o, v)) if o.starts_with("--") => (o.to_string(), Some(v.to_string())),
-            _ => (arg, None),
-        };
-        match option.as_str() {
-            "-h" | "--help" => return Ok(Parsed::Help),
-            "--quiet" => quiet = true,
-            "--port" | "--bearer" | "--bearer-file" | "--expires-in" | "--status"
-            | "--delay-ms" | "--port-file" => {
-                let value = match inline.or_else(|| args.next()) {
-                    Some(v) => v,
-                    None => return Err(format!("{option} needs a value")),
-                };
-                match option.as_str() {
-                    "--port" => port = parse_number(&option, &value)?,
-                    "--bearer" => bearer = Some(value),
-                    "--bearer-file" => bearer_file = Some(PathBuf::from(value)),
-                    "--expires-in" => expires_in = parse_number(&option, &value)?,
-                    "--status" => {
-                        let code: u16 = parse_number(&option, &value)?;
-                        if !(100..=999).contains(&code) {
-                            return Err(format!("invalid status {code}"));
-                        }
-                        status = Some(code);
-                    }
-                    "--delay-ms" => delay_ms = Some(parse_number(&option, &value)?),
-                    _ => port_file = Some(PathBuf::from(value)),
-                }
+fn own_option(own: &mut Own, option: &str, args: &mut Args) -> Result<bool, String> {
+    match option {
+        "--expires-in" => own.expires_in = args.number(option)?,
+        "--status" => {
+            let code: u16 = args.number(option)?;
+            if !(100..=999).contains(&code) {
+                return Err(format!("invalid status {code}"));
             }
-            other => return Err(format!("unexpected argument {other:?}")),
+            own.status = Some(code);
         }
+        "--delay-ms" => own.delay_ms = Some(args.number(option)?),
+        _ => return Ok(false),
     }
-
-    let bearer = match (bearer, bearer_file) {
-        (Some(_), Some(_)) => return Err("give --bearer or --bearer-file, not both".into()),
-        (Some(b), None) => b.trim().to_string(),
-        (None, Some(path)) => std::fs::read_to_string(&path)
-            .map_err(|e| format!("cannot read bearer file {}: {e}", path.display()))?
-            .trim()
-            .to_string(),
-        (None, None) => return Err("one of --bearer or --bearer-file is required".into()),
-    };
-    if bearer.is_empty() {
-        return Err("the bearer is empty".into());
-    }
-    Ok(Parsed::Run(Options {
-        port,
-        bearer,
-        expires_in,
-        status,
-        delay_ms,
-        port_file,
-        quiet,
-    }))
-}
-
-/// Write `contents` to `path` through a temporary file in the same directory and a rename.
-fn write_atomically(path: &std::path::Path, contents: &str) -> std::io::Result<()> {
-    let mut tmp = path.as_os_str().to_owned();
-    tmp.push(format!(".tmp.{}", std::process::id()));
-    let tmp = PathBuf::from(tmp);
-    std::fs::write(&tmp, contents)?;
-    std::fs::rename(&tmp, path).inspect_err(|_| {
-        let _ = std::fs::remove_file(&tmp);
-    })
+    Ok(true)
 }
 
 fn main() -> ExitCode {
-    let options = match parse_args(std::env::args().skip(1)) {
-        Ok(Parsed::Run(options)) => options,
-        Ok(Parsed::Help) => {
-            print!("{USAGE}");
-            return ExitCode::SUCCESS;
-        }
-        Err(message) => {
-            eprintln!("mock-platform: {message} (see --help)");
-            return ExitCode::from(2);
-        }
+    let own = Own {
+        expires_in: 3600,
+        status: None,
+        delay_ms: None,
     };
-
-    let mock = match MockPlatform::start_on(options.port, &options.bearer) {
-        Ok(mock) => mock,
-        Err(e) => {
-            eprintln!(
-                "mock-platform: cannot listen on 127.0.0.1:{}: {e}",
-                options.port
-            );
-            return ExitCode::FAILURE;
+    let parsed = common::parse(std::env::args().skip(1), 8080, "bearer", own, own_option);
+    common::main("mock-platform", USAGE, parsed, |options| {
+        let mock = MockPlatform::start_on(options.port, &options.secret)?;
+        mock.set_log(!options.quiet);
+        mock.set_expires_in(options.own.expires_in);
+        let mut reply = match options.own.status {
+            Some(code) => Reply::Status {
+                code,
+                headers: Vec::new(),
+            },
+            None => Reply::Token,
+        };
+        if let Some(ms) = options.own.delay_ms {
+            reply = Reply::Delay(Duration::from_millis(ms), Box::new(reply));
         }
-    };
-    mock.set_log(!options.quiet);
-    mock.set_expires_in(options.expires_in);
-    let mut reply = match options.status {
-        Some(code) => Reply::Status {
-            code,
-            headers: Vec::new(),
-        },
-        None => Reply::Token,
-    };
-    if let Some(ms) = options.delay_ms {
-        reply = Reply::Delay(Duration::from_millis(ms), Box::new(reply));
-    }
-    mock.set_default(reply);
-
-    if let Some(path) = &options.port_file
-        && let Err(e) = write_atomically(path, &format!("{}\n", mock.port()))
-    {
-        eprintln!(
-            "mock-platform: cannot write port file {}: {e}",
-            path.display()
-        );
-        return ExitCode::FAILURE;
-    }
-    eprintln!("mock platform listening on {}", mock.url());
-
-    loop {
-        std::thread::park();
-    }
+        mock.set_default(reply);
+        Ok(Listening {
+            port: mock.port(),
+            banner: format!("mock platform listening on {}", mock.url()),
+            mock,
+        })
+    })
 }

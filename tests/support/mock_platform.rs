@@ -5,36 +5,31 @@
 //! the script is empty (initially [`Reply::Token`]). Any other path gets 404;
 //! a wrong or missing bearer gets 401 without consuming the script.
 //!
-//! The server is hand-written over `std::net::TcpListener` so that faults can
+//! It runs on the hand-written server of `http_server.rs`, so that faults can
 //! be injected at the byte level: one accept thread, one detached thread per
 //! connection, `Connection: close` on every response.
 //!
 //! Used by integration tests (`mod support;` -> `support::mock_platform`) and
-//! by `examples/mock-platform.rs` through `#[path]`, so it must not use any crate.
+//! by `examples/mock-platform.rs` through `#[path]` (with `http_server.rs`
+//! beside it), so it must not use any crate.
 #![allow(dead_code)]
 
-use std::collections::{HashMap, VecDeque};
-use std::io::{self, Read, Write};
-use std::net::{Ipv4Addr, Shutdown, SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
-use std::thread::{self, JoinHandle};
+use std::collections::VecDeque;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use super::http_server::{Conn, Head, Log, Mock, POLL, Shared, TooLarge, response_head};
+// Part of this module's API since before the server was shared (the examples use less of it).
+#[allow(unused_imports)]
+pub use super::http_server::{
+    IDLE_TIMEOUT, MAX_HEAD, Recorded, find, is_timeout, json_escape, reason,
+};
 
 /// The one path the platform serves tokens on.
 pub const TOKEN_PATH: &str = "/admin/github-installation-token";
-
-/// Largest request head accepted (request line and headers); larger gets 431.
-pub const MAX_HEAD: usize = 64 * 1024;
-
-/// A connection that sends no data for this long before its head is complete is dropped.
-pub const IDLE_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// How often blocked reads and sleeps wake up to look at the shutdown flag.
-const POLL: Duration = Duration::from_millis(50);
-
-/// After a complete response, how long to wait for the client to close before dropping the socket.
-const LINGER: Duration = Duration::from_secs(1);
 
 /// Pause between the partial write and the reset in [`Reply::ResetMidResponse`].
 const RESET_PAUSE: Duration = Duration::from_millis(50);
@@ -112,31 +107,6 @@ impl Reply {
 }
 
 /// One request the mock received (any path, any bearer).
-#[derive(Clone, Debug)]
-pub struct Recorded {
-    /// the request method, as sent
-    pub method: String,
-    /// the request path without the query string (origin form, even when the client sent absolute form)
-    pub path: String,
-    /// the request target exactly as sent (path and query)
-    pub target: String,
-    /// the request headers in order, names lower-cased, values trimmed
-    pub headers: Vec<(String, String)>,
-    /// when the request head had been read
-    pub at: Instant,
-}
-
-impl Recorded {
-    /// The first value of header `name` (case-insensitive), if any.
-    pub fn header(&self, name: &str) -> Option<&str> {
-        let name = name.to_ascii_lowercase();
-        self.headers
-            .iter()
-            .find(|(n, _)| *n == name)
-            .map(|(_, v)| v.as_str())
-    }
-}
-
 struct State {
     bearer: String,
     default: Reply,
@@ -146,40 +116,9 @@ struct State {
     tokens: Vec<String>,
 }
 
-struct Shared {
-    state: Mutex<State>,
-    shutdown: AtomicBool,
-    log: AtomicBool,
-    /// live connections, so that Drop can shut them down at once
-    conns: Mutex<HashMap<u64, TcpStream>>,
-    next_conn: AtomicU64,
-}
-
-impl Shared {
-    fn state(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    fn conns(&self) -> MutexGuard<'_, HashMap<u64, TcpStream>> {
-        self.conns.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    fn stopping(&self) -> bool {
-        self.shutdown.load(Ordering::SeqCst)
-    }
-
-    fn log(&self, method: &str, path: &str, outcome: &str) {
-        if self.log.load(Ordering::Relaxed) {
-            eprintln!("mock platform: {method} {path} -> {outcome}");
-        }
-    }
-}
-
-/// The running mock; dropping it stops the server.
+/// The running mock; dropping it stops the server (at once, live connections included).
 pub struct MockPlatform {
-    shared: Arc<Shared>,
-    port: u16,
-    accept: Option<JoinHandle<()>>,
+    mock: Mock<State>,
 }
 
 impl MockPlatform {
@@ -190,38 +129,22 @@ impl MockPlatform {
 
     /// Start on 127.0.0.1:`port` (0 = random), expecting `Authorization: Bearer <bearer>`.
     pub fn start_on(port: u16, bearer: &str) -> io::Result<MockPlatform> {
-        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, port))?;
-        let port = listener.local_addr()?.port();
-        let shared = Arc::new(Shared {
-            state: Mutex::new(State {
-                bearer: bearer.to_string(),
-                default: Reply::Token,
-                script: VecDeque::new(),
-                expires_in: 3600,
-                requests: Vec::new(),
-                tokens: Vec::new(),
-            }),
-            shutdown: AtomicBool::new(false),
-            log: AtomicBool::new(
-                std::env::var_os("MOCK_PLATFORM_LOG").is_some_and(|v| !v.is_empty()),
-            ),
-            conns: Mutex::new(HashMap::new()),
-            next_conn: AtomicU64::new(0),
-        });
-        let for_thread = Arc::clone(&shared);
-        let accept = thread::Builder::new()
-            .name(format!("mock-platform-accept-{port}"))
-            .spawn(move || accept_loop(listener, for_thread))?;
-        Ok(MockPlatform {
-            shared,
-            port,
-            accept: Some(accept),
-        })
+        let state = State {
+            bearer: bearer.to_string(),
+            default: Reply::Token,
+            script: VecDeque::new(),
+            expires_in: 3600,
+            requests: Vec::new(),
+            tokens: Vec::new(),
+        };
+        let log = Log::from_env("mock platform", "MOCK_PLATFORM_LOG");
+        let mock = Mock::start("mock-platform", port, state, log, handle)?;
+        Ok(MockPlatform { mock })
     }
 
     /// The base URL, "http://127.0.0.1:PORT" (no trailing slash).
     pub fn url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
+        self.mock.server().url()
     }
 
     /// The full token URL, `url()` + TOKEN_PATH.
@@ -231,69 +154,69 @@ impl MockPlatform {
 
     /// The bound port.
     pub fn port(&self) -> u16 {
-        self.port
+        self.mock.server().port()
     }
 
     /// The bound address (127.0.0.1:PORT).
     pub fn addr(&self) -> SocketAddr {
-        SocketAddr::from((Ipv4Addr::LOCALHOST, self.port))
+        self.mock.server().addr()
     }
 
     /// Rotate the accepted bearer (takes effect for requests whose head is read from now on).
     pub fn set_bearer(&self, bearer: &str) {
-        self.shared.state().bearer = bearer.to_string();
+        self.mock.state().bearer = bearer.to_string();
     }
 
     /// The reply used when the script is empty (initially `Reply::Token`).
     pub fn set_default(&self, reply: Reply) {
-        self.shared.state().default = reply;
+        self.mock.state().default = reply;
     }
 
     /// Queue a scripted reply: FIFO, each used once, by authorised token requests only.
     pub fn push(&self, reply: Reply) {
-        self.shared.state().script.push_back(reply);
+        self.mock.state().script.push_back(reply);
     }
 
     /// Scripted replies not used yet.
     pub fn pending(&self) -> usize {
-        self.shared.state().script.len()
+        self.mock.state().script.len()
     }
 
     /// Drop every scripted reply not used yet.
     pub fn clear_script(&self) {
-        self.shared.state().script.clear();
+        self.mock.state().script.clear();
     }
 
     /// Lifetime of `Reply::Token` tokens in seconds (default 3600); may be negative (already expired).
     pub fn set_expires_in(&self, secs: i64) {
-        self.shared.state().expires_in = secs;
+        self.mock.state().expires_in = secs;
     }
 
     /// Requests received (any path, any bearer), counted when the request head has been read.
     pub fn count(&self) -> usize {
-        self.shared.state().requests.len()
+        self.mock.state().requests.len()
     }
 
     /// Every request received, in order.
     pub fn requests(&self) -> Vec<Recorded> {
-        self.shared.state().requests.clone()
+        self.mock.state().requests.clone()
     }
 
     /// Every token string this mock has put in a complete response body, in order
     /// (recorded just before the body is written).
     pub fn tokens(&self) -> Vec<String> {
-        self.shared.state().tokens.clone()
+        self.mock.state().tokens.clone()
     }
 
     /// The last entry of `tokens()`.
     pub fn last_token(&self) -> Option<String> {
-        self.shared.state().tokens.last().cloned()
+        self.mock.state().tokens.last().cloned()
     }
 
     /// When on, one line per request on stderr: "mock platform: GET /path -> 200" (never the bearer or
     /// token). Initially on only when the environment variable MOCK_PLATFORM_LOG is set and not empty.
     pub fn set_log(&self, on: bool) {
-        self.shared.log.store(on, Ordering::Relaxed);
+        self.mock.log().set(on);
     }
 
     /// Wait until at least `n` requests have been counted; false if `timeout` passed first.
@@ -311,312 +234,30 @@ impl MockPlatform {
     }
 }
 
-impl Drop for MockPlatform {
-    /// Stop accepting, shut down every live connection (hanging, stalled or delayed ones included) and
-    /// close the listener; takes a few milliseconds.
-    fn drop(&mut self) {
-        self.shared.shutdown.store(true, Ordering::SeqCst);
-        for stream in self.shared.conns().values() {
-            let _ = stream.shutdown(Shutdown::Both);
-        }
-        // Unblock accept(); the loop sees the flag and returns, closing the listener.
-        let woke = TcpStream::connect_timeout(&self.addr(), Duration::from_secs(1)).is_ok();
-        if let Some(handle) = self.accept.take()
-            && woke
-        {
-            let _ = handle.join();
-        }
-    }
+/// A 200 head announcing all of `body`, then only its first `sent` bytes.
+fn write_partial_200(conn: &mut Conn<'_>, body: &str, sent: usize) -> bool {
+    conn.write(&response_head(
+        200,
+        "application/json",
+        Some(body.len()),
+        &[],
+    )) && conn.write(&body.as_bytes()[..sent])
 }
 
-fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
-    loop {
-        let stream = match listener.accept() {
-            Ok((stream, _)) => stream,
-            Err(_) if shared.stopping() => return,
-            Err(_) => {
-                // EMFILE and the like: back off a little rather than spin.
-                thread::sleep(Duration::from_millis(10));
-                continue;
-            }
-        };
-        if shared.stopping() {
-            return;
-        }
-        let id = shared.next_conn.fetch_add(1, Ordering::Relaxed);
-        {
-            // Registration under the lock, after the flag check, so Drop cannot miss a connection.
-            let mut conns = shared.conns();
-            if shared.stopping() {
-                return;
-            }
-            if let Ok(clone) = stream.try_clone() {
-                conns.insert(id, clone);
-            }
-        }
-        let for_thread = Arc::clone(&shared);
-        let spawned = thread::Builder::new()
-            .name(format!("mock-platform-conn-{id}"))
-            .spawn(move || {
-                let _registered = Registered {
-                    shared: Arc::clone(&for_thread),
-                    id,
-                };
-                handle_connection(stream, &for_thread);
-            });
-        if spawned.is_err() {
-            shared.conns().remove(&id);
-        }
-    }
-}
-
-/// Removes a connection from the registry when its thread ends, however it ends.
-struct Registered {
-    shared: Arc<Shared>,
-    id: u64,
-}
-
-impl Drop for Registered {
-    fn drop(&mut self) {
-        self.shared.conns().remove(&self.id);
-    }
-}
-
-pub fn is_timeout(e: &io::Error) -> bool {
-    matches!(
-        e.kind(),
-        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-    )
-}
-
-/// A connection whose request head has been seen; `unconsumed` of its last bytes are still in the
-/// kernel's receive buffer (only peeked), so that ResetMidResponse can leave them there.
-struct Conn<'a> {
-    stream: TcpStream,
-    unconsumed: usize,
-    shared: &'a Shared,
-}
-
-impl Conn<'_> {
-    /// Read the rest of the request head out of the kernel; false if the client is gone.
-    fn consume_head(&mut self) -> bool {
-        let mut buf = vec![0u8; self.unconsumed];
-        let ok = read_fully(&mut self.stream, &mut buf, self.shared);
-        self.unconsumed = 0;
-        ok
-    }
-
-    /// Write all of `bytes`; false if the client went away.
-    fn write(&mut self, bytes: &[u8]) -> bool {
-        self.stream
-            .write_all(bytes)
-            .and_then(|()| self.stream.flush())
-            .is_ok()
-    }
-
-    /// A 200 head announcing all of `body`, then only its first `sent` bytes.
-    fn write_partial_200(&mut self, body: &str, sent: usize) -> bool {
-        self.write(&response_head(
-            200,
+fn handle(shared: &Shared<State>, mut conn: Conn<'_>, head: Result<Head, TooLarge>) {
+    let Ok(head) = head else {
+        let body = error_body(431);
+        conn.write(&response_head(
+            431,
             "application/json",
             Some(body.len()),
             &[],
-        )) && self.write(&body.as_bytes()[..sent])
-    }
-
-    /// Graceful end: FIN, then wait (bounded) for the client to close, reading and discarding whatever
-    /// it still sends, so that the close does not turn into a reset.
-    fn finish(mut self) {
-        let _ = self.stream.shutdown(Shutdown::Write);
-        let deadline = Instant::now() + LINGER;
-        let mut sink = [0u8; 4096];
-        while Instant::now() < deadline && !self.shared.stopping() {
-            match self.stream.read(&mut sink) {
-                Ok(0) => return,
-                Ok(_) => {}
-                Err(e) if is_timeout(&e) || e.kind() == io::ErrorKind::Interrupted => {}
-                Err(_) => return,
-            }
-        }
-    }
-
-    /// Hold the socket, discarding input, until the client closes it or the mock is dropped.
-    fn hang(mut self) {
-        let mut sink = [0u8; 4096];
-        while !self.shared.stopping() {
-            match self.stream.read(&mut sink) {
-                Ok(0) => return,
-                Ok(_) => {}
-                Err(e) if is_timeout(&e) || e.kind() == io::ErrorKind::Interrupted => {}
-                Err(_) => return,
-            }
-        }
-    }
-}
-
-/// read_exact that tolerates the poll timeout and gives up on shutdown.
-fn read_fully(stream: &mut TcpStream, mut buf: &mut [u8], shared: &Shared) -> bool {
-    let started = Instant::now();
-    while !buf.is_empty() {
-        if shared.stopping() || started.elapsed() > IDLE_TIMEOUT {
-            return false;
-        }
-        match stream.read(buf) {
-            Ok(0) => return false,
-            Ok(n) => buf = &mut buf[n..],
-            Err(e) if is_timeout(&e) || e.kind() == io::ErrorKind::Interrupted => {}
-            Err(_) => return false,
-        }
-    }
-    true
-}
-
-enum HeadError {
-    /// the client went away, errored, or the mock is stopping
-    Gone,
-    /// no data for IDLE_TIMEOUT
-    Idle,
-    /// the head exceeds MAX_HEAD
-    TooLarge,
-}
-
-/// Read the request head up to and including "\r\n\r\n". Everything before the chunk that holds the
-/// terminator is read; that last chunk is only peeked. Returns the head and how many of its bytes are
-/// still unread in the kernel (at least one).
-fn read_head(stream: &mut TcpStream, shared: &Shared) -> Result<(Vec<u8>, usize), HeadError> {
-    let mut consumed: Vec<u8> = Vec::new();
-    let mut buf = vec![0u8; 8192];
-    let mut last_data = Instant::now();
-    loop {
-        if shared.stopping() {
-            return Err(HeadError::Gone);
-        }
-        match stream.peek(&mut buf) {
-            Ok(0) => return Err(HeadError::Gone),
-            Ok(n) => {
-                last_data = Instant::now();
-                let keep = consumed.len().min(3);
-                let mut window = consumed[consumed.len() - keep..].to_vec();
-                window.extend_from_slice(&buf[..n]);
-                if let Some(pos) = find(&window, b"\r\n\r\n") {
-                    let in_peek = pos + 4 - keep;
-                    if consumed.len() + in_peek > MAX_HEAD {
-                        return Err(HeadError::TooLarge);
-                    }
-                    consumed.extend_from_slice(&buf[..in_peek]);
-                    return Ok((consumed, in_peek));
-                }
-                if consumed.len() + n > MAX_HEAD {
-                    return Err(HeadError::TooLarge);
-                }
-                // These bytes are already in the kernel buffer: reading them does not block.
-                if !read_fully(stream, &mut buf[..n], shared) {
-                    return Err(HeadError::Gone);
-                }
-                consumed.extend_from_slice(&buf[..n]);
-            }
-            Err(e) if is_timeout(&e) || e.kind() == io::ErrorKind::Interrupted => {
-                if last_data.elapsed() > IDLE_TIMEOUT {
-                    return Err(HeadError::Idle);
-                }
-            }
-            Err(_) => return Err(HeadError::Gone),
-        }
-    }
-}
-
-pub fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    haystack.windows(needle.len()).position(|w| w == needle)
-}
-
-struct Head {
-    method: String,
-    target: String,
-    path: String,
-    headers: Vec<(String, String)>,
-    valid: bool,
-}
-
-fn parse_head(raw: &[u8]) -> Head {
-    let text = String::from_utf8_lossy(raw);
-    let mut lines = text.split("\r\n");
-    let request_line = lines.next().unwrap_or("");
-    let mut parts = request_line.split(' ');
-    let method = parts.next().unwrap_or("").to_string();
-    let target = parts.next().unwrap_or("").to_string();
-    let version = parts.next().unwrap_or("");
-    let mut valid = !method.is_empty()
-        && !target.is_empty()
-        && version.starts_with("HTTP/1.")
-        && parts.next().is_none();
-    let mut headers = Vec::new();
-    for line in lines {
-        if line.is_empty() {
-            continue;
-        }
-        match line.split_once(':') {
-            Some((name, value)) if !name.is_empty() && !name.contains(' ') => {
-                headers.push((name.to_ascii_lowercase(), value.trim().to_string()));
-            }
-            _ => valid = false,
-        }
-    }
-    // Absolute form (http://host:port/path) as a proxy client would send: keep the path.
-    let origin = match target.split_once("://") {
-        Some((_, rest)) => match rest.find('/') {
-            Some(i) => rest[i..].to_string(),
-            None => "/".to_string(),
-        },
-        None => target.clone(),
+        ));
+        conn.write(body.as_bytes());
+        // Unread request bytes are left: this close may well be a reset. It is a fault anyway.
+        return;
     };
-    let path = origin.split(['?', '#']).next().unwrap_or("").to_string();
-    Head {
-        method,
-        target,
-        path,
-        headers,
-        valid,
-    }
-}
-
-fn handle_connection(mut stream: TcpStream, shared: &Shared) {
-    let _ = stream.set_nodelay(true);
-    let _ = stream.set_read_timeout(Some(POLL));
-    let _ = stream.set_write_timeout(Some(Duration::from_secs(30)));
-    let (raw, unconsumed) = match read_head(&mut stream, shared) {
-        Ok(head) => head,
-        Err(HeadError::TooLarge) => {
-            let mut conn = Conn {
-                stream,
-                unconsumed: 0,
-                shared,
-            };
-            let body = error_body(431);
-            conn.write(&response_head(
-                431,
-                "application/json",
-                Some(body.len()),
-                &[],
-            ));
-            conn.write(body.as_bytes());
-            // Unread request bytes are left: this close may well be a reset. It is a fault anyway.
-            return;
-        }
-        Err(HeadError::Gone | HeadError::Idle) => return,
-    };
-    let head = parse_head(&raw);
-    let recorded = Recorded {
-        method: head.method.clone(),
-        path: head.path.clone(),
-        target: head.target.clone(),
-        headers: head.headers.clone(),
-        at: Instant::now(),
-    };
-    let mut conn = Conn {
-        stream,
-        unconsumed,
-        shared,
-    };
+    let recorded = head.record();
     // Decide under the lock, together with the recording, so count() and the script stay consistent.
     let reply = {
         let mut state = shared.state();
@@ -627,12 +268,7 @@ fn handle_connection(mut stream: TcpStream, shared: &Shared) {
             Err(404)
         } else {
             let expected = format!("Bearer {}", state.bearer);
-            let auth = head
-                .headers
-                .iter()
-                .find(|(n, _)| n == "authorization")
-                .map(|(_, v)| v.as_str());
-            if auth != Some(expected.as_str()) {
+            if head.header("authorization") != Some(expected.as_str()) {
                 Err(401)
             } else {
                 Ok(state
@@ -646,7 +282,7 @@ fn handle_connection(mut stream: TcpStream, shared: &Shared) {
     let path = head.path.as_str();
     match reply {
         Err(code) => {
-            shared.log(method, path, &code.to_string());
+            shared.log.line(method, path, &code.to_string());
             if !conn.consume_head() {
                 return;
             }
@@ -666,30 +302,29 @@ fn handle_connection(mut stream: TcpStream, shared: &Shared) {
                 conn.finish();
             }
         }
-        Ok(reply) => serve(conn, reply, method, path),
+        Ok(reply) => serve(shared, conn, reply, method, path),
     }
 }
 
-fn serve(mut conn: Conn<'_>, reply: Reply, method: &str, path: &str) {
-    let shared = conn.shared;
+fn serve(shared: &Shared<State>, mut conn: Conn<'_>, reply: Reply, method: &str, path: &str) {
     if let Reply::Delay(delay, inner) = reply {
         let until = Instant::now() + delay;
         while Instant::now() < until {
-            if shared.stopping() {
+            if conn.stopping() {
                 return;
             }
             thread::sleep(POLL.min(until.saturating_duration_since(Instant::now())));
         }
-        return serve(conn, *inner, method, path);
+        return serve(shared, conn, *inner, method, path);
     }
     if let Reply::ResetMidResponse = reply {
         // Deliberately leave the last byte(s) of the request head unread.
-        shared.log(method, path, "200 (reset mid-body)");
+        shared.log.line(method, path, "200 (reset mid-body)");
         let body = token_body(
             &new_token(),
             Some(&expires_at_in(shared.state().expires_in)),
         );
-        if conn.write_partial_200(&body, body.len() / 2) {
+        if write_partial_200(&mut conn, &body, body.len() / 2) {
             thread::sleep(RESET_PAUSE);
         }
         // Dropping `conn` closes the socket with unread data: RST on Linux.
@@ -735,19 +370,19 @@ fn serve(mut conn: Conn<'_>, reply: Reply, method: &str, path: &str) {
                 vec![("Location".to_string(), location)],
             ),
             Reply::Raw(bytes) => {
-                shared.log(method, path, "raw");
+                shared.log.line(method, path, "raw");
                 if conn.write(&bytes) {
                     conn.finish();
                 }
                 return;
             }
             Reply::Hang => {
-                shared.log(method, path, "hang");
+                shared.log.line(method, path, "hang");
                 conn.hang();
                 return;
             }
             Reply::StallMidBody { sent } => {
-                shared.log(
+                shared.log.line(
                     method,
                     path,
                     &format!("200 (stall after {sent} body bytes)"),
@@ -758,7 +393,7 @@ fn serve(mut conn: Conn<'_>, reply: Reply, method: &str, path: &str) {
                 if body.len() <= sent {
                     body = padded_body(&token, sent + 64);
                 }
-                if conn.write_partial_200(&body, sent) {
+                if write_partial_200(&mut conn, &body, sent) {
                     conn.hang();
                 }
                 return;
@@ -773,7 +408,7 @@ fn serve(mut conn: Conn<'_>, reply: Reply, method: &str, path: &str) {
             }
             Reply::Delay(..) | Reply::ResetMidResponse => unreachable!("handled above"),
         };
-    shared.log(method, path, &code.to_string());
+    shared.log.line(method, path, &code.to_string());
     let length = has_body(code).then_some(body.len());
     if conn.write(&response_head(code, &content_type, length, &extra))
         && (body.is_empty() || conn.write(&body))
@@ -792,66 +427,6 @@ fn has_body(code: u16) -> bool {
 
 /// The status line and headers, ending with the blank line. Headers in `extra` replace defaults of
 /// the same name (case-insensitive).
-fn response_head(
-    code: u16,
-    content_type: &str,
-    content_length: Option<usize>,
-    extra: &[(String, String)],
-) -> Vec<u8> {
-    let overridden = |name: &str| extra.iter().any(|(n, _)| n.eq_ignore_ascii_case(name));
-    let mut head = format!("HTTP/1.1 {code} {}\r\n", reason(code));
-    if !overridden("content-type") {
-        head.push_str(&format!("Content-Type: {content_type}\r\n"));
-    }
-    if let Some(length) = content_length
-        && !overridden("content-length")
-    {
-        head.push_str(&format!("Content-Length: {length}\r\n"));
-    }
-    if !overridden("connection") {
-        head.push_str("Connection: close\r\n");
-    }
-    for (name, value) in extra {
-        head.push_str(&format!("{name}: {value}\r\n"));
-    }
-    head.push_str("\r\n");
-    head.into_bytes()
-}
-
-/// The reason phrase for a status code ("Status" when unknown).
-pub fn reason(code: u16) -> &'static str {
-    match code {
-        100 => "Continue",
-        200 => "OK",
-        201 => "Created",
-        204 => "No Content",
-        301 => "Moved Permanently",
-        302 => "Found",
-        303 => "See Other",
-        304 => "Not Modified",
-        307 => "Temporary Redirect",
-        308 => "Permanent Redirect",
-        400 => "Bad Request",
-        401 => "Unauthorized",
-        403 => "Forbidden",
-        404 => "Not Found",
-        405 => "Method Not Allowed",
-        408 => "Request Timeout",
-        409 => "Conflict",
-        410 => "Gone",
-        418 => "I'm a teapot",
-        422 => "Unprocessable Entity",
-        429 => "Too Many Requests",
-        431 => "Request Header Fields Too Large",
-        500 => "Internal Server Error",
-        501 => "Not Implemented",
-        502 => "Bad Gateway",
-        503 => "Service Unavailable",
-        504 => "Gateway Timeout",
-        _ => "Status",
-    }
-}
-
 fn error_body(code: u16) -> String {
     format!(
         "{{\"error\":\"{}\"}}",
@@ -884,23 +459,6 @@ fn padded_body(token: &str, size: usize) -> String {
     body.push_str(&"x".repeat(size - min));
     body.push_str("\"}");
     body
-}
-
-/// JSON string escaping (without the quotes): `"`, `\` and control characters.
-pub fn json_escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 /// Seconds since the Unix epoch, now.
