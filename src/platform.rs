@@ -311,7 +311,7 @@ struct Wire {
 
 /// Decode and check the platform's JSON. The reason returned never quotes
 /// the body: serde's own messages can, so they are not used.
-fn decode(body: &[u8], now: i64) -> Result<Token, String> {
+pub(crate) fn decode(body: &[u8], now: i64) -> Result<Token, String> {
     let wire: Wire = serde_json::from_slice(body).map_err(|e| match e.classify() {
         serde_json::error::Category::Data => {
             "it is not of the form {\"token\": \"…\", \"expires_at\": \"<RFC 3339>\"}".to_string()
