@@ -17,8 +17,10 @@
 //! Each property runs `FUZZ_CASES` cases (a small default, so `cargo test`
 //! stays fast), or, with `FUZZ_SECONDS=N`, batches of fresh random cases for
 //! N seconds; `.ci/run` does the latter. A failure shows the smallest input
-//! proptest could shrink it to: fix the bug and keep that input as a test at
-//! the end of this file.
+//! proptest could shrink it to: fix the bug and keep that input as a unit
+//! test next to the code it broke (as
+//! `protocol::tests::refuses_line_breaks_and_nul_in_kept_values` and
+//! `token::tests::rfc3339_only_what_utc_can_write` do).
 
 use std::cell::Cell;
 use std::fmt;
@@ -77,7 +79,7 @@ fn fuzz<S>(
     loop {
         let mut runner = TestRunner::new(Config {
             cases,
-            // Failures are kept as named tests below, not in files.
+            // Failures are kept as named unit tests, not in files.
             failure_persistence: None,
             ..Config::default()
         });
@@ -391,6 +393,7 @@ impl Read for Endless {
     }
 }
 
+/// Counted as accepted here: the inputs that ran into the bound.
 #[test]
 fn request_reading_stops_at_the_bound_of_an_endless_input() {
     let unit = prop_oneof![
@@ -730,6 +733,7 @@ fn decode_json_of_every_shape() {
 }
 
 /// A good token with an `expires_at` near or at the edges of RFC 3339.
+/// Counted as accepted here: the tokens accepted with an expiry.
 #[test]
 fn decode_expiry_dates_at_the_edges() {
     let body = (token_string(), rfc3339()).prop_map(|(token, at)| {
