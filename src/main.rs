@@ -7,6 +7,8 @@ mod cache;
 mod cli;
 mod commands;
 mod diag;
+#[cfg(test)]
+mod fuzz;
 mod git_config;
 mod gitea;
 #[cfg(test)]

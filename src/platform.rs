@@ -321,7 +321,7 @@ struct Wire {
 
 /// Decode and check the platform's JSON. The reason returned never quotes
 /// the body: serde's own messages can, so they are not used.
-fn decode(body: &[u8], now: i64) -> Result<Token, String> {
+pub(crate) fn decode(body: &[u8], now: i64) -> Result<Token, String> {
     let wire: Wire = serde_json::from_slice(body).map_err(|e| match e.classify() {
         serde_json::error::Category::Data => {
             "it is not of the form {\"token\": \"…\", \"expires_at\": \"<RFC 3339>\"}".to_string()
@@ -385,6 +385,9 @@ mod tests {
             r#"{"token":"t","expires_at":"in an hour"}"#,
             r#"{"token":"t","expires_at":1795440896}"#,
             r#"{"token":"t","extra":[1,2],"expires_at":"2026-11-23"}"#,
+            // Found by src/fuzz.rs: the year 10000 in UTC, which RFC 3339
+            // cannot write (fetch-token --json printed a bare number).
+            r#"{"token":"t","expires_at":"9999-12-31T23:00:00-01:00"}"#,
         ] {
             assert_eq!(
                 decode(body.as_bytes(), NOW).unwrap().expires_at,

@@ -34,6 +34,8 @@ pub enum RequestError {
     NoEquals(usize),
     /// A `url=` value git itself would not accept.
     BadUrl(usize),
+    /// A value kept from this line holds CR, LF or NUL (after %-decoding).
+    LineBreak(usize),
     Io(String),
 }
 
@@ -56,6 +58,10 @@ impl fmt::Display for RequestError {
             RequestError::BadUrl(n) => write!(
                 f,
                 "credential request refused: the url= on line {n} has no scheme://host"
+            ),
+            RequestError::LineBreak(n) => write!(
+                f,
+                "credential request refused: a value on line {n} holds a CR, LF or NUL"
             ),
             RequestError::Io(e) => write!(f, "cannot read the credential request: {e}"),
         }
@@ -121,6 +127,29 @@ pub fn read_request_verbatim(input: impl Read) -> Result<(Request, Vec<u8>), Req
             b"url" => request = parse_url(&value).ok_or(RequestError::BadUrl(number))?,
             _ => {}
         }
+        if request.holds_line_break() {
+            return Err(RequestError::LineBreak(number));
+        }
+    }
+}
+
+impl Request {
+    /// Whether a kept value holds CR, LF or NUL: a bare CR inside a line, or
+    /// `%0d`, `%0a`, `%00` in a `url=`. (git refuses a URL whose parts decode
+    /// to a newline, and by default never sends a CR in a value.)
+    fn holds_line_break(&self) -> bool {
+        [
+            &self.protocol,
+            &self.host,
+            &self.path,
+            &self.username,
+            &self.password_expiry_utc,
+        ]
+        .into_iter()
+        .flatten()
+        .map(String::as_str)
+        .chain(self.password.as_ref().map(Secret::expose))
+        .any(|value| value.contains(['\r', '\n', '\0']))
     }
 }
 
@@ -252,6 +281,37 @@ mod tests {
             Err(RequestError::NoEquals(2))
         );
         assert_eq!(parse("url=github.com\n"), Err(RequestError::BadUrl(1)));
+    }
+
+    /// Found by src/fuzz.rs: a CR inside a line, or %0a, %0d, %00 in a url=,
+    /// reached the fields.
+    #[test]
+    fn refuses_line_breaks_and_nul_in_kept_values() {
+        assert_eq!(
+            parse("protocol=\rprotocol=\n"),
+            Err(RequestError::LineBreak(1))
+        );
+        assert_eq!(
+            parse("protocol=https\nhost=github.com\rx\n\n"),
+            Err(RequestError::LineBreak(2))
+        );
+        for url in [
+            "https://github.com/%0a",
+            "https://git%0Ahub.com/o/r",
+            "https://bob%0d@github.com/",
+            "https://bob:p%00@github.com/",
+            "https://github.com\r/",
+        ] {
+            assert_eq!(
+                parse(&format!("url={url}\n")),
+                Err(RequestError::LineBreak(1)),
+                "{url:?}"
+            );
+        }
+        // The CRLF ending is no line break in a value; other escapes and
+        // unknown keys are left alone.
+        let r = parse("wwwauth[]=a\rb\r\nurl=https://h/o%20r%0\r\n\r\n").unwrap();
+        assert_eq!(r.path.as_deref(), Some("o r%0"));
     }
 
     #[test]

@@ -4,8 +4,8 @@
 use std::fmt;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
+use time::{OffsetDateTime, UtcOffset};
 
 /// A secret string (a token or the workspace bearer).
 ///
@@ -71,10 +71,14 @@ pub fn validate(secret: &str) -> Result<(), Invalid> {
     }
 }
 
-/// Parse an RFC 3339 timestamp into unix seconds; `None` if it is not one.
+/// Parse an RFC 3339 timestamp into unix seconds; `None` if it is not one,
+/// or if it is not one in UTC either (`9999-12-31T23:00:00-01:00` is in the
+/// year 10000), so that [`format_rfc3339`] can always write the result.
 pub fn parse_rfc3339(text: &str) -> Option<i64> {
     OffsetDateTime::parse(text, &Rfc3339)
         .ok()
+        .and_then(|t| t.checked_to_offset(UtcOffset::UTC))
+        .filter(|t| (0..=9999).contains(&t.year()))
         .map(|t| t.unix_timestamp())
 }
 
@@ -148,5 +152,18 @@ mod tests {
         ] {
             assert_eq!(parse_rfc3339(bad), None, "{bad:?}");
         }
+    }
+
+    /// Found by src/fuzz.rs: a time that is RFC 3339 where it was written but
+    /// outside the years 0000 to 9999 in UTC, which format_rfc3339 cannot
+    /// write (it fell back to the bare number).
+    #[test]
+    fn rfc3339_only_what_utc_can_write() {
+        assert_eq!(parse_rfc3339("9999-12-31T23:00:00-01:00"), None);
+        assert_eq!(parse_rfc3339("0000-01-01T00:30:00+01:00"), None);
+        let last = parse_rfc3339("9999-12-31T23:59:59Z").unwrap();
+        assert_eq!(format_rfc3339(last), "9999-12-31T23:59:59Z");
+        let first = parse_rfc3339("0000-01-01T00:00:00Z").unwrap();
+        assert_eq!(format_rfc3339(first), "0000-01-01T00:00:00Z");
     }
 }
