@@ -172,7 +172,7 @@ fn partial_applies(pattern: &str, host: &str) -> Applies {
         Some(at) => (true, &rest[at + 1..slash]),
         None => (false, &rest[..slash]),
     };
-    if !host_part.is_empty() && percent_decode(host_part) != host {
+    if !host_part.is_empty() && crate::protocol::percent_decode(host_part) != host {
         return Applies::No;
     }
     let path = rest[slash..].trim_matches('/');
@@ -226,7 +226,7 @@ impl Url {
                 None => (hostport, None),
             }
         };
-        let host = percent_decode(host).to_ascii_lowercase();
+        let host = crate::protocol::percent_decode(host).to_ascii_lowercase();
         let host_ok = |c: char| c.is_ascii_alphanumeric() || "-._~*[]:".contains(c);
         if host.is_empty() || !host.chars().all(host_ok) {
             return None;
@@ -267,26 +267,6 @@ fn host_matches(pattern: &str, host: &str) -> bool {
     let p: Vec<&str> = pattern.split('.').collect();
     let h: Vec<&str> = host.split('.').collect();
     p.len() == h.len() && p.iter().zip(&h).all(|(p, h)| *p == "*" || p == h)
-}
-
-fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = |b: u8| (b as char).to_digit(16);
-        if bytes[i] == b'%'
-            && i + 2 < bytes.len()
-            && let (Some(h), Some(l)) = (hex(bytes[i + 1]), hex(bytes[i + 2]))
-        {
-            out.push((h * 16 + l) as u8);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// A config file held under git's lock: `FILE.lock` is created exclusively

@@ -187,7 +187,8 @@ fn parse_url(url: &str) -> Option<Request> {
     })
 }
 
-fn percent_decode(text: &str) -> String {
+/// `%XX` escapes decoded as git does for URLs (invalid ones kept as they are).
+pub fn percent_decode(text: &str) -> String {
     let bytes = text.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
