@@ -234,20 +234,19 @@ fn gitea_token() -> String {
 
 /// `status --probe --probe-repo o/r` against the mock, as text and as JSON;
 /// the token may appear in neither stdout nor stderr.
-fn probe(ws: &Workspace, gitea: &MockGitea) -> (Out, serde_json::Value) {
-    let api = format!("{GITEA}={}", gitea.api_url());
-    let args = [
-        "status",
-        "--probe",
-        "--probe-repo",
-        "o/r",
-        "--api-url",
-        &api,
-    ];
-    let out = ws.helper(&args, "");
+/// `status --probe --probe-repo REPO --api-url GITEA=API` (and `extra`),
+/// with the token checked absent from stdout as from stderr.
+fn run_probe(ws: &Workspace, api: &str, repo: &str, extra: &[&str]) -> Out {
+    let api = format!("{GITEA}={api}");
+    let args = ["status", "--probe", "--probe-repo", repo, "--api-url", &api];
+    let out = ws.helper(&[&args[..], extra].concat(), "");
     ws.assert_no_secret_in(&out.stdout, "stdout");
-    let json = ws.helper(&[&args[..], &["--json"]].concat(), "");
-    ws.assert_no_secret_in(&json.stdout, "stdout");
+    out
+}
+
+fn probe(ws: &Workspace, gitea: &MockGitea) -> (Out, serde_json::Value) {
+    let out = run_probe(ws, &gitea.api_url(), "o/r", &[]);
+    let json = run_probe(ws, &gitea.api_url(), "o/r", &["--json"]);
     assert_eq!(json.code(), out.code(), "{json:?}");
     let value: serde_json::Value = serde_json::from_str(&json.stdout)
         .unwrap_or_else(|e| panic!("status --json is not JSON ({e}): {json:?}"));
@@ -428,19 +427,9 @@ fn probes_give_up_at_the_deadline() {
     ws.set_env("MOLECULE_TOKEN_TIMEOUT", "1");
     // Accepts connections (the kernel does) and never answers.
     let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let api = format!("{GITEA}=http://{}/api/v1", silent.local_addr().unwrap());
+    let api = format!("http://{}/api/v1", silent.local_addr().unwrap());
     let started = std::time::Instant::now();
-    let out = ws.helper(
-        &[
-            "status",
-            "--probe",
-            "--probe-repo",
-            "o/r",
-            "--api-url",
-            &api,
-        ],
-        "",
-    );
+    let out = run_probe(&ws, &api, "o/r", &[]);
     assert!(
         started.elapsed() < std::time::Duration::from_secs(8),
         "{out:?}"
@@ -497,18 +486,7 @@ fn probes_use_no_proxy() {
     ] {
         ws.set_env(name, proxy.url());
     }
-    let api = format!("{GITEA}={}", gitea.api_url());
-    let out = ws.helper(
-        &[
-            "status",
-            "--probe",
-            "--probe-repo",
-            "o/r",
-            "--api-url",
-            &api,
-        ],
-        "",
-    );
+    let out = run_probe(&ws, &gitea.api_url(), "o/r", &[]);
     assert_eq!(out.code(), 0, "{out:?}");
     ws.assert_no_secret_in(&out.stdout, "stdout");
     assert_eq!(proxy.count(), 0, "{:?}", proxy.requests());
@@ -521,18 +499,7 @@ fn probes_follow_no_redirect() {
     let (ws, gitea) = gitea_workspace(&token);
     gitea.add_token(&token, "agent-7", &["all"]);
     gitea.rename_repo("o/old", "o/new");
-    let api = format!("{GITEA}={}", gitea.api_url());
-    let out = ws.helper(
-        &[
-            "status",
-            "--probe",
-            "--probe-repo",
-            "o/old",
-            "--api-url",
-            &api,
-        ],
-        "",
-    );
+    let out = run_probe(&ws, &gitea.api_url(), "o/old", &[]);
     assert_eq!(out.code(), 1, "{out:?}");
     ws.assert_no_secret_in(&out.stdout, "stdout");
     let api_lines = lines(&out, "api");
