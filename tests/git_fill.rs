@@ -214,6 +214,10 @@ fn a_token_that_would_inject_lines_is_refused() {
         "nul\0byte",
         "with space",
         "tab\there",
+        "esc\x1bape",
+        "del\x7fete",
+        "bell\x07",
+        "non-ascii-é",
     ] {
         let ws = Workspace::new();
         ws.configure_generic();
