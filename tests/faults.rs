@@ -13,7 +13,6 @@ use std::time::{Duration, Instant};
 use support::*;
 
 const URL: &str = "https://github.com/org/repo.git";
-const FUTURE: &str = "2030-01-02T03:04:05Z";
 
 fn short_deadline() -> Workspace {
     let mut ws = Workspace::new();
