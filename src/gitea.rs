@@ -7,7 +7,6 @@
 use std::time::{Duration, Instant};
 
 use anyhow::Result;
-use reqwest::header::{ACCEPT, AUTHORIZATION, HeaderValue};
 
 use crate::diag::debug;
 use crate::platform;
@@ -92,24 +91,16 @@ async fn get(
     token: &Secret,
     want_login: bool,
 ) -> Result<(u16, Option<String>), String> {
-    let mut authorization = HeaderValue::try_from(format!("token {}", token.expose()))
-        .map_err(|_| "the token cannot be sent in an HTTP header".to_string())?;
-    authorization.set_sensitive(true);
-    debug!("GET {url}");
-    let mut response = client
-        .get(url)
-        .header(AUTHORIZATION, authorization)
-        .header(ACCEPT, "application/json")
-        .send()
-        .await
-        .map_err(|e| {
-            let reason = platform::root_cause(&e);
-            if e.is_connect() {
-                format!("cannot connect to {url}: {reason}")
-            } else {
-                format!("the request to {url} failed: {reason}")
-            }
-        })?;
+    let request = platform::authorized_get(client, url, "token", token)
+        .ok_or_else(|| "the token cannot be sent in an HTTP header".to_string())?;
+    let mut response = request.send().await.map_err(|e| {
+        let reason = platform::root_cause(&e);
+        if e.is_connect() {
+            format!("cannot connect to {url}: {reason}")
+        } else {
+            format!("the request to {url} failed: {reason}")
+        }
+    })?;
     let status = response.status().as_u16();
     if status != 200 || !want_login {
         return Ok((status, None));

@@ -172,27 +172,38 @@ pub fn client(https: bool, timeout: Duration) -> Result<reqwest::Client> {
         .context("cannot set up the HTTP client")
 }
 
+/// `GET url` with `Authorization: SCHEME SECRET`, marked sensitive so that
+/// no layer below logs it, and `Accept: application/json`. `None` when the
+/// secret cannot be a header value (validated secrets always can).
+pub fn authorized_get(
+    client: &reqwest::Client,
+    url: &str,
+    scheme: &str,
+    secret: &Secret,
+) -> Option<reqwest::RequestBuilder> {
+    let mut authorization = HeaderValue::try_from(format!("{scheme} {}", secret.expose())).ok()?;
+    authorization.set_sensitive(true);
+    debug!("GET {url}");
+    Some(
+        client
+            .get(url)
+            .header(AUTHORIZATION, authorization)
+            .header(ACCEPT, "application/json"),
+    )
+}
+
 async fn attempt_once(
     client: &reqwest::Client,
     url: &str,
     bearer: &Secret,
 ) -> Result<Token, AttemptError> {
-    let mut authorization =
-        HeaderValue::try_from(format!("Bearer {}", bearer.expose())).map_err(|_| {
-            fail(
-                Kind::Final,
-                "the workspace bearer cannot be sent in an HTTP header".into(),
-            )
-        })?;
-    authorization.set_sensitive(true);
-    debug!("GET {url}");
-    let mut response = client
-        .get(url)
-        .header(AUTHORIZATION, authorization)
-        .header(ACCEPT, "application/json")
-        .send()
-        .await
-        .map_err(|e| transport_error(&e, url))?;
+    let request = authorized_get(client, url, "Bearer", bearer).ok_or_else(|| {
+        fail(
+            Kind::Final,
+            "the workspace bearer cannot be sent in an HTTP header".into(),
+        )
+    })?;
+    let mut response = request.send().await.map_err(|e| transport_error(&e, url))?;
     let status = response.status().as_u16();
     debug!("GET {url}: HTTP {status}");
     match status {
