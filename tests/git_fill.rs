@@ -372,16 +372,7 @@ fn a_reset_line_then_ours_then_the_fallback_puts_the_helper_ahead_of_an_earlier_
 fn proxy_variables_never_see_the_bearer() {
     let mut ws = Workspace::new();
     let proxy = MockPlatform::start("proxy-bearer");
-    for name in [
-        "HTTP_PROXY",
-        "http_proxy",
-        "HTTPS_PROXY",
-        "https_proxy",
-        "ALL_PROXY",
-        "all_proxy",
-    ] {
-        ws.set_env(name, proxy.url());
-    }
+    ws.set_proxies(&proxy.url());
     ws.configure_generic();
     let token = scripted_token(&ws);
     assert_platform_token(&ws.fill("https://github.com"), &token);

@@ -476,16 +476,7 @@ fn probes_use_no_proxy() {
     let (mut ws, gitea) = gitea_workspace(&token);
     gitea.add_token(&token, "agent-7", &["all"]);
     let proxy = MockGitea::start();
-    for name in [
-        "HTTP_PROXY",
-        "http_proxy",
-        "HTTPS_PROXY",
-        "https_proxy",
-        "ALL_PROXY",
-        "all_proxy",
-    ] {
-        ws.set_env(name, proxy.url());
-    }
+    ws.set_proxies(&proxy.url());
     let out = run_probe(&ws, &gitea.api_url(), "o/r", &[]);
     assert_eq!(out.code(), 0, "{out:?}");
     ws.assert_no_secret_in(&out.stdout, "stdout");

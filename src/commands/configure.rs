@@ -654,6 +654,16 @@ mod tests {
         }
     }
 
+    /// A line of `[credential "https://github.com/"]` in the global file.
+    fn global_github(value: &str) -> Entry {
+        entry(
+            "global",
+            "/h/.gitconfig",
+            "credential.https://github.com/.helper",
+            value,
+        )
+    }
+
     fn wrap(value: &str) -> String {
         helper_line(P, ["fallback", "--", value])
     }
@@ -745,24 +755,9 @@ mod tests {
                 "credential.https://github.com/org.helper",
                 "y",
             ),
-            entry(
-                "global",
-                "/h/.gitconfig",
-                "credential.https://github.com/.helper",
-                "",
-            ),
-            entry(
-                "global",
-                "/h/.gitconfig",
-                "credential.https://github.com/.helper",
-                P,
-            ),
-            entry(
-                "global",
-                "/h/.gitconfig",
-                "credential.https://github.com/.helper",
-                &wrap("store"),
-            ),
+            global_github(""),
+            global_github(P),
+            global_github(&wrap("store")),
             entry(
                 "local",
                 "/r/.git/config",
@@ -866,24 +861,9 @@ mod tests {
     fn a_block_in_place_is_left_alone_and_a_block_overtaken_is_redone() {
         let mut entries = vec![
             entry("global", "/h/.gitconfig", "credential.helper", "store"),
-            entry(
-                "global",
-                "/h/.gitconfig",
-                "credential.https://github.com/.helper",
-                "",
-            ),
-            entry(
-                "global",
-                "/h/.gitconfig",
-                "credential.https://github.com/.helper",
-                P,
-            ),
-            entry(
-                "global",
-                "/h/.gitconfig",
-                "credential.https://github.com/.helper",
-                &wrap("store"),
-            ),
+            global_github(""),
+            global_github(P),
+            global_github(&wrap("store")),
             entry(
                 "global",
                 "/h/.gitconfig",
@@ -960,20 +940,7 @@ mod tests {
         assert_eq!(p.hidden.len(), 2);
         assert!(p.hidden[0].contains("credential.https://github.com/org.helper"));
 
-        let entries = vec![
-            entry(
-                "global",
-                "/h/.gitconfig",
-                "credential.https://github.com/.helper",
-                "",
-            ),
-            entry(
-                "global",
-                "/h/.gitconfig",
-                "credential.https://github.com/.helper",
-                "store",
-            ),
-        ];
+        let entries = vec![global_github(""), global_github("store")];
         let in_target = |_: &Entry| true;
         let err = plan_host(&entries, &in_target, "github.com", P, &wrap).unwrap_err();
         assert!(err.to_string().contains("configure did not write"), "{err}");

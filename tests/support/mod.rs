@@ -167,6 +167,20 @@ impl Workspace {
         self.env.push((name.to_string(), value.into()));
     }
 
+    /// Point every proxy variable (both spellings) at `url`.
+    pub fn set_proxies(&mut self, url: &str) {
+        for name in [
+            "HTTP_PROXY",
+            "http_proxy",
+            "HTTPS_PROXY",
+            "https_proxy",
+            "ALL_PROXY",
+            "all_proxy",
+        ] {
+            self.set_env(name, url);
+        }
+    }
+
     /// Treat `secret` as one that must never appear on stderr.
     pub fn add_secret(&self, secret: &str) {
         self.secrets.lock().unwrap().push(secret.to_string());
