@@ -1,10 +1,18 @@
-//! The command line, as clap sees it. Syntax only: the environment, defaults
-//! and validation of values are resolved into `Settings` by `settings.rs`.
+//! The command line, as clap sees it. Syntax only: [`Cli::into_parts`]
+//! hands the rest of the program plain values ([`Flags`] and an
+//! [`Action`]); the environment, defaults and validation of values are
+//! resolved into `Settings` by `settings.rs`. With `main.rs`, the only
+//! module that imports clap; it also renders the shell completions (and the
+//! tests render the man page) from this definition.
 
 use std::ffi::OsString;
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
+
+use crate::commands::configure::Location;
+use crate::commands::{Action, status};
+use crate::settings::{self, ApiUrl, Flags};
 
 const ABOUT: &str = "Serve git, gh and scripts a fresh GitHub App installation token from the \
                      Molecule platform";
@@ -51,6 +59,7 @@ pub struct Cli {
 
 /// Settings shared by every subcommand; given before or after it.
 #[derive(Debug, Default, Args)]
+#[command(next_help_heading = "Global options")]
 pub struct GlobalArgs {
     /// Base URL of the Molecule platform [env: PLATFORM_URL] [default: http://platform:8080]
     #[arg(long, global = true, value_name = "URL")]
@@ -208,7 +217,7 @@ pub struct StatusArgs {
 
     /// With --probe, HOST's API is at URL (a proxy, a test server) [default:
     /// https://HOST/api/v1]; repeatable
-    #[arg(long, value_name = "HOST=URL", requires = "probe", value_parser = api_url)]
+    #[arg(long, value_name = "HOST=URL", requires = "probe", value_parser = settings::parse_api_url_arg)]
     pub api_url: Vec<ApiUrl>,
 }
 
@@ -232,25 +241,6 @@ redirect and using no proxy:
 list pull requests with the repository scope but issues only with read:issue: a 403 on \
 issues while pull requests answer is a warning that names the missing scope and what to \
 do (issue a new token with read:issue, update the workspace secret, restart the workspace).";
-
-/// `--api-url HOST=URL`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ApiUrl {
-    /// Lower-case.
-    pub host: String,
-    /// Without a trailing slash.
-    pub url: String,
-}
-
-fn api_url(value: &str) -> Result<ApiUrl, String> {
-    let (host, url) = value.split_once('=').ok_or_else(|| {
-        "expected HOST=URL, such as git.example.com=https://proxy.example/api/v1".to_string()
-    })?;
-    Ok(ApiUrl {
-        host: crate::settings::parse_host(host)?,
-        url: crate::settings::parse_api_url(url)?,
-    })
-}
 
 /// `OWNER/REPO` as Gitea names them: letters, digits, `-`, `_`, `.`.
 fn probe_repo(value: &str) -> Result<String, String> {
@@ -339,10 +329,136 @@ pub struct ExecArgs {
     pub command: Vec<OsString>,
 }
 
+/// What the command line asks for, in plain values.
+#[derive(Debug)]
+#[allow(clippy::large_enum_variant)] // one value per process, moved once
+pub enum Parsed {
+    /// Work that needs the settings.
+    Run(Flags, Action),
+    /// Print completions: needs nothing but this definition.
+    Completions(Shell),
+}
+
+impl Cli {
+    /// Hand the parse over as plain values: nothing past this point sees
+    /// clap's types.
+    pub fn into_parts(self) -> Parsed {
+        let GlobalArgs {
+            platform_url,
+            configs_dir,
+            hosts,
+            secret_hosts,
+            cache_dir,
+            no_cache,
+            timeout,
+            refresh_window,
+            verbose,
+        } = self.global;
+        let flags = Flags {
+            platform_url,
+            configs_dir,
+            hosts,
+            secret_hosts,
+            cache_dir,
+            no_cache,
+            timeout,
+            refresh_window,
+            verbose,
+        };
+        let action = match self.command {
+            Command::Get => Action::Get,
+            Command::Store => Action::Store,
+            Command::Erase => Action::Erase,
+            Command::FetchToken(FetchTokenArgs { host, json }) => Action::FetchToken { host, json },
+            Command::GhLogin(GhLoginArgs { hostname, gh }) => Action::GhLogin {
+                hostnames: hostname,
+                gh,
+            },
+            Command::Exec(ExecArgs { command }) => Action::Exec { command },
+            Command::Configure(args) => Action::Configure(args.location()),
+            Command::Unconfigure(args) => Action::Unconfigure(args.location()),
+            Command::Status(StatusArgs {
+                json,
+                probe,
+                probe_repo,
+                api_url,
+            }) => Action::Status(status::Options {
+                json,
+                probe,
+                probe_repos: probe_repo,
+                api_urls: api_url,
+            }),
+            Command::Completions(CompletionsArgs { shell }) => return Parsed::Completions(shell),
+            Command::Fallback(FallbackArgs { helper, operation }) => {
+                Action::Fallback { helper, operation }
+            }
+        };
+        Parsed::Run(flags, action)
+    }
+}
+
+impl ConfigureArgs {
+    fn location(self) -> Location {
+        match (self.file, self.system) {
+            (Some(file), _) => Location::File(file),
+            (None, true) => Location::System,
+            (None, false) => Location::Global,
+        }
+    }
+}
+
+const NAME: &str = "molecule-git-token-helper";
+
+/// The completion script for `shell`, whole, generated from this
+/// definition so that it cannot drift from `--help`.
+pub fn completions(shell: Shell) -> Vec<u8> {
+    let shell = match shell {
+        Shell::Bash => clap_complete::Shell::Bash,
+        Shell::Zsh => clap_complete::Shell::Zsh,
+        Shell::Fish => clap_complete::Shell::Fish,
+    };
+    let mut command = without_hidden_subcommands(&Cli::command());
+    let mut out = Vec::new();
+    clap_complete::generate(shell, &mut command, NAME, &mut out);
+    if shell == clap_complete::Shell::Bash {
+        out = fix_bash_states(&out);
+    }
+    out
+}
+
+/// The command as completions should offer it. clap_complete offers hidden
+/// subcommands (the `fallback` wrapper that `configure` writes into git's
+/// config), and clap cannot remove one, so copy what completion uses: the
+/// arguments and the visible subcommands.
+fn without_hidden_subcommands(cli: &clap::Command) -> clap::Command {
+    debug_assert_eq!(cli.get_name(), NAME);
+    let mut command = clap::Command::new(NAME)
+        .version(env!("CARGO_PKG_VERSION"))
+        .propagate_version(true)
+        .args(cli.get_arguments().cloned())
+        .subcommands(cli.get_subcommands().filter(|s| !s.is_hide_set()).cloned());
+    if let Some(about) = cli.get_about() {
+        command = command.about(about.clone());
+    }
+    command
+}
+
+/// clap_complete 4.6 spells bash's state names two ways when the binary's
+/// name has a hyphen (clap-rs/clap#6421): the loop that reads the words
+/// escapes `-` in the binary's name as `__`, the case arms as `__subcmd__`, so
+/// no subcommand ever completes its own options. Spell the arms as the loop
+/// does. Once clap_complete is fixed the wrong spelling no longer occurs and
+/// this changes nothing.
+fn fix_bash_states(script: &[u8]) -> Vec<u8> {
+    let text = String::from_utf8_lossy(script);
+    let wrong = format!("{}__subcmd__", NAME.replace('-', "__subcmd__"));
+    let right = format!("{}__subcmd__", NAME.replace('-', "__"));
+    text.replace(&wrong, &right).into_bytes()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::CommandFactory;
 
     #[test]
     fn definition_is_consistent() {
@@ -456,5 +572,93 @@ mod tests {
             panic!("not exec")
         };
         assert_eq!(args.command, ["sh", "-c", "echo --json"]);
+    }
+
+    #[test]
+    fn completions_offer_visible_commands_only() {
+        for shell in [Shell::Bash, Shell::Zsh, Shell::Fish] {
+            let text = String::from_utf8(completions(shell)).unwrap();
+            for visible in ["fetch-token", "gh-login", "completions", "platform-url"] {
+                assert!(text.contains(visible), "{shell:?}: no {visible}");
+            }
+            assert!(
+                !text.contains("fallback"),
+                "{shell:?} offers the hidden fallback"
+            );
+            assert!(
+                !text.contains("_fetch_token"),
+                "{shell:?} offers a hidden alias"
+            );
+        }
+    }
+
+    /// The table that reads helper lines back must know every global flag
+    /// of this definition, with the same arity.
+    #[test]
+    fn global_flags_table_matches_the_definition() {
+        let command = Cli::command();
+        let mut defined: Vec<(String, bool)> = command
+            .get_arguments()
+            .filter(|a| a.is_global_set())
+            .filter_map(|a| {
+                let takes_value = a.get_action().takes_values();
+                a.get_long().map(|l| (l.to_string(), takes_value))
+            })
+            .collect();
+        defined.sort();
+        let mut table: Vec<(String, bool)> = settings::GLOBAL_FLAGS
+            .iter()
+            .map(|(n, v)| (n.to_string(), *v))
+            .collect();
+        table.sort();
+        assert_eq!(defined, table);
+    }
+
+    /// Reading a helper line back without clap gives what clap's parse
+    /// would, once git appends `get`.
+    #[test]
+    fn helper_lines_read_back_as_clap_parses_them() {
+        use crate::settings::{HelperArgs, parse_helper_args};
+        let lines: &[&[&str]] = &[
+            &[],
+            &["--timeout", "3", "--host", "a", "--no-cache"],
+            &["--timeout=3", "-v"],
+            &["--verbose", "--platform-url=http://p"],
+            &[
+                "--host",
+                "a",
+                "--secret-host",
+                "g=T",
+                "fallback",
+                "--",
+                "store --file=/x",
+            ],
+            &["fallback", "--", ""],
+            &["fallback", "--", "it's"],
+            &["fallback", "store"],
+            &["fetch-token"],
+            &["--help"],
+            &["--no-cache=1"],
+            &["--timeout"],
+            &["fallback"],
+            &["fallback", "--", "a", "b"],
+            &["get"],
+            &["--bogus", "x"],
+        ];
+        for words in lines {
+            let words: Vec<String> = words.iter().map(|w| w.to_string()).collect();
+            let argv = ["h"]
+                .into_iter()
+                .chain(words.iter().map(String::as_str))
+                .chain(["get"]);
+            let clap = match Cli::try_parse_from(argv).map(|cli| cli.command) {
+                Ok(Command::Get) => Some(HelperArgs::Get),
+                Ok(Command::Fallback(args)) if args.operation == "get" => {
+                    args.helper.into_string().ok().map(HelperArgs::Fallback)
+                }
+                _ => None,
+            };
+            assert_eq!(parse_helper_args(&words), clap, "{words:?}");
+        }
     }
 }

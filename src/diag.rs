@@ -24,6 +24,20 @@ macro_rules! debug {
 }
 pub(crate) use debug;
 
+/// A warning line on stderr: something the user should fix, that did not
+/// stop the work.
+macro_rules! warning {
+    ($($arg:tt)*) => {
+        $crate::diag::write_line("warning", &format!($($arg)*))
+    };
+}
+pub(crate) use warning;
+
+/// Pass on another program's own words (gh's, say) as they were, whole.
+pub fn write_raw(text: &str) {
+    let _ = std::io::stderr().lock().write_all(text.as_bytes());
+}
+
 /// Write `molecule-git-token-helper: <kind>: <message>` as one line, in one
 /// write, with any line break in the message folded into a space.
 pub fn write_line(kind: &str, message: &str) {

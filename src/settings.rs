@@ -8,8 +8,6 @@ use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::cli::GlobalArgs;
-
 pub const DEFAULT_PLATFORM_URL: &str = "http://platform:8080";
 pub const DEFAULT_CONFIGS_DIR: &str = "/configs";
 pub const DEFAULT_HOST: &str = "github.com";
@@ -20,6 +18,48 @@ pub const BEARER_FILE: &str = ".auth_token";
 /// Where the secrets of secret-backed hosts are, under the configs directory.
 pub const SECRETS_DIR: &str = "secrets.d";
 pub const CACHE_DIR_NAME: &str = "molecule-git-token-helper";
+
+/// The settings as given on the command line, before the environment and
+/// defaults are applied: `None`/empty/false for a flag not given. Plain
+/// data; `cli.rs` fills it from clap's parse.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Flags {
+    pub platform_url: Option<String>,
+    pub configs_dir: Option<PathBuf>,
+    pub hosts: Vec<String>,
+    pub secret_hosts: Vec<String>,
+    pub cache_dir: Option<PathBuf>,
+    pub no_cache: bool,
+    pub timeout: Option<String>,
+    pub refresh_window: Option<String>,
+    pub verbose: bool,
+}
+
+/// The global flags by their long names, and whether each takes a value:
+/// what a helper line in git's config may carry before the operation git
+/// appends. `cli.rs` checks in a test that its definition agrees.
+pub const GLOBAL_FLAGS: &[(&str, bool)] = &[
+    ("platform-url", true),
+    ("configs-dir", true),
+    ("host", true),
+    ("secret-host", true),
+    ("cache-dir", true),
+    ("no-cache", false),
+    ("timeout", true),
+    ("refresh-window", true),
+    ("verbose", false),
+];
+
+/// How this program serves a host.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Route<'a> {
+    /// With the platform's token.
+    Platform,
+    /// With the secret in its file, never the platform's token.
+    Secret(&'a SecretHost),
+    /// Not at all: git asks the next helper.
+    NotServed,
+}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Settings {
@@ -46,6 +86,22 @@ impl Settings {
 
     pub fn token_url(&self) -> String {
         format!("{}{TOKEN_PATH}", self.platform_url)
+    }
+
+    /// How `host` is served: from the platform, from a secret file, or not
+    /// at all. Case-insensitive; a port is part of the host.
+    pub fn route(&self, host: &str) -> Route<'_> {
+        match self.secret_host(host) {
+            Some(secret) => Route::Secret(secret),
+            None if self.serves_host(host) => Route::Platform,
+            None => Route::NotServed,
+        }
+    }
+
+    /// Whether a served platform host is not github.com: gh then reads
+    /// `GH_ENTERPRISE_TOKEN`/`GITHUB_ENTERPRISE_TOKEN` for it.
+    pub fn serves_enterprise(&self) -> bool {
+        self.hosts.iter().any(|h| h != DEFAULT_HOST)
     }
 
     /// Does this helper answer for `host` with the platform's token?
@@ -98,6 +154,26 @@ pub struct SecretHost {
     pub name: String,
 }
 
+/// `status --api-url HOST=URL`: where a host's API is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiUrl {
+    /// Lower-case.
+    pub host: String,
+    /// Without a trailing slash.
+    pub url: String,
+}
+
+/// Parse `HOST=URL` for `--api-url`.
+pub fn parse_api_url_arg(value: &str) -> Result<ApiUrl, String> {
+    let (host, url) = value.split_once('=').ok_or_else(|| {
+        "expected HOST=URL, such as git.example.com=https://proxy.example/api/v1".to_string()
+    })?;
+    Ok(ApiUrl {
+        host: parse_host(host)?,
+        url: parse_api_url(url)?,
+    })
+}
+
 /// A setting with an invalid value: exit 2, like clap's own errors.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UsageError(pub String);
@@ -136,7 +212,7 @@ fn invalid(source: Source, value: &str, expected: &str) -> UsageError {
 /// Resolve `args` and the environment (through `env`, so tests need not
 /// touch the process environment).
 pub fn resolve(
-    args: &GlobalArgs,
+    args: &Flags,
     env: &dyn Fn(&str) -> Option<OsString>,
 ) -> Result<Settings, UsageError> {
     // An unset or empty variable is None; one that is not UTF-8 is an error.
@@ -302,70 +378,177 @@ pub fn resolve(
     })
 }
 
-/// The settings that were given as flags, as the arguments that give them
-/// again: what `configure` writes into the helper's line in git's config,
-/// so that git's later runs keep them. Settings that came from the
-/// environment are left out, so the environment keeps governing them.
-/// Relative directories are made absolute (git runs the helper from any
-/// repository); `--verbose` is not kept (it would print on every git run).
-pub fn flag_args(args: &GlobalArgs, settings: &Settings) -> Result<Vec<String>, UsageError> {
-    // Destructured so that a new flag cannot be forgotten here.
-    let GlobalArgs {
-        platform_url,
-        configs_dir,
-        hosts,
-        secret_hosts,
-        cache_dir,
-        no_cache,
-        timeout,
-        refresh_window,
-        verbose: _,
-    } = args;
-    let absolute = |flag: &'static str, dir: &PathBuf| -> Result<String, UsageError> {
-        std::path::absolute(dir)
-            .ok()
-            .and_then(|d| d.to_str().map(str::to_string))
-            .ok_or_else(|| {
-                invalid(
-                    Source::Flag(flag),
-                    &dir.to_string_lossy(),
-                    "expected a directory whose absolute path is valid UTF-8",
-                )
-            })
-    };
-    let mut out = Vec::new();
-    if !hosts.is_empty() {
-        for host in &settings.hosts {
-            out.extend(["--host".to_string(), host.clone()]);
+/// The settings a helper line in git's config carries: those that were
+/// given as flags, since git runs the helper without them. Settings that came
+/// from the environment are left out, so the environment keeps governing
+/// them. Rendered to argv in one place, [`HelperFlags::to_args`], and read
+/// back by [`parse_helper_args`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HelperFlags {
+    pub hosts: Vec<String>,
+    pub secret_hosts: Vec<SecretHost>,
+    pub platform_url: Option<String>,
+    /// Absolute (git runs the helper from any repository).
+    pub configs_dir: Option<String>,
+    /// Absolute.
+    pub cache_dir: Option<String>,
+    pub no_cache: bool,
+    pub timeout: Option<String>,
+    pub refresh_window: Option<String>,
+}
+
+impl HelperFlags {
+    /// From the flags given and the settings they resolved to. Relative
+    /// directories are made absolute; `--verbose` is not kept (it would print
+    /// on every git run).
+    pub fn new(flags: &Flags, settings: &Settings) -> Result<HelperFlags, UsageError> {
+        // Destructured so that a new flag cannot be forgotten here.
+        let Flags {
+            platform_url,
+            configs_dir,
+            hosts,
+            secret_hosts,
+            cache_dir,
+            no_cache,
+            timeout,
+            refresh_window,
+            verbose: _,
+        } = flags;
+        let absolute = |flag: &'static str, dir: &PathBuf| -> Result<String, UsageError> {
+            std::path::absolute(dir)
+                .ok()
+                .and_then(|d| d.to_str().map(str::to_string))
+                .ok_or_else(|| {
+                    invalid(
+                        Source::Flag(flag),
+                        &dir.to_string_lossy(),
+                        "expected a directory whose absolute path is valid UTF-8",
+                    )
+                })
+        };
+        Ok(HelperFlags {
+            hosts: match hosts.is_empty() {
+                true => Vec::new(),
+                false => settings.hosts.clone(),
+            },
+            secret_hosts: match secret_hosts.is_empty() {
+                true => Vec::new(),
+                false => settings.secret_hosts.clone(),
+            },
+            platform_url: platform_url.as_ref().map(|_| settings.platform_url.clone()),
+            configs_dir: configs_dir
+                .as_ref()
+                .map(|d| absolute("configs-dir", d))
+                .transpose()?,
+            cache_dir: cache_dir
+                .as_ref()
+                .map(|d| absolute("cache-dir", d))
+                .transpose()?,
+            no_cache: *no_cache,
+            timeout: timeout.as_ref().map(|t| t.trim().to_string()),
+            refresh_window: refresh_window.as_ref().map(|w| w.trim().to_string()),
+        })
+    }
+
+    /// What a fallback wrapper needs: `--secret-host`, and the `--host` and
+    /// `--configs-dir` it is resolved with; nothing when no secret host was
+    /// given as a flag (the environment governs the wrapper then).
+    pub fn for_wrapper(&self) -> HelperFlags {
+        if self.secret_hosts.is_empty() {
+            return HelperFlags::default();
+        }
+        HelperFlags {
+            hosts: self.hosts.clone(),
+            secret_hosts: self.secret_hosts.clone(),
+            configs_dir: self.configs_dir.clone(),
+            ..HelperFlags::default()
         }
     }
-    if !secret_hosts.is_empty() {
-        for secret in &settings.secret_hosts {
-            out.extend([
-                "--secret-host".to_string(),
-                format!("{}={}", secret.host, secret.name),
-            ]);
+
+    /// The arguments that give these settings again.
+    pub fn to_args(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut pair = |flag: &str, value: &str| out.extend([format!("--{flag}"), value.into()]);
+        for host in &self.hosts {
+            pair("host", host);
+        }
+        for secret in &self.secret_hosts {
+            pair("secret-host", &format!("{}={}", secret.host, secret.name));
+        }
+        if let Some(url) = &self.platform_url {
+            pair("platform-url", url);
+        }
+        if let Some(dir) = &self.configs_dir {
+            pair("configs-dir", dir);
+        }
+        if let Some(dir) = &self.cache_dir {
+            pair("cache-dir", dir);
+        }
+        if self.no_cache {
+            out.push("--no-cache".to_string());
+        }
+        if let Some(t) = &self.timeout {
+            out.extend(["--timeout".to_string(), t.clone()]);
+        }
+        if let Some(w) = &self.refresh_window {
+            out.extend(["--refresh-window".to_string(), w.clone()]);
+        }
+        out
+    }
+}
+
+/// What the words of a helper line of this program (after the program,
+/// before the operation git appends) ask for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HelperArgs {
+    /// Global flags only: this helper, answering git.
+    Get,
+    /// `fallback [--] HELPER`: a kept helper, wrapped.
+    Fallback(String),
+}
+
+/// Read the words of a helper line back, as the command line parser would
+/// once git appends the operation: global flags ([`GLOBAL_FLAGS`], as
+/// `--flag value`, `--flag=value` or `-v`) and then nothing, or `fallback`
+/// and the wrapped helper. `None` for anything else.
+pub fn parse_helper_args(words: &[String]) -> Option<HelperArgs> {
+    let mut words = words.iter().map(String::as_str);
+    let mut wrapped: Option<String> = None;
+    let mut in_fallback = false;
+    while let Some(word) = words.next() {
+        if in_fallback && wrapped.is_none() && word == "--" {
+            wrapped = Some(words.next()?.to_string());
+            continue;
+        }
+        if word == "-v" {
+            continue;
+        }
+        if let Some(long) = word.strip_prefix("--") {
+            let (name, inline) = match long.split_once('=') {
+                Some((name, value)) => (name, Some(value)),
+                None => (long, None),
+            };
+            let &(_, takes_value) = GLOBAL_FLAGS.iter().find(|(n, _)| *n == name)?;
+            match (takes_value, inline) {
+                (true, None) => {
+                    words.next()?;
+                }
+                (false, Some(_)) => return None,
+                _ => {}
+            }
+            continue;
+        }
+        match (in_fallback, &wrapped) {
+            (false, _) if word == "fallback" => in_fallback = true,
+            (true, None) if !word.starts_with('-') => wrapped = Some(word.to_string()),
+            _ => return None,
         }
     }
-    if platform_url.is_some() {
-        out.extend(["--platform-url".to_string(), settings.platform_url.clone()]);
+    match (in_fallback, wrapped) {
+        (false, _) => Some(HelperArgs::Get),
+        (true, Some(wrapped)) => Some(HelperArgs::Fallback(wrapped)),
+        (true, None) => None,
     }
-    if let Some(dir) = configs_dir {
-        out.extend(["--configs-dir".to_string(), absolute("configs-dir", dir)?]);
-    }
-    if let Some(dir) = cache_dir {
-        out.extend(["--cache-dir".to_string(), absolute("cache-dir", dir)?]);
-    }
-    if *no_cache {
-        out.push("--no-cache".to_string());
-    }
-    if let Some(t) = timeout {
-        out.extend(["--timeout".to_string(), t.trim().to_string()]);
-    }
-    if let Some(w) = refresh_window {
-        out.extend(["--refresh-window".to_string(), w.trim().to_string()]);
-    }
-    Ok(out)
 }
 
 const BOOL_EXPECTED: &str = "expected 1, true, yes, on or 0, false, no, off";
@@ -474,7 +657,7 @@ mod tests {
     use super::*;
     use std::collections::HashMap;
 
-    fn resolve_with(args: &GlobalArgs, vars: &[(&str, &str)]) -> Result<Settings, UsageError> {
+    fn resolve_with(args: &Flags, vars: &[(&str, &str)]) -> Result<Settings, UsageError> {
         let map: HashMap<String, OsString> = vars
             .iter()
             .map(|(k, v)| (k.to_string(), OsString::from(v)))
@@ -484,11 +667,7 @@ mod tests {
 
     #[test]
     fn defaults() {
-        let s = resolve_with(
-            &GlobalArgs::default(),
-            &[("XDG_RUNTIME_DIR", "/run/user/7")],
-        )
-        .unwrap();
+        let s = resolve_with(&Flags::default(), &[("XDG_RUNTIME_DIR", "/run/user/7")]).unwrap();
         assert_eq!(s.platform_url, "http://platform:8080");
         assert_eq!(
             s.token_url(),
@@ -516,7 +695,7 @@ mod tests {
             ("MOLECULE_TOKEN_REFRESH_WINDOW", "60"),
             ("MOLECULE_TOKEN_LOG", "DEBUG"),
         ];
-        let s = resolve_with(&GlobalArgs::default(), &env).unwrap();
+        let s = resolve_with(&Flags::default(), &env).unwrap();
         assert_eq!(s.platform_url, "https://p.example/base");
         assert_eq!(s.configs_dir, PathBuf::from("/etc/c"));
         assert_eq!(s.hosts, ["github.com", "ghe.example:8443"]);
@@ -525,14 +704,14 @@ mod tests {
         assert_eq!(s.refresh_window, Duration::from_secs(60));
         assert!(s.verbose);
 
-        let args = GlobalArgs {
+        let args = Flags {
             platform_url: Some("http://127.0.0.1:9".into()),
             configs_dir: Some("/x".into()),
             hosts: vec!["a.example".into()],
             cache_dir: Some("/c2".into()),
             timeout: Some("500ms".into()),
             refresh_window: Some("0".into()),
-            ..GlobalArgs::default()
+            ..Flags::default()
         };
         let s = resolve_with(&args, &env).unwrap();
         assert_eq!(s.platform_url, "http://127.0.0.1:9");
@@ -546,13 +725,12 @@ mod tests {
     #[test]
     fn no_cache_from_flag_or_environment() {
         for v in ["1", "true", "YES", "On"] {
-            let s =
-                resolve_with(&GlobalArgs::default(), &[("MOLECULE_TOKEN_NO_CACHE", v)]).unwrap();
+            let s = resolve_with(&Flags::default(), &[("MOLECULE_TOKEN_NO_CACHE", v)]).unwrap();
             assert_eq!(s.cache_dir, None, "{v}");
         }
         for v in ["0", "false", "No", "off", ""] {
             let s = resolve_with(
-                &GlobalArgs::default(),
+                &Flags::default(),
                 &[
                     ("MOLECULE_TOKEN_NO_CACHE", v),
                     ("MOLECULE_TOKEN_CACHE_DIR", "/c"),
@@ -561,9 +739,9 @@ mod tests {
             .unwrap();
             assert_eq!(s.cache_dir, Some(PathBuf::from("/c")), "{v}");
         }
-        let args = GlobalArgs {
+        let args = Flags {
             no_cache: true,
-            ..GlobalArgs::default()
+            ..Flags::default()
         };
         assert_eq!(resolve_with(&args, &[]).unwrap().cache_dir, None);
     }
@@ -584,12 +762,12 @@ mod tests {
             ("MOLECULE_GIT_HOSTS", "git hub.com"),
         ];
         for (name, value) in cases {
-            let err = resolve_with(&GlobalArgs::default(), &[(name, value)]).unwrap_err();
+            let err = resolve_with(&Flags::default(), &[(name, value)]).unwrap_err();
             assert!(err.0.contains(name), "{name}={value}: {err}");
         }
-        let args = GlobalArgs {
+        let args = Flags {
             timeout: Some("soon".into()),
-            ..GlobalArgs::default()
+            ..Flags::default()
         };
         let err = resolve_with(&args, &[]).unwrap_err();
         assert!(err.0.contains("--timeout"), "{err}");
@@ -598,7 +776,7 @@ mod tests {
     #[test]
     fn serves_hosts_case_insensitively_with_ports_significant() {
         let s = resolve_with(
-            &GlobalArgs::default(),
+            &Flags::default(),
             &[("MOLECULE_GIT_HOSTS", "github.com,ghe.example:8443")],
         )
         .unwrap();
@@ -611,16 +789,19 @@ mod tests {
     }
 
     #[test]
-    fn flag_args_keep_flags_only() {
+    fn helper_flags_keep_flags_only() {
         let env = [
             ("PLATFORM_URL", "http://from-env:1"),
             ("MOLECULE_TOKEN_TIMEOUT", "7"),
         ];
-        let none = GlobalArgs::default();
+        let none = Flags::default();
         let s = resolve_with(&none, &env).unwrap();
-        assert_eq!(flag_args(&none, &s).unwrap(), Vec::<String>::new());
+        assert_eq!(
+            HelperFlags::new(&none, &s).unwrap().to_args(),
+            Vec::<String>::new()
+        );
 
-        let args = GlobalArgs {
+        let args = Flags {
             platform_url: Some("http://p.example:8080/".into()),
             configs_dir: Some("rel/configs".into()),
             hosts: vec![
@@ -638,7 +819,7 @@ mod tests {
         let s = resolve_with(&args, &env).unwrap();
         let configs = std::env::current_dir().unwrap().join("rel/configs");
         assert_eq!(
-            flag_args(&args, &s).unwrap(),
+            HelperFlags::new(&args, &s).unwrap().to_args(),
             [
                 "--host",
                 "github.com",
@@ -662,14 +843,39 @@ mod tests {
     }
 
     #[test]
+    fn wrappers_get_the_secret_hosts_and_what_they_depend_on() {
+        let flags = HelperFlags {
+            hosts: vec!["a".into()],
+            timeout: Some("5".into()),
+            ..HelperFlags::default()
+        };
+        assert!(flags.for_wrapper().to_args().is_empty());
+        let flags = HelperFlags {
+            hosts: vec!["a".into()],
+            secret_hosts: vec![SecretHost {
+                host: "g".into(),
+                name: "T".into(),
+            }],
+            no_cache: true,
+            configs_dir: Some("/c".into()),
+            timeout: Some("5".into()),
+            ..HelperFlags::default()
+        };
+        assert_eq!(
+            flags.for_wrapper().to_args(),
+            ["--host", "a", "--secret-host", "g=T", "--configs-dir", "/c"]
+        );
+    }
+
+    #[test]
     fn secret_hosts_from_the_environment_or_flags() {
-        let s = resolve_with(&GlobalArgs::default(), &[]).unwrap();
+        let s = resolve_with(&Flags::default(), &[]).unwrap();
         assert_eq!(s.secret_hosts, []);
         let env = [(
             "MOLECULE_SECRET_HOSTS",
             " Git.Example.test=GITEA_TOKEN, ,other.test:3000=other.token-2,git.example.test=GITEA_TOKEN",
         )];
-        let s = resolve_with(&GlobalArgs::default(), &env).unwrap();
+        let s = resolve_with(&Flags::default(), &env).unwrap();
         let secret = |host: &str, name: &str| SecretHost {
             host: host.into(),
             name: name.into(),
@@ -696,9 +902,9 @@ mod tests {
         );
 
         // Flags win over the environment, as for every setting.
-        let args = GlobalArgs {
+        let args = Flags {
             secret_hosts: vec!["a.test=A".into()],
-            ..GlobalArgs::default()
+            ..Flags::default()
         };
         let s = resolve_with(&args, &env).unwrap();
         assert_eq!(s.secret_hosts, [secret("a.test", "A")]);
@@ -722,19 +928,19 @@ mod tests {
             "git.example.test=tökén",
             "git.example.test=A,other.test",
         ] {
-            let err = resolve_with(&GlobalArgs::default(), &[("MOLECULE_SECRET_HOSTS", value)])
-                .unwrap_err();
+            let err =
+                resolve_with(&Flags::default(), &[("MOLECULE_SECRET_HOSTS", value)]).unwrap_err();
             assert!(err.0.contains("MOLECULE_SECRET_HOSTS"), "{value}: {err}");
-            let args = GlobalArgs {
+            let args = Flags {
                 secret_hosts: vec![value.into()],
-                ..GlobalArgs::default()
+                ..Flags::default()
             };
             let err = resolve_with(&args, &[]).unwrap_err();
             assert!(err.0.contains("--secret-host"), "{value}: {err}");
         }
         // One host, two secrets.
         let err = resolve_with(
-            &GlobalArgs::default(),
+            &Flags::default(),
             &[("MOLECULE_SECRET_HOSTS", "g.test=A,G.test=B")],
         )
         .unwrap_err();
@@ -747,9 +953,9 @@ mod tests {
     #[test]
     fn a_host_is_served_from_the_platform_or_a_secret_not_both() {
         type Vars<'a> = &'a [(&'a str, &'a str)];
-        let cases: [(GlobalArgs, Vars, &str, &str); 4] = [
+        let cases: [(Flags, Vars, &str, &str); 4] = [
             (
-                GlobalArgs::default(),
+                Flags::default(),
                 &[
                     ("MOLECULE_GIT_HOSTS", "github.com,git.example.test"),
                     ("MOLECULE_SECRET_HOSTS", "Git.Example.Test=GITEA_TOKEN"),
@@ -758,10 +964,10 @@ mod tests {
                 "MOLECULE_SECRET_HOSTS",
             ),
             (
-                GlobalArgs {
+                Flags {
                     hosts: vec!["git.example.test".into()],
                     secret_hosts: vec!["git.example.test=GITEA_TOKEN".into()],
-                    ..GlobalArgs::default()
+                    ..Flags::default()
                 },
                 &[],
                 "--host",
@@ -769,15 +975,15 @@ mod tests {
             ),
             // The default platform host counts too.
             (
-                GlobalArgs::default(),
+                Flags::default(),
                 &[("MOLECULE_SECRET_HOSTS", "github.com=GH_PAT")],
                 "the default of --host",
                 "MOLECULE_SECRET_HOSTS",
             ),
             (
-                GlobalArgs {
+                Flags {
                     secret_hosts: vec!["github.com=GH_PAT".into()],
-                    ..GlobalArgs::default()
+                    ..Flags::default()
                 },
                 &[],
                 "the default of --host",
@@ -794,7 +1000,7 @@ mod tests {
         }
         // Disjoint is fine, and the default stays when other hosts are secret.
         let s = resolve_with(
-            &GlobalArgs::default(),
+            &Flags::default(),
             &[("MOLECULE_SECRET_HOSTS", "github.com:8443=GH_PAT")],
         )
         .unwrap();

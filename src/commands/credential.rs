@@ -1,89 +1,107 @@
 //! `get`, `store` and `erase`: the git credential helper actions.
+//!
+//! `get` either answers (a credential on stdout), answers nothing because
+//! the request is not ours ([`Answer::NotOurs`]: exit 0, git asks the next
+//! helper quietly), or fails (an error: exit 1, git asks the next helper and
+//! shows our line).
 
 use std::io::Read;
 
-use anyhow::{Result, bail};
+use anyhow::anyhow;
 
 use crate::diag::debug;
-use crate::protocol::{self, Request, TOKEN_USERNAME};
-use crate::settings::{SecretHost, Settings};
+use crate::error::Result;
+use crate::git::protocol::{self, Request, TOKEN_USERNAME};
+use crate::settings::{Route, SecretHost, Settings};
+use crate::token;
 
-/// Whether a request is ours to answer, from where, and if not, why (for `-v`).
+/// What `get` says to git.
 #[derive(Debug, PartialEq, Eq)]
-pub enum Decision<'a> {
-    /// A platform host: the platform's token.
-    Serve,
-    /// A secret-backed host: the secret in its file, never the platform.
-    Secret(&'a SecretHost),
+pub enum Answer {
+    /// The credential lines, whole.
+    Credential(Vec<u8>),
+    /// Not a request this helper serves (why, for `-v`).
     NotOurs(String),
 }
 
 /// The pure decision: `protocol=https` and a served host, nothing else.
-pub fn decide<'a>(settings: &'a Settings, request: &Request) -> Decision<'a> {
+pub fn route<'a>(settings: &'a Settings, request: &Request) -> Result<Route<'a>, String> {
     let protocol = request.protocol.as_deref().unwrap_or("");
     if !protocol.eq_ignore_ascii_case("https") {
-        return Decision::NotOurs(format!("protocol {protocol:?} is not https"));
+        return Err(format!("protocol {protocol:?} is not https"));
     }
     let Some(host) = request.host.as_deref() else {
-        return Decision::NotOurs("the request names no host".into());
+        return Err("the request names no host".into());
     };
-    if let Some(secret) = settings.secret_host(host) {
-        return Decision::Secret(secret);
-    }
-    if !settings.serves_host(host) {
-        return Decision::NotOurs(format!(
+    match settings.route(host) {
+        Route::NotServed => Err(format!(
             "host {host:?} is not served (serving {})",
             settings.describe_hosts()
-        ));
+        )),
+        route => Ok(route),
     }
-    Decision::Serve
 }
 
 pub fn get(settings: &Settings, input: impl Read) -> Result<()> {
     let request = protocol::read_request(input)?;
-    match decide(settings, &request) {
-        Decision::NotOurs(why) => {
+    match answer(settings, &request)? {
+        Answer::Credential(bytes) => super::write_stdout(&bytes),
+        Answer::NotOurs(why) => {
             debug!("get: {why}; answering nothing");
-            return Ok(());
+            Ok(())
         }
-        Decision::Secret(secret) => return get_secret(settings, secret, &request),
-        Decision::Serve => {}
     }
-    let served = super::fresh_token(settings)?;
-    debug!(
-        "get: answering with the token {}",
-        if served.from_cache {
-            "from the cache"
-        } else {
-            "just fetched"
+}
+
+/// The answer to `request`.
+pub fn answer(settings: &Settings, request: &Request) -> Result<Answer> {
+    let secret = match route(settings, request) {
+        Err(why) => return Ok(Answer::NotOurs(why)),
+        Ok(Route::Secret(secret)) => secret,
+        Ok(Route::Platform | Route::NotServed) => {
+            let served = token::serve(settings)?;
+            debug!(
+                "get: answering with the token {}",
+                if served.from_cache {
+                    "from the cache"
+                } else {
+                    "just fetched"
+                }
+            );
+            let token = served.token;
+            return Ok(Answer::Credential(protocol::credential_response(
+                TOKEN_USERNAME,
+                &token.secret,
+                token.expires_at,
+            )));
         }
-    );
-    let token = served.token;
-    super::write_stdout(&protocol::credential_response(
-        TOKEN_USERNAME,
-        &token.secret,
-        token.expires_at,
-    ))
+    };
+    secret_answer(settings, secret, request)
 }
 
 /// A secret-backed host: the secret from its file, with the username git
 /// sent (from the remote URL) or else `x-access-token`, and no expiry. No
 /// platform request, and the token cache is not touched.
-fn get_secret(settings: &Settings, secret: &SecretHost, request: &Request) -> Result<()> {
+fn secret_answer(settings: &Settings, secret: &SecretHost, request: &Request) -> Result<Answer> {
     let username = match request.username.as_deref() {
         Some(name) if name.chars().any(char::is_control) => {
-            bail!("credential request refused: the username contains a control character")
+            return Err(anyhow!(
+                "credential request refused: the username contains a control character"
+            )
+            .into());
         }
         Some(name) if !name.is_empty() => name,
         _ => TOKEN_USERNAME,
     };
-    let token = super::secret_token(settings, secret)?;
+    let token = token::secret_host_token(settings, secret)?;
     debug!(
         "get: answering {} with the secret in {}",
         secret.host,
         settings.secret_path(secret).display()
     );
-    super::write_stdout(&protocol::credential_response(username, &token, None))
+    Ok(Answer::Credential(protocol::credential_response(
+        username, &token, None,
+    )))
 }
 
 /// Nothing is stored: the platform owns the token's life.
@@ -96,7 +114,7 @@ pub fn store(input: impl Read) -> Result<()> {
 /// git rejected a credential: if it is the cached token, forget it.
 pub fn erase(settings: &Settings, input: impl Read) -> Result<()> {
     let request = protocol::read_request(input)?;
-    if let Decision::Secret(secret) = decide(settings, &request) {
+    if let Ok(Route::Secret(secret)) = route(settings, &request) {
         debug!(
             "erase: {} is served from {}, which is not cached; nothing to forget",
             secret.host,
@@ -105,7 +123,7 @@ pub fn erase(settings: &Settings, input: impl Read) -> Result<()> {
         return Ok(());
     }
     match &request.password {
-        Some(password) => super::forget_token(settings, password.expose()),
+        Some(password) => Ok(token::forget(settings, password.expose())?),
         None => {
             debug!("erase: the request has no password; nothing to forget");
             Ok(())
@@ -116,17 +134,17 @@ pub fn erase(settings: &Settings, input: impl Read) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cli::GlobalArgs;
+    use crate::settings::Flags;
 
     fn settings(hosts: &[&str]) -> Settings {
         settings_with(hosts, &[])
     }
 
     fn settings_with(hosts: &[&str], secret_hosts: &[&str]) -> Settings {
-        let args = GlobalArgs {
+        let args = Flags {
             hosts: hosts.iter().map(|h| h.to_string()).collect(),
             secret_hosts: secret_hosts.iter().map(|h| h.to_string()).collect(),
-            ..GlobalArgs::default()
+            ..Flags::default()
         };
         crate::settings::resolve(&args, &|_| None).unwrap()
     }
@@ -142,7 +160,7 @@ mod tests {
     #[test]
     fn serves_https_for_served_hosts_only() {
         let s = settings(&["github.com", "ghe.example:8443"]);
-        let serve = |p, h| decide(&s, &request(p, h)) == Decision::Serve;
+        let serve = |p, h| route(&s, &request(p, h)) == Ok(Route::Platform);
         assert!(serve(Some("https"), Some("github.com")));
         assert!(serve(Some("HTTPS"), Some("GitHub.com")));
         assert!(serve(Some("https"), Some("ghe.example:8443")));
@@ -159,23 +177,23 @@ mod tests {
     fn secret_hosts_are_served_from_their_secret_never_the_platform() {
         let s = settings_with(&["github.com"], &["git.example.test=GITEA_TOKEN"]);
         let gitea = &s.secret_hosts[0];
-        let d = |p, h| decide(&s, &request(p, h));
+        let d = |p, h| route(&s, &request(p, h));
         assert_eq!(
             d(Some("https"), Some("git.example.test")),
-            Decision::Secret(gitea)
+            Ok(Route::Secret(gitea))
         );
         assert_eq!(
             d(Some("HTTPS"), Some("Git.Example.Test")),
-            Decision::Secret(gitea)
+            Ok(Route::Secret(gitea))
         );
-        assert_eq!(d(Some("https"), Some("github.com")), Decision::Serve);
+        assert_eq!(d(Some("https"), Some("github.com")), Ok(Route::Platform));
         for (p, h) in [
             (Some("http"), Some("git.example.test")),
             (Some("ssh"), Some("git.example.test")),
             (Some("https"), Some("git.example.test:3000")),
             (Some("https"), Some("example.test")),
         ] {
-            assert!(matches!(d(p, h), Decision::NotOurs(_)), "{p:?} {h:?}");
+            assert!(d(p, h).is_err(), "{p:?} {h:?}");
         }
     }
 }

@@ -1,20 +1,23 @@
 //! `exec -- CMD ARGS…`: become CMD with a fresh token in its environment.
 
+use std::ffi::OsString;
 use std::os::unix::process::CommandExt;
-use std::process::{Command, ExitCode};
+use std::process::Command;
 
-use anyhow::Result;
-
-use crate::cli::ExecArgs;
 use crate::diag::io_reason;
+use crate::error::Error;
 use crate::settings::Settings;
+use crate::token;
 
-pub fn run(settings: &Settings, args: &ExecArgs) -> Result<ExitCode> {
-    let (program, rest) = args
-        .command
-        .split_first()
-        .expect("clap requires at least the command");
-    let token = super::platform_token(settings)?;
+/// Become `command` (program and arguments); returns only on failure.
+pub fn run(settings: &Settings, command: &[OsString]) -> Error {
+    let Some((program, rest)) = command.split_first() else {
+        return Error::Usage("exec needs a command after --".into());
+    };
+    let token = match token::platform_token(settings) {
+        Ok(token) => token,
+        Err(e) => return e.into(),
+    };
     let error = Command::new(program)
         .args(rest)
         .env("GH_TOKEN", token.secret.expose())
@@ -25,9 +28,8 @@ pub fn run(settings: &Settings, args: &ExecArgs) -> Result<ExitCode> {
         std::io::ErrorKind::NotFound => (127, "command not found".to_string()),
         _ => (126, io_reason(&error)),
     };
-    crate::diag::write_line(
-        "error",
-        &format!("cannot run {}: {why}", program.to_string_lossy()),
-    );
-    Ok(ExitCode::from(code))
+    Error::CannotRun {
+        code,
+        message: format!("cannot run {}: {why}", program.to_string_lossy()),
+    }
 }

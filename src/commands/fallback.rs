@@ -22,24 +22,32 @@
 use std::ffi::OsStr;
 use std::io::{Read, Write};
 use std::os::unix::process::ExitStatusExt;
-use std::process::{Command, ExitCode, Stdio};
+use std::process::{Command, Stdio};
 
 use anyhow::{Result, anyhow};
 
-use crate::cli::FallbackArgs;
+use super::Exit;
 use crate::diag::{debug, io_reason};
-use crate::git_config;
-use crate::protocol::{self, Request, TOKEN_USERNAME};
-use crate::settings::Settings;
+use crate::git::helpers::helper_command;
+use crate::git::protocol::{self, Request, TOKEN_USERNAME};
+use crate::git::stdin;
+use crate::settings::{Route, Settings};
+use crate::token;
 
 /// The shell git runs helpers with (its SHELL_PATH; `git var GIT_SHELL_PATH`).
 const SHELL: &str = "/bin/sh";
 
 /// `settings` is `None` when they did not resolve: the kept helper must
 /// still run (see main.rs), with the default deadline.
-pub fn run(args: &FallbackArgs, settings: Option<&Settings>) -> Result<ExitCode> {
+/// `helper`: the kept helper's config value; `operation`: git's.
+pub fn run(
+    helper: &OsStr,
+    operation: &OsStr,
+    settings: Option<&Settings>,
+) -> crate::error::Result<Exit> {
     let limit = settings.map_or(crate::settings::DEFAULT_TIMEOUT, |s| s.timeout);
-    run_with(args, settings, crate::stdin::with_deadline(limit))
+    let code = run_with(helper, operation, settings, stdin::with_deadline(limit))?;
+    Ok(Exit::Status(code))
 }
 
 /// Is `request` for a secret-backed host, with the very secret this helper
@@ -50,10 +58,10 @@ fn is_served_secret(settings: Option<&Settings>, request: &Request) -> bool {
     else {
         return false;
     };
-    let Some(secret) = settings.secret_host(host) else {
+    let Route::Secret(secret) = settings.route(host) else {
         return false;
     };
-    super::secret_token(settings, secret).is_ok_and(|s| s == *password)
+    token::secret_host_token(settings, secret).is_ok_and(|s| s == *password)
 }
 
 /// Why `operation` of `request` is withheld from the kept helper, or `None`
@@ -71,31 +79,33 @@ pub fn withheld(operation: &OsStr, request: &Request) -> Option<&'static str> {
     None
 }
 
+/// Run the kept helper for one request; its exit status.
 fn run_with(
-    args: &FallbackArgs,
+    helper: &OsStr,
+    op: &OsStr,
     settings: Option<&Settings>,
     input: impl Read,
-) -> Result<ExitCode> {
+) -> Result<u8> {
     let (request, raw) = protocol::read_request_verbatim(input)?;
-    let operation = args.operation.to_string_lossy();
-    let storing = args.operation == "store" || args.operation == "erase";
+    let operation = op.to_string_lossy();
+    let storing = op == "store" || op == "erase";
     if storing && is_served_secret(settings, &request) {
         debug!(
             "fallback: not passing {operation} on to the kept helper: it is the secret this \
              helper serves for {}",
             request.host.as_deref().unwrap_or_default()
         );
-        return Ok(ExitCode::SUCCESS);
+        return Ok(0);
     }
-    if let Some(why) = withheld(&args.operation, &request) {
+    if let Some(why) = withheld(op, &request) {
         debug!(
             "fallback: not passing {operation} on to the kept helper: the credential is short-lived ({why})"
         );
-        return Ok(ExitCode::SUCCESS);
+        return Ok(0);
     }
     debug!("fallback: passing {operation} on to the kept helper");
     // As git's run-command does for a helper: `sh -c CMD CMD`.
-    let command = git_config::helper_command(&args.helper, &args.operation);
+    let command = helper_command(helper, op);
     let mut child = Command::new(SHELL)
         .arg("-c")
         .arg(&command)
@@ -126,7 +136,7 @@ fn run_with(
         (None, Some(signal)) => 128 + signal,
         (None, None) => 1,
     };
-    Ok(ExitCode::from(code.clamp(0, 255) as u8))
+    Ok(code.clamp(0, 255) as u8)
 }
 
 #[cfg(test)]

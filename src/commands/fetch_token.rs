@@ -1,30 +1,34 @@
 //! `fetch-token [HOST] [--json]` (and its old name `_fetch_token`).
 
-use anyhow::{Result, bail};
+use anyhow::anyhow;
 
-use crate::cli::FetchTokenArgs;
-use crate::settings::Settings;
-use crate::token::{Token, format_rfc3339};
+use crate::error::Result;
+use crate::settings::{Route, Settings};
+use crate::token::{self, Token, format_rfc3339};
 
-pub fn run(settings: &Settings, args: &FetchTokenArgs) -> Result<()> {
-    let token = match &args.host {
-        Some(host) => match settings.secret_host(host) {
+/// `host`: which served host's token (default: the first platform host).
+pub fn run(settings: &Settings, host: Option<&str>, json: bool) -> Result<()> {
+    let token = match host {
+        Some(host) => match settings.route(host) {
             // A secret-backed host: its secret, which has no expiry.
-            Some(secret) => Token {
-                secret: super::secret_token(settings, secret)?,
+            Route::Secret(secret) => Token {
+                secret: token::secret_host_token(settings, secret)?,
                 expires_at: None,
             },
-            None if settings.serves_host(host) => super::platform_token(settings)?,
-            None => bail!(
-                "{host} is not a served host (serving {}; add it with --host or \
+            Route::Platform => token::platform_token(settings)?,
+            Route::NotServed => {
+                return Err(anyhow!(
+                    "{host} is not a served host (serving {}; add it with --host or \
                  MOLECULE_GIT_HOSTS, or --secret-host or MOLECULE_SECRET_HOSTS)",
-                settings.describe_hosts()
-            ),
+                    settings.describe_hosts()
+                )
+                .into());
+            }
         },
-        None => super::platform_token(settings)?,
+        None => token::platform_token(settings)?,
     };
-    let mut out = if args.json {
-        // A struct, not json!{}, so the keys keep SPEC.md's order.
+    let mut out = if json {
+        // A struct, not json!{}, so the keys keep the contract's order.
         #[derive(serde::Serialize)]
         struct Out<'a> {
             token: &'a str,
@@ -33,7 +37,8 @@ pub fn run(settings: &Settings, args: &FetchTokenArgs) -> Result<()> {
         serde_json::to_string(&Out {
             token: token.secret.expose(),
             expires_at: token.expires_at.map(format_rfc3339),
-        })?
+        })
+        .map_err(anyhow::Error::from)?
     } else {
         token.secret.expose().to_string()
     };

@@ -6,10 +6,10 @@ use std::process::{Command, Stdio};
 
 use anyhow::{Result, anyhow, bail};
 
-use crate::cli::GhLoginArgs;
-use crate::diag::{debug, io_reason};
+use crate::diag::{self, debug, io_reason};
+use crate::secret::Secret;
 use crate::settings::Settings;
-use crate::token::Secret;
+use crate::token;
 
 /// gh refuses to log in while one of these is set, and they hold the stale
 /// token this command exists to replace.
@@ -20,18 +20,17 @@ const STALE_VARIABLES: [&str; 4] = [
     "GITHUB_ENTERPRISE_TOKEN",
 ];
 
-pub fn run(settings: &Settings, args: &GhLoginArgs) -> Result<()> {
-    let hosts: Vec<String> = if args.hostname.is_empty() {
+/// `hostnames`: the hosts to log in to (default: every platform host);
+/// `gh`: the gh to run.
+pub fn run(settings: &Settings, hostnames: &[String], gh: &Path) -> Result<()> {
+    let hosts: Vec<String> = if hostnames.is_empty() {
         settings.hosts.clone()
     } else {
-        args.hostname
-            .iter()
-            .map(|h| h.to_ascii_lowercase())
-            .collect()
+        hostnames.iter().map(|h| h.to_ascii_lowercase()).collect()
     };
-    let token = super::platform_token(settings)?;
+    let token = token::platform_token(settings)?;
     for host in &hosts {
-        login(&args.gh, host, &token.secret)?;
+        login(gh, host, &token.secret)?;
     }
     Ok(())
 }
@@ -69,9 +68,7 @@ fn login(gh: &Path, host: &str, token: &Secret) -> Result<()> {
     let said = String::from_utf8_lossy(&output.stderr).replace(token.expose(), "********");
     let said = said.trim_end();
     if !said.is_empty() {
-        let _ = std::io::stderr()
-            .lock()
-            .write_all(format!("{said}\n").as_bytes());
+        diag::write_raw(&format!("{said}\n"));
     }
     bail!(
         "{} auth login --with-token --hostname {host} failed ({})",

@@ -1,7 +1,8 @@
-//! One file per subcommand. Commands take `Settings`, never clap's types
-//! beyond their own arguments.
+//! One file (or folder) per subcommand; this file only dispatches. Commands
+//! take plain values ([`Action`], [`Settings`]), never clap's types, and
+//! return an [`Error`] that `main` prints: none of them writes an error line
+//! or picks an exit code of its own.
 
-pub mod completions;
 pub mod configure;
 pub mod credential;
 pub mod exec;
@@ -10,198 +11,92 @@ pub mod fetch_token;
 pub mod gh_login;
 pub mod status;
 
+use std::ffi::OsString;
 use std::io::Write;
-use std::time::Instant;
+use std::path::PathBuf;
 
-use anyhow::{Result, bail};
+use crate::error::{Error, Result};
+use crate::git::stdin;
+use crate::settings::{Flags, HelperFlags, Settings};
 
-use crate::cache::{self, Cache, Entry, Freshness};
-use crate::diag::debug;
-use crate::settings::{SecretHost, Settings};
-use crate::token::{Secret, Token, now_unix};
-use crate::{bearer, platform, secret_file};
-
-/// How long a refresh may take while a still-valid cached token waits.
-const REFRESH_BUDGET: std::time::Duration = std::time::Duration::from_secs(2);
-
-/// A token, and where it came from (for `status` and debug lines).
-pub struct Served {
-    pub token: Token,
-    pub from_cache: bool,
+/// What the command line asks for, resolved from clap's parse by `cli.rs`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// git's `get`: answer with a token for a served host.
+    Get,
+    /// git's `store`: read the request, store nothing.
+    Store,
+    /// git's `erase`: forget the cached token if it is the rejected one.
+    Erase,
+    /// Print a token (`--json`: with its expiry).
+    FetchToken {
+        host: Option<String>,
+        json: bool,
+    },
+    /// `gh auth login --with-token` for each served host (or each named one).
+    GhLogin {
+        hostnames: Vec<String>,
+        gh: PathBuf,
+    },
+    /// Become `command` with a fresh token in its environment.
+    Exec {
+        command: Vec<OsString>,
+    },
+    /// Register the helper in one git config file.
+    Configure(configure::Location),
+    /// Remove what configure wrote from one git config file.
+    Unconfigure(configure::Location),
+    Status(status::Options),
+    /// The hidden wrapper configure writes around a kept helper.
+    Fallback {
+        helper: OsString,
+        operation: OsString,
+    },
 }
 
-/// The token of a secret-backed host, from its file: never from the
-/// platform, never cached. Errors name the path.
-pub fn secret_token(settings: &Settings, secret: &SecretHost) -> Result<Secret> {
-    secret_file::read(
-        &settings.secret_path(secret),
-        &format!("the secret file for {}", secret.host),
-        secret_file::MAX_SECRET_FILE,
-    )
+/// How a command that did its work ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    Success,
+    /// The wrapped helper's own status (`fallback`), passed on to git.
+    Status(u8),
 }
 
-/// A fresh token for the platform's hosts: from the cache while it is fresh,
-/// else from the platform, one fetch for all the processes that ask at once.
-pub fn platform_token(settings: &Settings) -> Result<Token> {
-    Ok(fresh_token(settings)?.token)
-}
-
-pub fn fresh_token(settings: &Settings) -> Result<Served> {
-    let deadline = Instant::now() + settings.timeout;
-    let bearer = bearer::read(&settings.bearer_path())?;
-    let Some(dir) = &settings.cache_dir else {
-        debug!("cache: off");
-        return fetched(platform::fetch(settings, &bearer, deadline)?);
-    };
-    let cache = Cache::new(dir);
-    let key = cache::Key::new(&settings.platform_url, &bearer);
-    let window = settings.refresh_window;
-
-    // The fast path: one small file, no lock, no runtime, no client.
-    let seen = match cache.read() {
-        Ok(entry) => entry,
-        Err(why) => {
-            debug!("cache: {why}; treating it as empty");
-            None
+/// Run `action`. `flags` are the settings as given on the command line
+/// (configure writes those into git's config).
+pub fn run(action: Action, flags: &Flags, settings: &Settings) -> Result<Exit> {
+    let stdin = || stdin::with_deadline(settings.timeout);
+    match action {
+        Action::Get => credential::get(settings, stdin())?,
+        Action::Store => credential::store(stdin())?,
+        Action::Erase => credential::erase(settings, stdin())?,
+        Action::FetchToken { host, json } => fetch_token::run(settings, host.as_deref(), json)?,
+        Action::GhLogin { hostnames, gh } => gh_login::run(settings, &hostnames, &gh)?,
+        Action::Exec { command } => return Err(exec::run(settings, &command)),
+        Action::Configure(location) => {
+            let helper_flags = HelperFlags::new(flags, settings)?;
+            let done = configure::configure(settings, &helper_flags, &location)?;
+            write_stdout(done.as_bytes())?;
         }
-    };
-    if let Some(entry) = &seen {
-        match cache::freshness(entry, &key, now_unix(), window) {
-            f @ (Freshness::Fresh | Freshness::Hold) => return Ok(hit(entry, f)),
-            f => debug!("cache: entry is {f:?}"),
-        }
-    }
-
-    // A fetch looks needed. Take the lock; whoever held it may have just
-    // fetched, so look again before asking the platform.
-    let _lock = match cache.lock(deadline) {
-        Ok(Ok(lock)) => lock,
-        Ok(Err(cache::LockTimeout)) => bail!(
-            "gave up after {} s waiting for another helper process to fetch the token \
-             (it holds {})",
-            settings.timeout.as_secs_f64(),
-            cache.lock_path().display()
-        ),
-        Err(cache::Unusable(why)) => {
-            debug!("cache: {why}; working uncached");
-            return fetched(platform::fetch(settings, &bearer, deadline)?);
-        }
-    };
-    let now = now_unix();
-    let current = cache.read().unwrap_or_default();
-    let mut stale = None;
-    if let Some(entry) = current {
-        let freshness = cache::freshness(&entry, &key, now, window);
-        match freshness {
-            Freshness::Fresh | Freshness::Hold => return Ok(hit(&entry, freshness)),
-            // Another process replaced the entry while we waited: that was
-            // the fetch we were about to make.
-            Freshness::Refresh if seen.as_ref() != Some(&entry) => {
-                return Ok(hit(&entry, freshness));
+        Action::Unconfigure(location) => {
+            // The hosts given as flags, platform or secret-backed; else all.
+            let mut only = Vec::new();
+            if !flags.hosts.is_empty() {
+                only.extend(settings.hosts.iter().cloned());
             }
-            Freshness::Refresh => stale = Some(entry),
-            Freshness::Unusable => {}
+            if !flags.secret_hosts.is_empty() {
+                only.extend(settings.secret_hosts.iter().map(|s| s.host.clone()));
+            }
+            let only = (!only.is_empty()).then_some(only.as_slice());
+            let done = configure::unconfigure(only, &location)?;
+            write_stdout(done.as_bytes())?;
+        }
+        Action::Status(options) => status::run(settings, &options)?,
+        Action::Fallback { helper, operation } => {
+            return fallback::run(&helper, &operation, Some(settings));
         }
     }
-
-    // With a working token in hand, a refresh gets a short budget: git
-    // should not wait out a platform's retries for a token it has.
-    let fetch_deadline = match stale {
-        Some(_) => deadline.min(Instant::now() + REFRESH_BUDGET),
-        None => deadline,
-    };
-    match platform::fetch(settings, &bearer, fetch_deadline) {
-        Ok(token) => {
-            if let Some(expires_at) = token.expires_at {
-                let entry = Entry {
-                    key,
-                    secret: token.secret.clone(),
-                    expires_at,
-                    fetched_at: now,
-                    // A re-fetch that brought a token already within the
-                    // window (the platform's cache lags) is not tried again
-                    // for 30 s.
-                    refresh_tried_at: stale.is_some().then_some(now),
-                };
-                match cache.write(&entry) {
-                    Ok(()) => debug!("cache: stored the new token"),
-                    Err(cache::Unusable(why)) => debug!("cache: {why}; working uncached"),
-                }
-            } else {
-                debug!("cache: the token has no expiry; not cached");
-            }
-            fetched(token)
-        }
-        // The cached token still works: serve it, and try again in 30 s.
-        Err(error) => match stale {
-            Some(mut entry) => {
-                debug!(
-                    "cache: re-fetch failed ({error:#}); serving the cached token, {} s left",
-                    entry.good_until() - now
-                );
-                entry.refresh_tried_at = Some(now);
-                if let Err(cache::Unusable(why)) = cache.write(&entry) {
-                    debug!("cache: {why}");
-                }
-                Ok(Served {
-                    token: entry.token(),
-                    from_cache: true,
-                })
-            }
-            None => Err(error),
-        },
-    }
-}
-
-fn hit(entry: &Entry, freshness: Freshness) -> Served {
-    debug!(
-        "cache: hit ({freshness:?}, {} s left)",
-        entry.good_until() - now_unix()
-    );
-    Served {
-        token: entry.token(),
-        from_cache: true,
-    }
-}
-
-fn fetched(token: Token) -> Result<Served> {
-    Ok(Served {
-        token,
-        from_cache: false,
-    })
-}
-
-/// git rejected `password`: if it is the cached token, drop the entry so the
-/// next `get` fetches a fresh one. Only that exact token: a newer one that
-/// another process cached meanwhile is kept.
-pub fn forget_token(settings: &Settings, password: &str) -> Result<()> {
-    let Some(dir) = &settings.cache_dir else {
-        return Ok(());
-    };
-    let cache = Cache::new(dir);
-    let is_cached = |cache: &Cache| matches!(cache.read(), Ok(Some(entry)) if entry.secret.expose() == password);
-    if !is_cached(&cache) {
-        debug!("erase: not the cached token; nothing to forget");
-        return Ok(());
-    }
-    let deadline = Instant::now() + settings.timeout;
-    match cache.lock(deadline) {
-        Ok(Ok(_lock)) => {
-            if is_cached(&cache) {
-                match cache.remove() {
-                    Ok(()) => debug!("erase: dropped the cached token"),
-                    Err(cache::Unusable(why)) => bail!("{why}"),
-                }
-            }
-            Ok(())
-        }
-        Ok(Err(cache::LockTimeout)) => bail!(
-            "gave up after {} s waiting for {}",
-            settings.timeout.as_secs_f64(),
-            cache.lock_path().display()
-        ),
-        Err(cache::Unusable(why)) => bail!("{why}"),
-    }
+    Ok(Exit::Success)
 }
 
 /// Write the whole of `bytes` to stdout at once. A reader that went away
@@ -211,9 +106,9 @@ pub fn write_stdout(bytes: &[u8]) -> Result<()> {
     match out.write_all(bytes).and_then(|()| out.flush()) {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
-        Err(e) => Err(anyhow::anyhow!(
+        Err(e) => Err(Error::Failed(anyhow::anyhow!(
             "cannot write to stdout: {}",
             crate::diag::io_reason(&e)
-        )),
+        ))),
     }
 }

@@ -2,7 +2,6 @@
 //! configs with a bearer, a git global config, a fallback credential store)
 //! with the mock platform, and one way to run the real binary and the real
 //! git in it. Every run checks that no token and no bearer reached stderr.
-#![allow(dead_code)]
 
 pub mod http_server;
 pub mod mock_gitea;

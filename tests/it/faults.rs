@@ -3,14 +3,12 @@
 //! real git where git is the caller; the binary alone where only a broken
 //! caller could cause the fault.
 
-mod support;
-
 use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use support::*;
+use crate::support::*;
 
 const URL: &str = "https://github.com/org/repo.git";
 

@@ -1,8 +1,6 @@
 //! `status`: passes and fails for what a person debugging a push meets.
 
-mod support;
-
-use support::*;
+use crate::support::*;
 
 /// Run `status` (and `status --json`); neither may show a secret anywhere.
 fn status(ws: &Workspace) -> (Out, serde_json::Value) {

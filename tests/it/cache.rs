@@ -2,13 +2,11 @@
 //! and the real binary against the mock platform, counting the platform's
 //! requests.
 
-mod support;
-
 use std::os::unix::fs::PermissionsExt;
 use std::process::Command;
 use std::time::Duration;
 
-use support::*;
+use crate::support::*;
 
 const URL: &str = "https://github.com/org/repo.git";
 

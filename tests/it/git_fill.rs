@@ -2,11 +2,9 @@
 //! helper in a temp global config, a `store` fallback holding the
 //! operator's PAT after it, and the mock platform on 127.0.0.1.
 
-mod support;
-
 use std::time::{Duration, Instant};
 
-use support::*;
+use crate::support::*;
 
 const URL: &str = "https://github.com/org/repo.git";
 const FUTURE: &str = "2030-01-02T03:04:05Z";

@@ -2,9 +2,7 @@
 //! through, run directly: requests passed on verbatim, helpers started as
 //! git starts them, short-lived credentials withheld from store and erase.
 
-mod support;
-
-use support::*;
+use crate::support::*;
 
 fn read(path: &std::path::Path) -> String {
     std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))

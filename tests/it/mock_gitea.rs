@@ -1,13 +1,11 @@
 //! Self-tests of the mock Gitea (tests/support/mock_gitea.rs), run once here
 //! rather than in every test binary that includes the support code.
 
-mod support;
-
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 
-use support::mock_gitea::*;
+use crate::support::mock_gitea::*;
 
 /// Status and body of one raw HTTP/1.1 request.
 fn request(mock: &MockGitea, method: &str, target: &str, auth: Option<&str>) -> (u16, String) {

@@ -2,11 +2,9 @@
 //! fetch-token, gh-login (with a fake gh that records what it got), exec,
 //! and the usage rules.
 
-mod support;
-
 use std::os::unix::fs::PermissionsExt;
 
-use support::*;
+use crate::support::*;
 
 const GET_GITHUB: &str = "protocol=https\nhost=github.com\n\n";
 

@@ -22,7 +22,8 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use crate::diag::io_reason;
-use crate::token::{self, Secret, Token};
+use crate::secret::Secret;
+use crate::token::Token;
 
 pub const ENTRY_FILE: &str = "token";
 pub const LOCK_FILE: &str = "token.lock";
@@ -34,6 +35,12 @@ const MAX_ENTRY: u64 = 4096;
 pub const MAX_AGE: i64 = 3600;
 /// Within the refresh window a re-fetch is tried at most this often.
 pub const REFRESH_INTERVAL: i64 = 30;
+/// Permission bits the cache never gives its directory and files (created
+/// 0700 and 0600): `status` warns about any of them, since the entry holds
+/// the token.
+pub const NOT_PRIVATE: u32 = 0o077;
+/// A directory others may write to is refused: the helper works uncached.
+pub const WRITABLE_BY_OTHERS: u32 = 0o022;
 /// A `fetched` time further ahead than this means the clock went back.
 const CLOCK_SKEW: i64 = 300;
 
@@ -119,7 +126,7 @@ impl Entry {
         };
         let expires_at = field("expires")?.parse().ok()?;
         let secret = field("token")?;
-        if lines.next().is_some() || token::validate(&secret).is_err() {
+        if lines.next().is_some() || crate::secret::validate(&secret).is_err() {
             return None;
         }
         Some(Entry {
@@ -183,9 +190,20 @@ pub struct Lock {
     _file: File,
 }
 
-/// Waiting for the lock passed the deadline.
+/// Why the lock was not taken.
 #[derive(Debug)]
-pub struct LockTimeout;
+pub enum LockError {
+    /// Another process held it past the deadline.
+    Timeout,
+    /// The cache cannot be used at all (the caller works uncached).
+    Unusable(Unusable),
+}
+
+impl From<Unusable> for LockError {
+    fn from(why: Unusable) -> LockError {
+        LockError::Unusable(why)
+    }
+}
 
 impl Cache {
     pub fn new(dir: &Path) -> Cache {
@@ -268,7 +286,7 @@ impl Cache {
                 meta.uid()
             )));
         }
-        if meta.mode() & 0o022 != 0 {
+        if meta.mode() & WRITABLE_BY_OTHERS != 0 {
             return Err(Unusable(format!(
                 "{} is writable by others (mode {:o})",
                 dir.display(),
@@ -280,7 +298,7 @@ impl Cache {
 
     /// Take the exclusive lock, waiting no later than `deadline` for a
     /// process that holds it (it is fetching; its entry is what we want).
-    pub fn lock(&self, deadline: Instant) -> Result<Result<Lock, LockTimeout>, Unusable> {
+    pub fn lock(&self, deadline: Instant) -> Result<Lock, LockError> {
         self.ensure_dir()?;
         let path = self.lock_path();
         let file = open_nofollow(
@@ -294,14 +312,14 @@ impl Cache {
         .map_err(|e| Unusable(format!("cannot open {}: {}", path.display(), reason(&e))))?;
         check_ours(&file, &path).map_err(Unusable)?;
         match file.try_lock() {
-            Ok(()) => return Ok(Ok(Lock { _file: file })),
+            Ok(()) => return Ok(Lock { _file: file }),
             Err(std::fs::TryLockError::WouldBlock) => {}
             Err(std::fs::TryLockError::Error(e)) => {
-                return Err(Unusable(format!(
+                return Err(LockError::Unusable(Unusable(format!(
                     "cannot lock {}: {}",
                     path.display(),
                     io_reason(&e)
-                )));
+                ))));
             }
         }
         // Somebody is fetching. Block in a thread so that we can give up at
@@ -313,13 +331,13 @@ impl Cache {
         });
         let wait = deadline.saturating_duration_since(Instant::now());
         match receive.recv_timeout(wait) {
-            Ok(Ok(file)) => Ok(Ok(Lock { _file: file })),
-            Ok(Err(e)) => Err(Unusable(format!(
+            Ok(Ok(file)) => Ok(Lock { _file: file }),
+            Ok(Err(e)) => Err(LockError::Unusable(Unusable(format!(
                 "cannot lock {}: {}",
                 path.display(),
                 io_reason(&e)
-            ))),
-            Err(_) => Ok(Err(LockTimeout)),
+            )))),
+            Err(_) => Err(LockError::Timeout),
         }
     }
 
@@ -535,7 +553,7 @@ mod tests {
         let mode = |p: &Path| std::fs::metadata(p).unwrap().mode() & 0o777;
         assert_eq!(mode(&dir), 0o700);
         assert_eq!(mode(&cache.entry_path()), 0o600);
-        let lock = cache.lock(Instant::now()).unwrap().unwrap();
+        let lock = cache.lock(Instant::now()).unwrap();
         assert_eq!(mode(&cache.lock_path()), 0o600);
         drop(lock);
         cache.remove().unwrap();
@@ -586,16 +604,17 @@ mod tests {
     fn the_lock_is_exclusive_and_waiting_gives_up_at_the_deadline() {
         let tmp = tempfile::tempdir().unwrap();
         let cache = Cache::new(tmp.path());
-        let held = cache.lock(Instant::now()).unwrap().unwrap();
-        let again = cache
-            .lock(Instant::now() + Duration::from_millis(50))
-            .unwrap();
-        assert!(again.is_err(), "a second lock while the first is held");
+        let held = cache.lock(Instant::now()).unwrap();
+        let again = cache.lock(Instant::now() + Duration::from_millis(50));
+        assert!(
+            matches!(again, Err(LockError::Timeout)),
+            "a second lock while the first is held"
+        );
         drop(held);
         // The waiter that gave up is still blocked in its thread; it takes
         // the lock now and lets go of it as soon as it finds nobody waiting
         // for its answer. (In the helper, the process exits after giving up.)
         let deadline = Instant::now() + Duration::from_secs(10);
-        assert!(cache.lock(deadline).unwrap().is_ok());
+        assert!(cache.lock(deadline).is_ok());
     }
 }

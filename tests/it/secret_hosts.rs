@@ -4,9 +4,7 @@
 //! from the platform, and a missing secret lets git fall through to the
 //! operator's fallback.
 
-mod support;
-
-use support::*;
+use crate::support::*;
 
 const GITEA: &str = "git.example.test";
 const SECRETS: &str = "git.example.test=GITEA_TOKEN";

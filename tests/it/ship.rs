@@ -2,11 +2,9 @@
 //! and install.sh putting every file in place and taking it away again.
 //! (The static release build itself is proven by .ci/run: it takes minutes.)
 
-mod support;
-
 use std::path::Path;
 
-use support::*;
+use crate::support::*;
 
 const SHELLS: [&str; 3] = ["bash", "zsh", "fish"];
 

@@ -5,7 +5,8 @@
 use std::fmt;
 use std::io::{BufRead, BufReader, Read};
 
-use crate::token::Secret;
+use crate::git::url::split_credential_url;
+use crate::secret::Secret;
 
 /// Requests larger than this are refused.
 pub const MAX_REQUEST: usize = 64 * 1024;
@@ -124,7 +125,7 @@ pub fn read_request_verbatim(input: impl Read) -> Result<(Request, Vec<u8>), Req
             b"password" => request.password = Some(Secret::new(value)),
             b"password_expiry_utc" => request.password_expiry_utc = Some(value),
             // As in git: url= replaces everything read so far.
-            b"url" => request = parse_url(&value).ok_or(RequestError::BadUrl(number))?,
+            b"url" => request = Request::from_url(&value).ok_or(RequestError::BadUrl(number))?,
             _ => {}
         }
         if request.holds_line_break() {
@@ -153,59 +154,19 @@ impl Request {
     }
 }
 
-/// Split `scheme://[user[:password]@]host[:port][/path]` as git does.
-fn parse_url(url: &str) -> Option<Request> {
-    let (scheme, rest) = url.split_once("://")?;
-    if scheme.is_empty() {
-        return None;
+impl Request {
+    /// A request made of a `url=` alone, split as git splits it.
+    fn from_url(url: &str) -> Option<Request> {
+        let url = split_credential_url(url)?;
+        Some(Request {
+            protocol: Some(url.protocol),
+            host: url.host,
+            path: url.path,
+            username: url.username,
+            password: url.password.map(Secret::new),
+            password_expiry_utc: None,
+        })
     }
-    let (authority, path) = match rest.find('/') {
-        Some(i) => (&rest[..i], Some(&rest[i + 1..])),
-        None => (rest, None),
-    };
-    let (userinfo, host) = match authority.rfind('@') {
-        Some(i) => (Some(&authority[..i]), &authority[i + 1..]),
-        None => (None, authority),
-    };
-    let (username, password) = match userinfo {
-        Some(info) => match info.split_once(':') {
-            Some((u, p)) => (
-                Some(percent_decode(u)),
-                Some(Secret::new(percent_decode(p))),
-            ),
-            None => (Some(percent_decode(info)), None),
-        },
-        None => (None, None),
-    };
-    Some(Request {
-        protocol: Some(scheme.to_string()),
-        host: (!host.is_empty()).then(|| percent_decode(host)),
-        path: path.filter(|p| !p.is_empty()).map(percent_decode),
-        username,
-        password,
-        password_expiry_utc: None,
-    })
-}
-
-/// `%XX` escapes decoded as git does for URLs (invalid ones kept as they are).
-pub fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = |b: u8| (b as char).to_digit(16);
-        if bytes[i] == b'%'
-            && i + 2 < bytes.len()
-            && let (Some(h), Some(l)) = (hex(bytes[i + 1]), hex(bytes[i + 2]))
-        {
-            out.push((h * 16 + l) as u8);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// The username git is given with every token.

@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 use anyhow::Result;
 
 use crate::diag::debug;
-use crate::platform;
-use crate::token::Secret;
+use crate::http;
+use crate::secret::Secret;
 
 /// At most this much of `/user`'s body is read, for the login name.
 const MAX_BODY: usize = 64 * 1024;
@@ -44,8 +44,8 @@ impl Api {
     pub fn new(base: &str, deadline: Instant, timeout: Duration) -> Result<Api> {
         let remaining = deadline.saturating_duration_since(Instant::now());
         Ok(Api {
-            runtime: platform::runtime()?,
-            client: platform::client(base.starts_with("https:"), remaining)?,
+            runtime: http::runtime()?,
+            client: http::client(base.starts_with("https:"), remaining)?,
             base: base.trim_end_matches('/').to_string(),
             deadline,
             timeout,
@@ -91,10 +91,10 @@ async fn get(
     token: &Secret,
     want_login: bool,
 ) -> Result<(u16, Option<String>), String> {
-    let request = platform::authorized_get(client, url, "token", token)
+    let request = http::authorized_get(client, url, "token", token)
         .ok_or_else(|| "the token cannot be sent in an HTTP header".to_string())?;
     let mut response = request.send().await.map_err(|e| {
-        let reason = platform::root_cause(&e);
+        let reason = http::root_cause(&e);
         if e.is_connect() {
             format!("cannot connect to {url}: {reason}")
         } else {

@@ -11,18 +11,19 @@
 
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result, anyhow};
-use reqwest::header::{ACCEPT, AUTHORIZATION, HeaderValue, RETRY_AFTER};
+use anyhow::{Result, anyhow};
+use reqwest::header::{HeaderValue, RETRY_AFTER};
 use serde::Deserialize;
 
 use crate::diag::debug;
+use crate::http::{self, authorized_get, root_cause};
+use crate::secret::{self, Secret};
 use crate::settings::Settings;
-use crate::token::{self, Secret, Token};
+use crate::token::{Token, now_unix, parse_rfc3339};
 
 /// At most this much of a response body is read.
 pub const MAX_BODY: usize = 64 * 1024;
 
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 /// Delays before the two retries of an unreachable platform.
 const UNREACHABLE_DELAYS: [Duration; 2] = [Duration::from_millis(150), Duration::from_millis(350)];
 const FIRST_BACKOFF: Duration = Duration::from_millis(250);
@@ -33,21 +34,12 @@ const MAX_BACKOFF: Duration = Duration::from_secs(2);
 /// runtime and an HTTP client for this one call; nothing is started unless a
 /// fetch is needed.
 pub fn fetch(settings: &Settings, bearer: &Secret, deadline: Instant) -> Result<Token> {
-    runtime()?.block_on(fetch_with_retries(
+    http::runtime()?.block_on(fetch_with_retries(
         &settings.token_url(),
         bearer,
         settings.timeout,
         deadline,
     ))
-}
-
-/// A current-thread runtime for one command's HTTP calls: one request at a
-/// time needs no thread pool.
-pub fn runtime() -> Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the HTTP runtime")
 }
 
 /// How an attempt failed, and whether trying again can help.
@@ -77,7 +69,7 @@ async fn fetch_with_retries(
     timeout: Duration,
     deadline: Instant,
 ) -> Result<Token> {
-    let client = client(
+    let client = http::client(
         url.starts_with("https:"),
         deadline.saturating_duration_since(Instant::now()),
     )?;
@@ -139,57 +131,6 @@ async fn fetch_with_retries(
 
 fn seconds(d: Duration) -> String {
     format!("{} s", d.as_secs_f64())
-}
-
-/// The one way this program builds an HTTP client (the platform's fetch and
-/// `status --probe` share it): rustls with ring, redirects never followed
-/// (a secret goes to the URL it was meant for and nowhere else), no proxy
-/// whatever the environment says, a connect timeout within `timeout`, and
-/// no TLS roots loaded at all when only plain http will be spoken.
-pub fn client(https: bool, timeout: Duration) -> Result<reqwest::Client> {
-    // reqwest is built without a crypto provider; ring is ours. An error
-    // means one is installed already, which is what we want.
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let mut builder = reqwest::Client::builder();
-    if !https {
-        // The platform's usual URL is plain http inside the cluster. The
-        // default TLS set-up reads every file in /etc/ssl/certs at build
-        // time; a client that will never do TLS needs no roots at all.
-        let no_tls = rustls::ClientConfig::builder()
-            .with_root_certificates(rustls::RootCertStore::empty())
-            .with_no_client_auth();
-        builder = builder.tls_backend_preconfigured(no_tls);
-    }
-    builder
-        .redirect(reqwest::redirect::Policy::none())
-        .no_proxy()
-        .connect_timeout(CONNECT_TIMEOUT.min(timeout))
-        .user_agent(concat!(
-            "molecule-git-token-helper/",
-            env!("CARGO_PKG_VERSION")
-        ))
-        .build()
-        .context("cannot set up the HTTP client")
-}
-
-/// `GET url` with `Authorization: SCHEME SECRET`, marked sensitive so that
-/// no layer below logs it, and `Accept: application/json`. `None` when the
-/// secret cannot be a header value (validated secrets always can).
-pub fn authorized_get(
-    client: &reqwest::Client,
-    url: &str,
-    scheme: &str,
-    secret: &Secret,
-) -> Option<reqwest::RequestBuilder> {
-    let mut authorization = HeaderValue::try_from(format!("{scheme} {}", secret.expose())).ok()?;
-    authorization.set_sensitive(true);
-    debug!("GET {url}");
-    Some(
-        client
-            .get(url)
-            .header(AUTHORIZATION, authorization)
-            .header(ACCEPT, "application/json"),
-    )
 }
 
 async fn attempt_once(
@@ -276,7 +217,7 @@ async fn attempt_once(
         }
         body.extend_from_slice(&chunk);
     }
-    decode(&body, token::now_unix()).map_err(|why| {
+    decode(&body, now_unix()).map_err(|why| {
         fail(
             Kind::Final,
             format!("the platform's response from {url} was refused: {why}"),
@@ -311,18 +252,6 @@ fn transport_error(error: &reqwest::Error, url: &str) -> AttemptError {
     }
 }
 
-/// The innermost cause, which is the informative one ("connection refused").
-pub fn root_cause(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut cause = error;
-    while let Some(next) = cause.source() {
-        cause = next;
-    }
-    match cause.downcast_ref::<std::io::Error>() {
-        Some(io) => crate::diag::io_reason(io),
-        None => cause.to_string(),
-    }
-}
-
 #[derive(Deserialize)]
 struct Wire {
     token: String,
@@ -332,20 +261,20 @@ struct Wire {
 
 /// Decode and check the platform's JSON. The reason returned never quotes
 /// the body: serde's own messages can, so they are not used.
-pub(crate) fn decode(body: &[u8], now: i64) -> Result<Token, String> {
+pub fn decode(body: &[u8], now: i64) -> Result<Token, String> {
     let wire: Wire = serde_json::from_slice(body).map_err(|e| match e.classify() {
         serde_json::error::Category::Data => {
             "it is not of the form {\"token\": \"…\", \"expires_at\": \"<RFC 3339>\"}".to_string()
         }
         _ => format!("it is not JSON (line {}, column {})", e.line(), e.column()),
     })?;
-    token::validate(&wire.token).map_err(|why| format!("the token is not usable: {why}"))?;
+    secret::validate(&wire.token).map_err(|why| format!("the token is not usable: {why}"))?;
     let expires_at = match &wire.expires_at {
         None | Some(serde_json::Value::Null) => {
             debug!("the platform gave no expires_at; the token is served without an expiry");
             None
         }
-        Some(serde_json::Value::String(text)) => match token::parse_rfc3339(text) {
+        Some(serde_json::Value::String(text)) => match parse_rfc3339(text) {
             Some(t) => Some(t),
             None => {
                 debug!("expires_at is not RFC 3339; the token is served without an expiry");
@@ -362,7 +291,7 @@ pub(crate) fn decode(body: &[u8], now: i64) -> Result<Token, String> {
     {
         return Err(format!(
             "the token expired already, at {}",
-            token::format_rfc3339(t)
+            crate::token::format_rfc3339(t)
         ));
     }
     Ok(Token {

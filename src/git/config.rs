@@ -5,10 +5,9 @@
 //! into a command line (credential.c's `credential_do`); and a config file
 //! edited under git's own lock, so that an edit is all or nothing.
 
-use std::ffi::{OsStr, OsString};
+use std::ffi::OsString;
 use std::fs;
 use std::io::Write;
-use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
@@ -107,166 +106,6 @@ pub fn parse_listing(bytes: &[u8]) -> Result<Vec<Entry>> {
         });
     }
     Ok(entries)
-}
-
-/// For a key `credential.helper` → `Some(None)`; `credential.<url>.helper`
-/// → `Some(Some(url))`; any other key → `None`.
-pub fn helper_key(key: &str) -> Option<Option<&str>> {
-    if key == "credential.helper" {
-        return Some(None);
-    }
-    let url = key.strip_prefix("credential.")?.strip_suffix(".helper")?;
-    Some(Some(url))
-}
-
-/// How a `credential.<pattern>.*` entry applies to requests for
-/// `https://HOST/…`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Applies {
-    /// To every request for the host.
-    All,
-    /// Only to some: the pattern names a path or a user name.
-    Some,
-    No,
-}
-
-/// Does the subsection `pattern` of a `credential.<pattern>.helper` apply to
-/// `https://HOST/`? Git's rule (credential_apply_config): the pattern is a
-/// URL normalised and matched by urlmatch.c (scheme, user, host with `*`
-/// labels, port, path prefix); a pattern that does not normalise is matched
-/// field by field as a partial URL (`github.com`, `https://`).
-pub fn applies(pattern: &str, host: &str) -> Applies {
-    let Some(want) = Url::normalize(&format!("https://{host}/")) else {
-        return Applies::No;
-    };
-    match Url::normalize(pattern) {
-        Some(p) => {
-            if p.scheme != want.scheme || !host_matches(&p.host, &want.host) || p.port != want.port
-            {
-                Applies::No
-            } else if p.user.is_some() || p.path != "/" {
-                Applies::Some
-            } else {
-                Applies::All
-            }
-        }
-        None => partial_applies(pattern, host),
-    }
-}
-
-/// credential.c's `credential_from_potentially_partial_url` and
-/// `credential_match`: each part the pattern names must equal the request's.
-fn partial_applies(pattern: &str, host: &str) -> Applies {
-    let (protocol, rest) = match pattern.find("://") {
-        Some(i) => (
-            Some(&pattern[..i]).filter(|p| !p.is_empty()),
-            &pattern[i + 3..],
-        ),
-        None => (None, pattern),
-    };
-    if protocol.is_some_and(|p| p != "https") {
-        return Applies::No;
-    }
-    let slash = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    let (user, host_part) = match rest[..slash].find('@') {
-        Some(at) => (true, &rest[at + 1..slash]),
-        None => (false, &rest[..slash]),
-    };
-    if !host_part.is_empty() && crate::protocol::percent_decode(host_part) != host {
-        return Applies::No;
-    }
-    let path = rest[slash..].trim_matches('/');
-    if user || !path.is_empty() {
-        Applies::Some
-    } else {
-        Applies::All
-    }
-}
-
-/// The parts of a URL that urlmatch compares, normalised as url_normalize
-/// does: scheme and host in lower case, the default port dropped, an empty
-/// path made `/`.
-#[derive(Debug, PartialEq, Eq)]
-struct Url {
-    scheme: String,
-    user: Option<String>,
-    host: String,
-    port: Option<u16>,
-    path: String,
-}
-
-impl Url {
-    fn normalize(url: &str) -> Option<Url> {
-        let (scheme, rest) = url.split_once("://")?;
-        let mut chars = scheme.chars();
-        if !chars.next()?.is_ascii_alphabetic()
-            || !chars.all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
-        {
-            return None;
-        }
-        let scheme = scheme.to_ascii_lowercase();
-        let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-        let (authority, path) = rest.split_at(end);
-        let (user, hostport) = match authority.rfind('@') {
-            Some(at) => (Some(authority[..at].to_string()), &authority[at + 1..]),
-            None => (None, authority),
-        };
-        let (host, port) = if hostport.starts_with('[') {
-            let close = hostport.find(']')?;
-            let after = &hostport[close + 1..];
-            let port = match after.strip_prefix(':') {
-                Some(p) => Some(p),
-                None if after.is_empty() => None,
-                None => return None,
-            };
-            (&hostport[..=close], port)
-        } else {
-            match hostport.rsplit_once(':') {
-                Some((h, p)) => (h, Some(p)),
-                None => (hostport, None),
-            }
-        };
-        let host = crate::protocol::percent_decode(host).to_ascii_lowercase();
-        let host_ok = |c: char| c.is_ascii_alphanumeric() || "-._~*[]:".contains(c);
-        if host.is_empty() || !host.chars().all(host_ok) {
-            return None;
-        }
-        let port = match port {
-            None | Some("") => None,
-            Some(p) if p.bytes().all(|b| b.is_ascii_digit()) => {
-                let n: u32 = p.parse().ok()?;
-                if n == 0 || n > 65535 {
-                    return None;
-                }
-                Some(n as u16)
-            }
-            Some(_) => return None,
-        };
-        let default = match scheme.as_str() {
-            "https" => Some(443),
-            "http" => Some(80),
-            _ => None,
-        };
-        let port = port.filter(|p| Some(*p) != default);
-        let path = match path.trim_end_matches('/') {
-            "" | "/." => "/".to_string(),
-            p => p.to_string(),
-        };
-        Some(Url {
-            scheme,
-            user,
-            host,
-            port,
-            path,
-        })
-    }
-}
-
-/// urlmatch.c's `match_host`: label by label, a `*` label matches any one label.
-fn host_matches(pattern: &str, host: &str) -> bool {
-    let p: Vec<&str> = pattern.split('.').collect();
-    let h: Vec<&str> = host.split('.').collect();
-    p.len() == h.len() && p.iter().zip(&h).all(|(p, h)| *p == "*" || p == h)
 }
 
 /// A config file held under git's lock: `FILE.lock` is created exclusively
@@ -389,24 +228,6 @@ impl Drop for Locked {
     }
 }
 
-/// The shell command git runs for helper `value` and `operation`, as
-/// credential.c's `credential_do` builds it: `!cmd` runs `cmd`, an absolute
-/// path runs as it is, anything else is `git credential-VALUE`; then a space
-/// and the operation. Git hands the result to `sh -c`.
-pub fn helper_command(value: &OsStr, operation: &OsStr) -> OsString {
-    let value = value.as_bytes();
-    let mut cmd = if let Some(snippet) = value.strip_prefix(b"!") {
-        snippet.to_vec()
-    } else if value.first() == Some(&b'/') {
-        value.to_vec()
-    } else {
-        [b"git credential-", value].concat()
-    };
-    cmd.push(b' ');
-    cmd.extend_from_slice(operation.as_bytes());
-    OsString::from_vec(cmd)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -429,67 +250,5 @@ mod tests {
         assert_eq!(e[3].value.as_deref(), Some("multi\nline"));
         assert!(parse_listing(b"").unwrap().is_empty());
         assert!(parse_listing(b"global\0file:/x\0").is_err());
-    }
-
-    #[test]
-    fn helper_keys() {
-        assert_eq!(helper_key("credential.helper"), Some(None));
-        assert_eq!(
-            helper_key("credential.https://a.b/c.d.helper"),
-            Some(Some("https://a.b/c.d"))
-        );
-        assert_eq!(helper_key("credential.https://a.b.username"), None);
-        assert_eq!(helper_key("credentialx.helper"), None);
-        assert_eq!(helper_key("url.x.helper"), None);
-    }
-
-    #[test]
-    fn which_patterns_apply_to_a_host() {
-        use Applies::*;
-        let cases = [
-            ("https://github.com", "github.com", All),
-            ("https://github.com/", "github.com", All),
-            ("HTTPS://GitHub.COM", "github.com", All),
-            ("https://github.com:443", "github.com", All),
-            ("https://*.com", "github.com", All),
-            ("https://*.github.com", "github.com", No),
-            ("https://*", "github.com", No),
-            ("https://git%68ub.com", "github.com", All),
-            ("https://github.com:8443", "github.com", No),
-            ("https://github.com:8443", "github.com:8443", All),
-            ("https://github.com", "github.com:8443", No),
-            ("http://github.com", "github.com", No),
-            ("https://gitlab.com", "github.com", No),
-            ("https://github.com.evil", "github.com", No),
-            ("https://github.com/org", "github.com", Some),
-            ("https://bob@github.com", "github.com", Some),
-            ("https://[::1]:8443", "[::1]:8443", All),
-            // Not normalisable: matched as a partial URL.
-            ("github.com", "github.com", All),
-            ("GitHub.com", "github.com", No),
-            ("https://", "github.com", All),
-            ("http://", "github.com", No),
-            ("github.com/org/repo.git", "github.com", Some),
-            ("bob@github.com", "github.com", Some),
-            ("gitlab.com", "github.com", No),
-        ];
-        for (pattern, host, expected) in cases {
-            assert_eq!(applies(pattern, host), expected, "{pattern} for {host}");
-        }
-    }
-
-    #[test]
-    fn helper_commands_as_git_builds_them() {
-        let cmd = |v: &str, op: &str| helper_command(OsStr::new(v), OsStr::new(op));
-        assert_eq!(
-            cmd("store --file=/x", "get"),
-            "git credential-store --file=/x get"
-        );
-        assert_eq!(cmd("!f() { cat; }; f", "store"), "f() { cat; }; f store");
-        assert_eq!(
-            cmd("/usr/bin/h --x 'a b'", "erase"),
-            "/usr/bin/h --x 'a b' erase"
-        );
-        assert_eq!(cmd("", "get"), "git credential- get");
     }
 }

@@ -1,6 +1,6 @@
 //! Fuzzing, the stable-Rust way: property tests (proptest) for the two
 //! functions that take bytes from outside, git's request
-//! ([`protocol::read_request`]) and the platform's JSON ([`platform::decode`]).
+//! ([`protocol::read_request`]) and the platform's JSON ([`decode`]).
 //!
 //! The properties:
 //! - neither panics, whatever the bytes;
@@ -8,7 +8,7 @@
 //!   one line;
 //! - the request reader never reads more than its 64 KiB bound (plus the one
 //!   byte that shows the input is larger), even from an endless input;
-//! - an accepted token passes [`token::validate`], its expiry is later than
+//! - an accepted token passes [`secret::validate`], its expiry is later than
 //!   `now` and can be written as RFC 3339 (and read back to the same second),
 //!   a refusal is one line and never quotes the token;
 //! - the answer to git for an accepted token is exactly its two or three
@@ -16,7 +16,7 @@
 //!
 //! Each property runs `FUZZ_CASES` cases (a small default, so `cargo test`
 //! stays fast), or, with `FUZZ_SECONDS=N`, batches of fresh random cases for
-//! N seconds; `.ci/run` does the latter. A failure shows the smallest input
+//! N seconds; `.ci/run` does the latter (`cargo test --test fuzz`). A failure shows the smallest input
 //! proptest could shrink it to: fix the bug and keep that input as a unit
 //! test next to the code it broke (as
 //! `protocol::tests::refuses_line_breaks_and_nul_in_kept_values` and
@@ -32,9 +32,12 @@ use proptest::prelude::*;
 use proptest::sample::select;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
 
-use crate::platform::decode;
-use crate::protocol::{self, MAX_REQUEST, Request, RequestError, TOKEN_USERNAME};
-use crate::token::{self, Secret};
+use molecule_git_token_helper::git::protocol::{
+    self, MAX_REQUEST, Request, RequestError, TOKEN_USERNAME,
+};
+use molecule_git_token_helper::secret::{self, Secret};
+use molecule_git_token_helper::token;
+use molecule_git_token_helper::token::platform::decode;
 
 /// 2026-11-23T12:34:56Z, a realistic "now".
 const NOW: i64 = 1_795_437_296;
@@ -481,7 +484,7 @@ fn response_for_any_accepted_token_is_exactly_its_lines() {
         30,
         (secret, any::<Option<i64>>()),
         |(secret, expiry)| {
-            if token::validate(&secret).is_err() {
+            if secret::validate(&secret).is_err() {
                 return Ok(false);
             }
             check_response(&Secret::new(secret), expiry)
@@ -498,7 +501,7 @@ fn response_for_any_accepted_token_is_exactly_its_lines() {
 fn check_decoded(body: &[u8], now: i64) -> Result<bool, TestCaseError> {
     match decode(body, now) {
         Ok(t) => {
-            prop_assert_eq!(token::validate(t.secret.expose()), Ok(()));
+            prop_assert_eq!(secret::validate(t.secret.expose()), Ok(()));
             if let Some(expiry) = t.expires_at {
                 prop_assert!(expiry > now, "expiry {} is not after now {}", expiry, now);
                 let text = token::format_rfc3339(expiry);

@@ -2,11 +2,9 @@
 //! real binary and the real git: a table of starting configs (as GCM tests
 //! its configure), then what git does with the result.
 
-mod support;
-
 use std::path::{Path, PathBuf};
 
-use support::*;
+use crate::support::*;
 
 /// The path configure writes: this binary, canonical (it is not on PATH).
 fn ours() -> String {
@@ -43,10 +41,17 @@ fn read(path: &Path) -> String {
     std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
+/// Success, quietly: nothing on stderr, and on stdout only the one line per
+/// section that configure wrote or unconfigure removed.
 fn ok(out: &Out) {
     assert_eq!(out.code(), 0, "{out:?}");
     assert_eq!(out.stderr, "", "{out:?}");
-    assert_eq!(out.stdout, "", "{out:?}");
+    for line in out.stdout.lines() {
+        assert!(
+            line.starts_with("configured https://") || line.starts_with("removed https://"),
+            "{out:?}"
+        );
+    }
 }
 
 fn lock_of(path: &Path) -> PathBuf {
@@ -298,6 +303,34 @@ fn configure_twice_leaves_one_entry_per_host() {
         assert!(lines[1].starts_with(&ours()) && !lines[1].contains("fallback"));
         assert_eq!(lines[2], fb("store"));
     }
+}
+
+#[test]
+fn configure_and_unconfigure_say_what_they_changed_and_nothing_else() {
+    let ws = Workspace::new();
+    let file = ws.path().join("gitconfig");
+    let args = ["--host", "github.com", "--host", "ghe.example"];
+    let run = |action: &str| {
+        let out = ws.helper(&[&[action][..], &args[..]].concat(), "");
+        ok(&out);
+        out.stdout
+    };
+    assert_eq!(
+        run("configure"),
+        format!(
+            "configured https://github.com/ in {f}\nconfigured https://ghe.example/ in {f}\n",
+            f = file.display()
+        )
+    );
+    assert_eq!(run("configure"), "", "nothing changed, nothing said");
+    assert_eq!(
+        run("unconfigure"),
+        format!(
+            "removed https://github.com/ from {f}\nremoved https://ghe.example/ from {f}\n",
+            f = file.display()
+        )
+    );
+    assert_eq!(run("unconfigure"), "", "nothing left, nothing said");
 }
 
 /// The operator's PAT in `~/.git-credentials`, git's `store` default.

@@ -12,7 +12,7 @@ use std::io::Write;
 use clap::CommandFactory;
 use clap_mangen::Man;
 
-use crate::cli::Cli;
+use molecule_git_token_helper::cli::Cli;
 
 /// The page, relative to the repository root.
 pub const PAGE: &str = "man/molecule-git-token-helper.1";
@@ -35,7 +35,7 @@ pub fn render() -> String {
     // shifts the source and manual into the wrong fields of `.TH`.
     let version = cli.get_version().unwrap_or_default();
     let mut page = format!(
-        ".\\\" Generated from src/cli.rs and src/man.rs by `{REGENERATE}`; do not edit.\n\
+        ".\\\" Generated from src/cli.rs and tests/man_page.rs by `{REGENERATE}`; do not edit.\n\
          {PREAMBLE}.TH {} 1 \"\" \"{name} {version}\" \"User Commands\"\n",
         name.to_uppercase().replace('-', "\\-"),
     );
@@ -45,7 +45,7 @@ pub fn render() -> String {
         Man::render_description_section,
         Man::render_options_section,
     ] {
-        page += &preformat_indented(&section(&man, render));
+        page += &preformat_indented(&with_value_names(&cli, &section(&man, render)));
     }
 
     // One subsection per visible command, in the order of `--help`: its
@@ -57,7 +57,7 @@ pub fn render() -> String {
         let sub = sub.clone().bin_name(bin).disable_help_flag(true);
         let man = Man::new(sub.clone());
         page += &format!(".SS {}\n", sub.get_name().replace('-', "\\-"));
-        page += &body(&man, Man::render_synopsis_section);
+        page += &with_value_names(&sub, &body(&man, Man::render_synopsis_section));
         page += ".PP\n";
         page += &preformat_indented(&body(&man, Man::render_description_section));
         if sub.get_arguments().any(|a| !a.is_hide_set()) {
@@ -72,6 +72,32 @@ pub fn render() -> String {
     page += EXTRA_SECTIONS;
     page += &section(&man, Man::render_version_section);
     ascii(&page)
+}
+
+/// clap_mangen's synopsis names an option without its value
+/// (`[--timeout]`): give each one that takes a value its name, as `--help`
+/// does (`[--timeout SECONDS]`).
+fn with_value_names(command: &clap::Command, text: &str) -> String {
+    let mut text = text.to_string();
+    for arg in command.get_arguments() {
+        let (Some(long), Some(names)) = (arg.get_long(), arg.get_value_names()) else {
+            continue;
+        };
+        if !arg.get_action().takes_values() {
+            continue;
+        }
+        let Some(value) = names.first() else {
+            continue;
+        };
+        let bare = format!("[\\fB\\-\\-{}\\fR]", long.replace('-', "\\-"));
+        let named = format!(
+            "[\\fB\\-\\-{}\\fR \\fI{}\\fR]",
+            long.replace('-', "\\-"),
+            value.replace('-', "\\-")
+        );
+        text = text.replace(&bare, &named);
+    }
+    text
 }
 
 /// One section as clap_mangen renders it, without the preamble that roff's

@@ -1,14 +1,13 @@
 //! Self-tests of the mock platform (tests/support/mock_platform.rs), run
 //! once here rather than in every test binary that includes the support code.
 
-mod support;
 use std::io::{self, Read, Write};
 use std::net::TcpStream;
 use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use support::mock_platform::*;
+use crate::support::mock_platform::*;
 
 struct Response {
     code: u16,

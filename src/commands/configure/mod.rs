@@ -1,0 +1,208 @@
+//! `configure` / `unconfigure`: put this helper first in git's list of
+//! credential helpers for each served host, keep the helpers it displaces
+//! after it as wrapped fallbacks, and take exactly that out again.
+//!
+//! Git runs the helpers that apply to a URL in config order (system, global,
+//! repository; top to bottom; generic and host-scoped alike), an empty value
+//! forgetting those listed before, and stops at the first that answers. So
+//! for each served HOST, `configure` appends to the end of the config file:
+//!
+//! ```text
+//! [credential "https://HOST/"]
+//!     helper =
+//!     helper = /usr/local/bin/molecule-git-token-helper --timeout 5
+//!     helper = /usr/local/bin/molecule-git-token-helper fallback -- 'store --file=/x'
+//! ```
+//!
+//! the empty reset line; this helper with the settings given as flags; and,
+//! in their order, the helpers git ran for `https://HOST/` before (from the
+//! file written and the files git reads before it), each through the hidden
+//! `fallback` wrapper, which keeps short-lived tokens from their `store`.
+//!
+//! The section is spelled with the trailing slash (`https://HOST/`, git's
+//! own normal form of the URL, which matches exactly what `https://HOST`
+//! does) so that it is this helper's alone: git config appends to the last
+//! section of a name, and the user's `[credential "https://HOST"]` may sit
+//! early in the file, above helpers ours must come after. With a section of
+//! its own, configure can recognise its lines, move them to the end when
+//! something was appended after them, and `unconfigure` can remove them
+//! without guessing which empty `helper =` line was whose.
+//!
+//! Every edit is made with `git config --file` on a copy under git's own
+//! lock (`FILE.lock`), which replaces the file only when all steps succeeded
+//! and the result was checked: never a partial configuration.
+
+mod location;
+mod plan;
+
+use anyhow::{Result, bail};
+
+use crate::diag::{debug, warning};
+use crate::git::config::{Entry, Locked};
+use crate::git::helpers::{Line, classify, helper_key, helper_line};
+use crate::settings::{HelperFlags, Settings};
+pub use location::Location;
+use location::{program_path, same_file};
+use plan::{our_key, plan_host, remove_block};
+
+/// `configure`: for each served host, the block described in the module
+/// documentation; unchanged when it is already there and last.
+/// Returns one line per section written, for the user.
+pub fn configure(settings: &Settings, flags: &HelperFlags, location: &Location) -> Result<String> {
+    let program = program_path()?;
+    let args = flags.to_args();
+    let ours = helper_line(&program, args.iter().map(String::as_str));
+    if !matches!(classify(&ours), Line::Ours { .. }) {
+        bail!("cannot write a helper line that this program would read back as its own");
+    }
+    // When secret hosts were given as flags, the wrappers get them too (with
+    // the hosts and the configs directory they depend on), so that they know
+    // which secret this helper serves and keep it out of a storing fallback.
+    let wrapper_flags = flags.for_wrapper().to_args();
+    let wrap = |value: &str| {
+        let words = wrapper_flags.iter().map(String::as_str);
+        helper_line(&program, words.chain(["fallback", "--", value]))
+    };
+    let target = location.target()?;
+    let locked = Locked::acquire(&target)?;
+    let entries = location
+        .entries_up_to(&target)
+        .map_err(|e| locked.failed(&format!("{e:#}")))?;
+    let in_target = |e: &Entry| e.file().is_some_and(|f| same_file(f, &target));
+    let mut plans = Vec::new();
+    // Secret-backed hosts get the same line: `get` tells them apart.
+    for host in &settings.all_hosts() {
+        let plan = plan_host(&entries, &in_target, host, &ours, &wrap)
+            .map_err(|e| locked.failed(&format!("{e:#}")))?;
+        for hidden in &plan.hidden {
+            warning!(
+                "{hidden} applies to some https://{host} URLs only: the reset line hides it \
+                 there and it is not kept as a fallback"
+            );
+        }
+        if plan.unchanged() {
+            debug!(
+                "configure: https://{host}/ is already configured in {}",
+                target.display()
+            );
+        } else {
+            plans.push(plan);
+        }
+    }
+    if plans.is_empty() {
+        return Ok(String::new());
+    }
+    for plan in &plans {
+        let key = our_key(&plan.host);
+        if !plan.current.is_empty() {
+            remove_block(&locked, &plan.host)?;
+        }
+        for value in &plan.desired {
+            locked.config(&["--add", &key, value], &format!("--add {key}"))?;
+        }
+        debug!(
+            "configure: https://{}/ gets this helper and {} kept fallback(s) in {}",
+            plan.host,
+            plan.desired.len() - 2,
+            target.display()
+        );
+    }
+    // Check the result before it replaces the file.
+    let written = locked.entries()?;
+    let in_lock = |_: &Entry| true;
+    for plan in &plans {
+        let again = plan_host(&written, &in_lock, &plan.host, &ours, &wrap)
+            .map_err(|e| locked.failed(&format!("{e:#}")))?;
+        if again.current != plan.desired || !again.last {
+            return Err(locked.failed(&format!(
+                "after editing, the helpers for https://{}/ in {} are not as planned (another \
+                 [credential \"https://{}/\"] section in the way?)",
+                plan.host,
+                locked.path().display(),
+                plan.host
+            )));
+        }
+    }
+    locked.commit()?;
+    Ok(plans
+        .iter()
+        .map(|p| format!("configured https://{}/ in {}\n", p.host, target.display()))
+        .collect())
+}
+
+/// `unconfigure`: remove the blocks configure wrote to the file, for the
+/// hosts in `only` or for every host.
+/// Returns one line per section removed, for the user.
+pub fn unconfigure(only: Option<&[String]>, location: &Location) -> Result<String> {
+    let target = location.target()?;
+    if !target.exists() {
+        debug!(
+            "unconfigure: {} does not exist; nothing to remove",
+            target.display()
+        );
+        return Ok(String::new());
+    }
+    let locked = Locked::acquire(&target)?;
+    let entries = locked.entries()?;
+    let mut hosts: Vec<&str> = Vec::new();
+    for entry in &entries {
+        let Some(Some(url)) = helper_key(&entry.key) else {
+            continue;
+        };
+        let Some(host) = url
+            .strip_prefix("https://")
+            .and_then(|u| u.strip_suffix('/'))
+        else {
+            continue;
+        };
+        let value = entry.value.as_deref().unwrap_or_default();
+        if host.contains('/')
+            || hosts.contains(&host)
+            || only.is_some_and(|only| !only.iter().any(|h| h == host))
+            || classify(value) == Line::Other
+        {
+            continue;
+        }
+        hosts.push(host);
+    }
+    for host in &hosts {
+        let key = our_key(host);
+        let foreign = entries.iter().any(|e| {
+            let value = e.value.as_deref().unwrap_or_default();
+            e.key == key && !value.is_empty() && classify(value) == Line::Other
+        });
+        if foreign {
+            return Err(locked.failed(&format!(
+                "{key} in {} also holds a helper that configure did not write; remove that \
+                 line by hand, then run unconfigure again",
+                target.display()
+            )));
+        }
+    }
+    if hosts.is_empty() {
+        debug!("unconfigure: nothing of ours in {}", target.display());
+        return Ok(String::new());
+    }
+    for host in &hosts {
+        remove_block(&locked, host)?;
+        debug!(
+            "unconfigure: removed https://{host}/ from {}",
+            target.display()
+        );
+    }
+    let left = locked.entries()?;
+    if let Some(host) = hosts
+        .iter()
+        .find(|h| left.iter().any(|e| e.key == our_key(h)))
+    {
+        return Err(locked.failed(&format!(
+            "{} is still there after removing it",
+            our_key(host)
+        )));
+    }
+    locked.commit()?;
+    Ok(hosts
+        .iter()
+        .map(|h| format!("removed https://{h}/ from {}\n", target.display()))
+        .collect())
+}

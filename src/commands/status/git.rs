@@ -1,0 +1,79 @@
+//! For each served host, the helpers git would run, in order, and what
+//! would go wrong with them.
+
+use super::render::{Check, Mark, check};
+use crate::git::helpers::{self, HelperEntry, Line};
+use crate::settings::Settings;
+
+/// For each served host (platform and secret-backed), the helpers git would
+/// run, in order, and what would go wrong: another helper answering first,
+/// a storing helper that would keep our short-lived token, a configured path
+/// that no longer exists.
+pub fn checks(settings: &Settings) -> Vec<Check> {
+    settings
+        .all_hosts()
+        .iter()
+        .map(|host| match helpers::helpers_for(host) {
+            Ok(list) => host_check(host, &list, settings.serves_host(host)),
+            Err(e) => check("git", Mark::Fail, format!("{host}: {e:#}")),
+        })
+        .collect()
+}
+
+/// `short_lived`: the host is served the platform's token, which a storing
+/// helper must not keep (a secret host's token lives as long as its file).
+fn host_check(host: &str, list: &[HelperEntry], short_lived: bool) -> Check {
+    if list.is_empty() {
+        return check(
+            "git",
+            Mark::Warn,
+            format!("{host}: no credential helper; run `molecule-git-token-helper configure`"),
+        );
+    }
+    let describe = |e: &HelperEntry| {
+        let what = match &e.line {
+            Line::Ours { .. } => "this helper".to_string(),
+            Line::Fallback { wrapped, .. } => format!("{wrapped} (wrapped)"),
+            Line::Other => e.value.clone(),
+        };
+        format!("{what} [{}]", e.origin.trim_start_matches("file:"))
+    };
+    let order = list
+        .iter()
+        .map(describe)
+        .collect::<Vec<_>>()
+        .join(", then ");
+    let mut fails = Vec::new();
+    let mut warns = Vec::new();
+    match list.iter().position(HelperEntry::is_ours) {
+        None => warns.push(
+            "this helper is not configured; run `molecule-git-token-helper configure`".to_string(),
+        ),
+        Some(0) => {}
+        Some(_) => warns.push(format!("{} answers first", describe(&list[0]))),
+    }
+    for e in list {
+        if e.receives_our_token && short_lived {
+            warns.push(format!(
+                "{} would store the short-lived token after each successful push",
+                describe(e)
+            ));
+        }
+        if e.program_exists == Some(false) {
+            fails.push(format!(
+                "{} names a program that does not exist",
+                describe(e)
+            ));
+        }
+    }
+    let (mark, problems) = match (fails.is_empty(), warns.is_empty()) {
+        (false, _) => (Mark::Fail, [fails, warns].concat()),
+        (true, false) => (Mark::Warn, warns),
+        (true, true) => (Mark::Ok, Vec::new()),
+    };
+    let mut message = format!("{host}: {order}");
+    if !problems.is_empty() {
+        message = format!("{message}: {}", problems.join("; "));
+    }
+    check("git", mark, message)
+}

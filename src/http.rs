@@ -1,0 +1,87 @@
+//! The one way this program speaks HTTP: a current-thread runtime built
+//! only when a request is needed, and a reqwest client on rustls (ring) that
+//! follows no redirect and uses no proxy, so a secret goes to the URL it was
+//! meant for and nowhere else. The platform's fetch and `status --probe`
+//! share it.
+
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use reqwest::header::{ACCEPT, AUTHORIZATION, HeaderValue};
+
+use crate::diag::debug;
+use crate::secret::Secret;
+
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// A current-thread runtime for one command's HTTP calls: one request at a
+/// time needs no thread pool.
+pub fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the HTTP runtime")
+}
+
+/// The one way this program builds an HTTP client (the platform's fetch and
+/// `status --probe` share it): rustls with ring, redirects never followed
+/// (a secret goes to the URL it was meant for and nowhere else), no proxy
+/// whatever the environment says, a connect timeout within `timeout`, and
+/// no TLS roots loaded at all when only plain http will be spoken.
+pub fn client(https: bool, timeout: Duration) -> Result<reqwest::Client> {
+    // reqwest is built without a crypto provider; ring is ours. An error
+    // means one is installed already, which is what we want.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let mut builder = reqwest::Client::builder();
+    if !https {
+        // The platform's usual URL is plain http inside the cluster. The
+        // default TLS set-up reads every file in /etc/ssl/certs at build
+        // time; a client that will never do TLS needs no roots at all.
+        let no_tls = rustls::ClientConfig::builder()
+            .with_root_certificates(rustls::RootCertStore::empty())
+            .with_no_client_auth();
+        builder = builder.tls_backend_preconfigured(no_tls);
+    }
+    builder
+        .redirect(reqwest::redirect::Policy::none())
+        .no_proxy()
+        .connect_timeout(CONNECT_TIMEOUT.min(timeout))
+        .user_agent(concat!(
+            "molecule-git-token-helper/",
+            env!("CARGO_PKG_VERSION")
+        ))
+        .build()
+        .context("cannot set up the HTTP client")
+}
+
+/// `GET url` with `Authorization: SCHEME SECRET`, marked sensitive so that
+/// no layer below logs it, and `Accept: application/json`. `None` when the
+/// secret cannot be a header value (validated secrets always can).
+pub fn authorized_get(
+    client: &reqwest::Client,
+    url: &str,
+    scheme: &str,
+    secret: &Secret,
+) -> Option<reqwest::RequestBuilder> {
+    let mut authorization = HeaderValue::try_from(format!("{scheme} {}", secret.expose())).ok()?;
+    authorization.set_sensitive(true);
+    debug!("GET {url}");
+    Some(
+        client
+            .get(url)
+            .header(AUTHORIZATION, authorization)
+            .header(ACCEPT, "application/json"),
+    )
+}
+
+/// The innermost cause, which is the informative one ("connection refused").
+pub fn root_cause(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut cause = error;
+    while let Some(next) = cause.source() {
+        cause = next;
+    }
+    match cause.downcast_ref::<std::io::Error>() {
+        Some(io) => crate::diag::io_reason(io),
+        None => cause.to_string(),
+    }
+}

@@ -1,0 +1,223 @@
+//! Secrets: a wrapper that cannot be printed by accident, the validation
+//! every secret passes before it reaches git, and the careful reading of a
+//! secret from a file: the workspace bearer, and the secrets of secret-backed
+//! hosts (`$CONFIGS_DIR/secrets.d/NAME`).
+//!
+//! A symlink is followed: secret mounts (Kubernetes, Docker) present files as
+//! links into a `..data` directory, and the file's owner, not the link,
+//! decides who can read it. The file is looked at before it is opened (a FIFO
+//! would block), read up to a cap, trimmed, and validated like every token;
+//! every error names the path and none quotes the content.
+
+use std::fmt;
+use std::fs::File;
+use std::io::Read;
+use std::path::Path;
+
+use anyhow::{Result, bail};
+
+use crate::diag::io_reason;
+
+/// A secret string (a token or the workspace bearer).
+///
+/// It has no `Display`, its `Debug` prints `REDACTED`, and [`Secret::expose`]
+/// marks each place where the secret deliberately leaves the program: the
+/// stdout writer, the HTTP header, a child's stdin or environment.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: String) -> Secret {
+        Secret(value)
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(REDACTED)")
+    }
+}
+
+/// Why a secret was refused. Never carries the secret itself.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Invalid {
+    Empty,
+    /// A byte outside printable ASCII without space (0x21..=0x7E): it could
+    /// inject a line into git's protocol or a header into HTTP.
+    BadByte,
+}
+
+impl fmt::Display for Invalid {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Invalid::Empty => f.write_str("it is empty"),
+            Invalid::BadByte => f.write_str(
+                "it contains a character that is not printable ASCII \
+                 (a space, control character or non-ASCII byte)",
+            ),
+        }
+    }
+}
+
+/// Accept only non-empty printable ASCII without spaces (bytes 0x21 to 0x7E).
+pub fn validate(secret: &str) -> Result<(), Invalid> {
+    if secret.is_empty() {
+        return Err(Invalid::Empty);
+    }
+    if secret.bytes().all(|b| (0x21..=0x7e).contains(&b)) {
+        Ok(())
+    } else {
+        Err(Invalid::BadByte)
+    }
+}
+
+pub const MAX_BEARER_FILE: u64 = 4096;
+
+/// Read and validate the bearer; every error names the path.
+pub fn read_bearer(path: &Path) -> Result<Secret> {
+    read_file(path, "the workspace bearer", MAX_BEARER_FILE)
+}
+
+/// A secret file of a secret-backed host larger than this is refused unread
+/// (a Gitea token is 40 characters).
+pub const MAX_SECRET_FILE: u64 = 4096;
+
+/// Read and validate the secret in `path`. `what` names it in errors
+/// (`the workspace bearer`); files over `max` bytes are refused unread.
+pub fn read_file(path: &Path, what: &str, max: u64) -> Result<Secret> {
+    let shown = path.display();
+    let meta = match std::fs::metadata(path) {
+        Ok(m) => m,
+        Err(e) => bail!("cannot read {what} {shown}: {}", io_reason(&e)),
+    };
+    if meta.is_dir() {
+        bail!("cannot read {what} {shown}: it is a directory");
+    }
+    if !meta.is_file() {
+        bail!("cannot read {what} {shown}: it is not a regular file");
+    }
+    if meta.len() > max {
+        bail!(
+            "{what} {shown} is too large ({} bytes; at most {max} are read)",
+            meta.len()
+        );
+    }
+    let mut file = match File::open(path) {
+        Ok(f) => f,
+        Err(e) => bail!("cannot read {what} {shown}: {}", io_reason(&e)),
+    };
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    if let Err(e) = (&mut file).take(max + 1).read_to_end(&mut bytes) {
+        bail!("cannot read {what} {shown}: {}", io_reason(&e));
+    }
+    if bytes.len() as u64 > max {
+        bail!("{what} {shown} is too large (at most {max} bytes are read)");
+    }
+    // Not UTF-8 cannot be printable ASCII: refuse it as such, not as empty.
+    let Ok(text) = String::from_utf8(bytes) else {
+        bail!("{what} {shown} is not usable: {}", Invalid::BadByte);
+    };
+    match validate(text.trim()) {
+        Ok(()) => Ok(Secret::new(text.trim().to_string())),
+        Err(Invalid::Empty) => bail!("{what} {shown} is empty"),
+        Err(why) => bail!("{what} {shown} is not usable: {why}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::fs;
+
+    fn dir() -> tempfile::TempDir {
+        tempfile::tempdir().unwrap()
+    }
+
+    #[test]
+    fn debug_never_shows_the_secret() {
+        let s = Secret::new("hunter2-value".into());
+        assert_eq!(format!("{s:?}"), "Secret(REDACTED)");
+        assert!(!format!("{:?}", Some(s)).contains("hunter2"));
+    }
+
+    #[test]
+    fn validation_accepts_printable_ascii_only() {
+        assert_eq!(validate("ghs_abcDEF0123456789-._~!"), Ok(()));
+        assert_eq!(validate(""), Err(Invalid::Empty));
+        for bad in [
+            "a b", "a\nb", "a\rb", "a\0b", "a\tb", "a\x7fb", "tökén", "a\x1bb",
+        ] {
+            assert_eq!(validate(bad), Err(Invalid::BadByte), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn trims_whitespace() {
+        let d = dir();
+        let p = d.path().join(".auth_token");
+        fs::write(&p, "  abc-DEF_123\n").unwrap();
+        assert_eq!(read_bearer(&p).unwrap().expose(), "abc-DEF_123");
+    }
+
+    #[test]
+    fn errors_name_the_path_and_never_the_content() {
+        let d = dir();
+        let p = d.path().join(".auth_token");
+        let missing = read_bearer(&p).unwrap_err().to_string();
+        assert!(missing.contains(&p.display().to_string()), "{missing}");
+        assert!(missing.contains("no such file"), "{missing}");
+
+        fs::write(&p, " \n").unwrap();
+        assert!(
+            read_bearer(&p)
+                .unwrap_err()
+                .to_string()
+                .contains("is empty")
+        );
+
+        fs::write(&p, "abc def-secretpart").unwrap();
+        let bad = read_bearer(&p).unwrap_err().to_string();
+        assert!(
+            bad.contains("not usable") && !bad.contains("secretpart"),
+            "{bad}"
+        );
+
+        fs::write(&p, b"\xff\xfe-secretpart\n").unwrap();
+        let bad = read_bearer(&p).unwrap_err().to_string();
+        assert!(
+            bad.contains("not usable") && !bad.contains("secretpart"),
+            "{bad}"
+        );
+
+        fs::write(&p, "a".repeat(5000)).unwrap();
+        assert!(
+            read_bearer(&p)
+                .unwrap_err()
+                .to_string()
+                .contains("too large")
+        );
+
+        let sub = d.path().join("sub");
+        fs::create_dir(&sub).unwrap();
+        assert!(
+            read_bearer(&sub)
+                .unwrap_err()
+                .to_string()
+                .contains("is a directory")
+        );
+    }
+
+    #[test]
+    fn follows_a_symlink_as_secret_mounts_use_them() {
+        let d = dir();
+        let real = d.path().join("real");
+        fs::write(&real, "tok\n").unwrap();
+        let link = d.path().join(".auth_token");
+        std::os::unix::fs::symlink(&real, &link).unwrap();
+        assert_eq!(read_bearer(&link).unwrap().expose(), "tok");
+    }
+}

@@ -1,0 +1,296 @@
+//! The token engine: a fresh token for the platform's hosts, from the
+//! on-disk cache while it is fresh, else from the platform, one fetch for
+//! all the processes that ask at once; and `forget`, which drops a token git
+//! rejected. Also the token's expiry arithmetic.
+
+pub mod cache;
+pub mod platform;
+
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::{Result, bail};
+
+use time::format_description::well_known::Rfc3339;
+use time::{OffsetDateTime, UtcOffset};
+
+use crate::diag::debug;
+use crate::secret::{self, Secret};
+use crate::settings::{SecretHost, Settings};
+use cache::{Cache, Entry, Freshness};
+
+/// A token to hand out, with its expiry in unix seconds when one is known.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Token {
+    pub secret: Secret,
+    pub expires_at: Option<i64>,
+}
+
+/// Parse an RFC 3339 timestamp into unix seconds; `None` if it is not one,
+/// or if it is not one in UTC either (`9999-12-31T23:00:00-01:00` is in the
+/// year 10000), so that [`format_rfc3339`] can always write the result.
+pub fn parse_rfc3339(text: &str) -> Option<i64> {
+    OffsetDateTime::parse(text, &Rfc3339)
+        .ok()
+        .and_then(|t| t.checked_to_offset(UtcOffset::UTC))
+        .filter(|t| (0..=9999).contains(&t.year()))
+        .map(|t| t.unix_timestamp())
+}
+
+/// Format unix seconds as RFC 3339 in UTC (`2026-11-23T12:34:56Z`).
+pub fn format_rfc3339(unix: i64) -> String {
+    OffsetDateTime::from_unix_timestamp(unix)
+        .ok()
+        .and_then(|t| t.format(&Rfc3339).ok())
+        .unwrap_or_else(|| unix.to_string())
+}
+
+/// The current time in unix seconds.
+pub fn now_unix() -> i64 {
+    match SystemTime::now().duration_since(UNIX_EPOCH) {
+        Ok(d) => d.as_secs() as i64,
+        Err(e) => -(e.duration().as_secs() as i64),
+    }
+}
+
+/// How long a refresh may take while a still-valid cached token waits.
+const REFRESH_BUDGET: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// A token, and where it came from (for `status` and debug lines).
+pub struct Served {
+    pub token: Token,
+    pub from_cache: bool,
+}
+
+/// The token of a secret-backed host, from its file: never from the
+/// platform, never cached. Errors name the path.
+pub fn secret_host_token(settings: &Settings, secret: &SecretHost) -> Result<Secret> {
+    secret::read_file(
+        &settings.secret_path(secret),
+        &format!("the secret file for {}", secret.host),
+        secret::MAX_SECRET_FILE,
+    )
+}
+
+/// A fresh token for the platform's hosts: from the cache while it is fresh,
+/// else from the platform, one fetch for all the processes that ask at once.
+pub fn platform_token(settings: &Settings) -> Result<Token> {
+    Ok(serve(settings)?.token)
+}
+
+/// [`platform_token`], and whether it came from the cache.
+pub fn serve(settings: &Settings) -> Result<Served> {
+    let deadline = Instant::now() + settings.timeout;
+    let bearer = secret::read_bearer(&settings.bearer_path())?;
+    let Some(dir) = &settings.cache_dir else {
+        debug!("cache: off");
+        return fetched(platform::fetch(settings, &bearer, deadline)?);
+    };
+    let cache = Cache::new(dir);
+    let key = cache::Key::new(&settings.platform_url, &bearer);
+    let window = settings.refresh_window;
+
+    // The fast path: one small file, no lock, no runtime, no client.
+    let seen = match cache.read() {
+        Ok(entry) => entry,
+        Err(why) => {
+            debug!("cache: {why}; treating it as empty");
+            None
+        }
+    };
+    if let Some(entry) = &seen {
+        match cache::freshness(entry, &key, now_unix(), window) {
+            f @ (Freshness::Fresh | Freshness::Hold) => return Ok(hit(entry, f)),
+            f => debug!("cache: entry is {f:?}"),
+        }
+    }
+
+    // A fetch looks needed. Take the lock; whoever held it may have just
+    // fetched, so look again before asking the platform.
+    let _lock = match cache.lock(deadline) {
+        Ok(lock) => lock,
+        Err(cache::LockError::Timeout) => bail!(
+            "gave up after {} s waiting for another helper process to fetch the token \
+             (it holds {})",
+            settings.timeout.as_secs_f64(),
+            cache.lock_path().display()
+        ),
+        Err(cache::LockError::Unusable(cache::Unusable(why))) => {
+            debug!("cache: {why}; working uncached");
+            return fetched(platform::fetch(settings, &bearer, deadline)?);
+        }
+    };
+    let now = now_unix();
+    let current = cache.read().unwrap_or_default();
+    let mut stale = None;
+    if let Some(entry) = current {
+        let freshness = cache::freshness(&entry, &key, now, window);
+        match freshness {
+            Freshness::Fresh | Freshness::Hold => return Ok(hit(&entry, freshness)),
+            // Another process replaced the entry while we waited: that was
+            // the fetch we were about to make.
+            Freshness::Refresh if seen.as_ref() != Some(&entry) => {
+                return Ok(hit(&entry, freshness));
+            }
+            Freshness::Refresh => stale = Some(entry),
+            Freshness::Unusable => {}
+        }
+    }
+
+    // With a working token in hand, a refresh gets a short budget: git
+    // should not wait out a platform's retries for a token it has.
+    let fetch_deadline = match stale {
+        Some(_) => deadline.min(Instant::now() + REFRESH_BUDGET),
+        None => deadline,
+    };
+    match platform::fetch(settings, &bearer, fetch_deadline) {
+        Ok(token) => {
+            if let Some(expires_at) = token.expires_at {
+                let entry = Entry {
+                    key,
+                    secret: token.secret.clone(),
+                    expires_at,
+                    fetched_at: now,
+                    // A re-fetch that brought a token already within the
+                    // window (the platform's cache lags) is not tried again
+                    // for 30 s.
+                    refresh_tried_at: stale.is_some().then_some(now),
+                };
+                match cache.write(&entry) {
+                    Ok(()) => debug!("cache: stored the new token"),
+                    Err(cache::Unusable(why)) => debug!("cache: {why}; working uncached"),
+                }
+            } else {
+                debug!("cache: the token has no expiry; not cached");
+            }
+            fetched(token)
+        }
+        // The cached token still works: serve it, and try again in 30 s.
+        Err(error) => match stale {
+            Some(mut entry) => {
+                debug!(
+                    "cache: re-fetch failed ({error:#}); serving the cached token, {} s left",
+                    entry.good_until() - now
+                );
+                entry.refresh_tried_at = Some(now);
+                if let Err(cache::Unusable(why)) = cache.write(&entry) {
+                    debug!("cache: {why}");
+                }
+                Ok(Served {
+                    token: entry.token(),
+                    from_cache: true,
+                })
+            }
+            None => Err(error),
+        },
+    }
+}
+
+fn hit(entry: &Entry, freshness: Freshness) -> Served {
+    debug!(
+        "cache: hit ({freshness:?}, {} s left)",
+        entry.good_until() - now_unix()
+    );
+    Served {
+        token: entry.token(),
+        from_cache: true,
+    }
+}
+
+fn fetched(token: Token) -> Result<Served> {
+    Ok(Served {
+        token,
+        from_cache: false,
+    })
+}
+
+/// git rejected `password`: if it is the cached token, drop the entry so the
+/// next `get` fetches a fresh one. Only that exact token: a newer one that
+/// another process cached meanwhile is kept.
+pub fn forget(settings: &Settings, password: &str) -> Result<()> {
+    let Some(dir) = &settings.cache_dir else {
+        return Ok(());
+    };
+    let cache = Cache::new(dir);
+    let is_cached = |cache: &Cache| matches!(cache.read(), Ok(Some(entry)) if entry.secret.expose() == password);
+    if !is_cached(&cache) {
+        debug!("erase: not the cached token; nothing to forget");
+        return Ok(());
+    }
+    let deadline = Instant::now() + settings.timeout;
+    match cache.lock(deadline) {
+        Ok(_lock) => {
+            if is_cached(&cache) {
+                match cache.remove() {
+                    Ok(()) => debug!("erase: dropped the cached token"),
+                    Err(cache::Unusable(why)) => bail!("{why}"),
+                }
+            }
+            Ok(())
+        }
+        Err(cache::LockError::Timeout) => bail!(
+            "gave up after {} s waiting for {}",
+            settings.timeout.as_secs_f64(),
+            cache.lock_path().display()
+        ),
+        Err(cache::LockError::Unusable(cache::Unusable(why))) => bail!("{why}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_never_shows_the_secret() {
+        let s = Secret::new("hunter2-value".into());
+        assert_eq!(format!("{s:?}"), "Secret(REDACTED)");
+        let t = Token {
+            secret: s,
+            expires_at: Some(1),
+        };
+        assert!(!format!("{t:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn rfc3339_round_trip() {
+        assert_eq!(parse_rfc3339("1970-01-01T00:00:00Z"), Some(0));
+        assert_eq!(parse_rfc3339("2026-11-23T12:34:56Z"), Some(1_795_437_296));
+        assert_eq!(
+            parse_rfc3339("2026-11-23T13:34:56+01:00"),
+            Some(1_795_437_296)
+        );
+        assert_eq!(
+            parse_rfc3339("2026-11-23T12:34:56.789Z"),
+            Some(1_795_437_296)
+        );
+        assert_eq!(format_rfc3339(1_795_437_296), "2026-11-23T12:34:56Z");
+    }
+
+    #[test]
+    fn rfc3339_rejects_other_shapes() {
+        for bad in [
+            "",
+            "tomorrow",
+            "2026-11-23",
+            "2026-11-23T12:34:56",
+            "1795437296",
+            "2026-13-01T00:00:00Z",
+            "2026-11-23 12:34:56",
+        ] {
+            assert_eq!(parse_rfc3339(bad), None, "{bad:?}");
+        }
+    }
+
+    /// Found by src/fuzz.rs: a time that is RFC 3339 where it was written but
+    /// outside the years 0000 to 9999 in UTC, which format_rfc3339 cannot
+    /// write (it fell back to the bare number).
+    #[test]
+    fn rfc3339_only_what_utc_can_write() {
+        assert_eq!(parse_rfc3339("9999-12-31T23:00:00-01:00"), None);
+        assert_eq!(parse_rfc3339("0000-01-01T00:30:00+01:00"), None);
+        let last = parse_rfc3339("9999-12-31T23:59:59Z").unwrap();
+        assert_eq!(format_rfc3339(last), "9999-12-31T23:59:59Z");
+        let first = parse_rfc3339("0000-01-01T00:00:00Z").unwrap();
+        assert_eq!(format_rfc3339(first), "0000-01-01T00:00:00Z");
+    }
+}

@@ -1,0 +1,18 @@
+//! The integration tests, one binary (one compile of the support code): the
+//! real built helper, the real git, and the mocks in `tests/support`, a
+//! module per area.
+
+#[path = "../support/mod.rs"]
+mod support;
+
+mod cache;
+mod commands;
+mod configure;
+mod fallback;
+mod faults;
+mod git_fill;
+mod mock_gitea;
+mod mock_platform;
+mod secret_hosts;
+mod ship;
+mod status;
