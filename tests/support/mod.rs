@@ -4,8 +4,10 @@
 //! git in it. Every run checks that no token and no bearer reached stderr.
 #![allow(dead_code)]
 
+pub mod connect_proxy;
 pub mod http_server;
 pub mod mock_gitea;
+pub mod mock_github;
 pub mod mock_platform;
 pub mod tls;
 
