@@ -356,3 +356,350 @@ fn gh_login_with_token_then_api_without_variables_and_the_precedence_of_a_stale_
         "{out:?}"
     );
 }
+
+// ---------------------------------------------------------------------------
+// The routes of issue 15's probe, with a plain client (curl through the proxy, trusting the CA).
+
+/// One answer seen by curl: status, headers (names lower-cased), body.
+struct Seen {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: String,
+}
+
+impl Seen {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// GET `url` with curl through the stack's proxy; `authorization` goes in through curl's config
+/// on stdin, never in argv.
+fn curl(stack: &GithubStack, url: &str, authorization: Option<&str>) -> Seen {
+    let mut child = Command::new("curl")
+        .args([
+            "-sS",
+            "-i",
+            "--suppress-connect-headers",
+            "--max-time",
+            "10",
+        ])
+        .args(["--noproxy", "", "--proxy", &stack.proxy.url(), "--cacert"])
+        .arg(stack.ca.ca_pem_path())
+        .args(["--config", "-", url])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("curl");
+    let config = authorization
+        .map(|a| format!("header = \"Authorization: {a}\"\n"))
+        .unwrap_or_default();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(config.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "curl {url}: {out:?}");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").expect("a response head");
+    let mut lines = head.lines();
+    let status = lines
+        .next()
+        .and_then(|l| l.split(' ').nth(1))
+        .and_then(|c| c.parse().ok())
+        .expect("a status line");
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_string()))
+        .collect();
+    Seen {
+        status,
+        headers,
+        body: body.to_string(),
+    }
+}
+
+fn basic(token: &str) -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let input = format!("x-access-token:{token}");
+    let mut out = String::new();
+    for chunk in input.as_bytes().chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    format!("Basic {out}")
+}
+
+#[test]
+fn probe_routes_answer_as_github_does_for_an_app_installation() {
+    let dir = tempfile::tempdir().unwrap();
+    let live = "ghs_livetokenlivetokenlive0001".to_string();
+    let accepted = live.clone();
+    let stack = GithubStack::start(dir.path(), Arc::new(move |t: &str| t == accepted));
+    let gh = &stack.github;
+    gh.add_repo("o/full", Perms::all());
+    gh.add_repo(
+        "o/noissues",
+        Perms::parse("contents=read,pulls=read,issues=none"),
+    );
+    gh.set_rate_limit(100, 50);
+    gh.set_rate_limit_reset(2_000_000_000);
+    let auth = format!("token {live}");
+    let api = "https://api.github.com";
+
+    // The rate limit: spends nothing, reports both budgets and the headers.
+    let seen = curl(&stack, &format!("{api}/rate_limit"), Some(&auth));
+    assert_eq!(seen.status, 200, "{}", seen.body);
+    assert!(
+        seen.body
+            .contains(r#""core":{"limit":100,"remaining":50,"reset":2000000000,"used":50}"#)
+            && seen.body.contains(r#""graphql":{"limit":5000"#)
+            && seen.body.contains(r#""rate":{"limit":100,"remaining":50"#),
+        "{}",
+        seen.body
+    );
+    assert_eq!(seen.header("x-ratelimit-remaining"), Some("50"));
+    assert_eq!(seen.header("x-ratelimit-reset"), Some("2000000000"));
+
+    // The installation's repositories, one per page; Bearer is as good as token.
+    let seen = curl(
+        &stack,
+        &format!("{api}/installation/repositories?per_page=1"),
+        Some(&format!("Bearer {live}")),
+    );
+    assert_eq!(seen.status, 200, "{}", seen.body);
+    assert!(
+        seen.body.starts_with(r#"{"total_count":2,"#),
+        "{}",
+        seen.body
+    );
+    assert_eq!(
+        seen.body.matches(r#""full_name""#).count(),
+        1,
+        "{}",
+        seen.body
+    );
+    assert_eq!(seen.header("x-ratelimit-remaining"), Some("49"));
+
+    // A repository outside the installation: 404.
+    let seen = curl(&stack, &format!("{api}/repos/o/elsewhere"), Some(&auth));
+    assert_eq!(seen.status, 404);
+    assert!(
+        seen.body.contains(r#""message":"Not Found""#),
+        "{}",
+        seen.body
+    );
+    let seen = curl(
+        &stack,
+        &format!("{api}/repos/o/elsewhere/issues?per_page=1"),
+        Some(&auth),
+    );
+    assert_eq!(seen.status, 404);
+
+    // Issues not granted: 403 naming the permission; pulls granted: 200.
+    let seen = curl(
+        &stack,
+        &format!("{api}/repos/o/noissues/issues?per_page=1"),
+        Some(&auth),
+    );
+    assert_eq!(seen.status, 403, "{}", seen.body);
+    assert_eq!(
+        seen.header("x-accepted-github-permissions"),
+        Some("issues=read")
+    );
+    assert!(
+        seen.body
+            .contains(r#""message":"Resource not accessible by integration""#),
+        "{}",
+        seen.body
+    );
+    let seen = curl(
+        &stack,
+        &format!("{api}/repos/o/noissues/pulls?per_page=1"),
+        Some(&auth),
+    );
+    assert_eq!(seen.status, 200, "{}", seen.body);
+    let seen = curl(&stack, &format!("{api}/repos/o/full"), Some(&auth));
+    assert_eq!(seen.status, 200);
+    assert!(seen.body.contains(r#""push":true"#), "{}", seen.body);
+
+    // The same API on the Enterprise host, under /api/v3.
+    let seen = curl(
+        &stack,
+        "https://ghe.example.test/api/v3/repos/o/noissues/issues?per_page=1",
+        Some(&auth),
+    );
+    assert_eq!(seen.status, 403);
+    assert_eq!(
+        seen.header("x-accepted-github-permissions"),
+        Some("issues=read")
+    );
+
+    // Push access through git's smart HTTP probe on the web host.
+    let refs = "info/refs?service=git-receive-pack";
+    let seen = curl(
+        &stack,
+        &format!("https://github.com/o/full.git/{refs}"),
+        Some(&basic(&live)),
+    );
+    assert_eq!(seen.status, 200, "{}", seen.body);
+    assert_eq!(
+        seen.header("content-type"),
+        Some("application/x-git-receive-pack-advertisement")
+    );
+    assert!(
+        seen.body
+            .starts_with("001f# service=git-receive-pack\n0000"),
+        "{:?}",
+        seen.body
+    );
+    let seen = curl(
+        &stack,
+        &format!("https://ghe.example.test/o/noissues.git/{refs}"),
+        Some(&basic(&live)),
+    );
+    assert_eq!(seen.status, 403, "{}", seen.body);
+    let seen = curl(
+        &stack,
+        &format!("https://github.com/o/full.git/{refs}"),
+        None,
+    );
+    assert_eq!(seen.status, 401);
+    assert!(
+        seen.header("www-authenticate")
+            .is_some_and(|v| v.starts_with("Basic"))
+    );
+
+    // Bad credentials, exactly as GitHub words them; they spend nothing.
+    let before = gh.rate_limit().remaining;
+    let seen = curl(
+        &stack,
+        &format!("{api}/repos/o/full"),
+        Some("token ghs_revoked0000000000"),
+    );
+    assert_eq!(seen.status, 401);
+    assert_eq!(seen.body, BAD_CREDENTIALS);
+    assert_eq!(gh.rate_limit().remaining, before);
+
+    // Every other API request spent one unit; an empty budget answers 403.
+    assert_eq!(before, 50 - 7);
+    gh.set_rate_limit(100, 1);
+    assert_eq!(
+        curl(&stack, &format!("{api}/user"), Some(&auth)).status,
+        200
+    );
+    let seen = curl(&stack, &format!("{api}/user"), Some(&auth));
+    assert_eq!(seen.status, 403);
+    assert!(
+        seen.body.contains("API rate limit exceeded"),
+        "{}",
+        seen.body
+    );
+    assert_eq!(seen.header("x-ratelimit-remaining"), Some("0"));
+
+    // The log keeps 4 characters of a token, never more.
+    let log = gh.requests();
+    assert!(
+        log.iter()
+            .all(|r| r.token_tail.as_ref().is_none_or(|t| t.chars().count() <= 4))
+    );
+    assert!(!gh.describe().contains(&live), "{}", gh.describe());
+    assert!(log.iter().any(|r| r.host == "github.com"
+        && r.path == "/o/full.git/info/refs"
+        && r.scheme == "basic"
+        && r.token_tail.as_deref() == Some("0001")));
+}
+
+#[test]
+fn connect_proxy_refuses_unknown_targets_and_logs_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let stack = GithubStack::start(dir.path(), Arc::new(|_: &str| false));
+    let mut stream = TcpStream::connect(stack.proxy.addr()).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    stream
+        .write_all(b"CONNECT evil.example:443 HTTP/1.1\r\nHost: evil.example:443\r\n\r\n")
+        .unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 403"), "{answer}");
+    // A routed name on another port is not routed either.
+    let mut stream = TcpStream::connect(stack.proxy.addr()).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    stream
+        .write_all(b"CONNECT api.github.com:80 HTTP/1.1\r\n\r\n")
+        .unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 403"), "{answer}");
+    assert_eq!(
+        stack.proxy.targets(),
+        vec![
+            "evil.example:443".to_string(),
+            "api.github.com:80".to_string()
+        ]
+    );
+    assert!(stack.proxy.connects().iter().all(|c| c.status == 403));
+    assert!(stack.github.requests().is_empty());
+}
+
+#[test]
+fn platform_tokens_are_live_until_revoked_or_expired_and_checkers_see_it_from_other_threads() {
+    use support::mock_platform::{expires_at_in, parse_rfc3339, rfc3339};
+    let w = GhWorld::new();
+    let checker = w.ws.platform.checker();
+    let plain = w.mint();
+    assert!(w.ws.platform.is_live(&plain) && checker.is_live(&plain));
+    assert!(!checker.is_live("ghs_nevermintedbythisplatform0000"));
+
+    w.ws.platform.push(Reply::TokenWith {
+        token: "ghs_expiredalready".to_string(),
+        expires_at: Some(expires_at_in(-1)),
+    });
+    w.ws.platform.push(Reply::TokenWith {
+        token: "ghs_offsetexpiry".to_string(),
+        expires_at: Some("2999-01-01T01:00:00.123+01:00".to_string()),
+    });
+    w.ws.platform.push(Reply::TokenNoExpiry);
+    assert!(!checker.is_live(&w.mint()));
+    assert!(checker.is_live(&w.mint()));
+    let forever = w.mint();
+    assert!(checker.is_live(&forever));
+
+    // A revocation made here is seen by a checker on another thread (as the mock GitHub uses it).
+    w.ws.platform.revoke(&forever);
+    let other = checker.clone();
+    assert!(
+        !std::thread::spawn(move || other.is_live(&forever))
+            .join()
+            .unwrap()
+    );
+    assert!(checker.is_live(&plain));
+
+    for unix in [0, 951_782_400, 1_700_000_000, 4_102_444_800] {
+        assert_eq!(parse_rfc3339(&rfc3339(unix)), Some(unix));
+    }
+    assert_eq!(parse_rfc3339("1970-01-01T01:00:00+01:00"), Some(0));
+    assert_eq!(parse_rfc3339("2024-13-01T00:00:00Z"), None);
+    assert_eq!(parse_rfc3339("soon"), None);
+}

@@ -203,6 +203,8 @@ struct Inner {
     config: Arc<rustls::ServerConfig>,
     stopping: AtomicBool,
     live: AtomicUsize,
+    /// one stderr line per request
+    log: AtomicBool,
 }
 
 impl Inner {
@@ -230,9 +232,14 @@ impl MockGithub {
     /// says are valid. No repositories; budgets 5000/5000 (core and graphql) resetting in an hour;
     /// login "molecule-app[bot]"; no X-OAuth-Scopes.
     pub fn start(ca: &TestCa, check: TokenCheck) -> MockGithub {
+        Self::start_on(0, ca, check).expect("mock github: cannot bind 127.0.0.1:0")
+    }
+
+    /// [`MockGithub::start`] on 127.0.0.1:`port` (0 = random).
+    pub fn start_on(port: u16, ca: &TestCa, check: TokenCheck) -> io::Result<MockGithub> {
         let config = ca.server_config(&[API_HOST, WEB_HOST, GHE_HOST, "127.0.0.1"]);
-        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("mock github: bind");
-        let addr = listener.local_addr().unwrap();
+        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, port))?;
+        let addr = listener.local_addr()?;
         let reset = unix_now() + 3600;
         let budget = Budget {
             limit: 5000,
@@ -252,17 +259,19 @@ impl MockGithub {
             config,
             stopping: AtomicBool::new(false),
             live: AtomicUsize::new(0),
+            log: AtomicBool::new(
+                std::env::var_os("MOCK_GITHUB_LOG").is_some_and(|v| !v.is_empty()),
+            ),
         });
         let for_thread = Arc::clone(&inner);
         let accept = thread::Builder::new()
             .name(format!("mock-github-{}", addr.port()))
-            .spawn(move || accept_loop(listener, for_thread))
-            .expect("mock github: thread");
-        MockGithub {
+            .spawn(move || accept_loop(listener, for_thread))?;
+        Ok(MockGithub {
             inner,
             addr,
             accept: Some(accept),
-        }
+        })
     }
 
     pub fn addr(&self) -> SocketAddr {
@@ -344,6 +353,12 @@ impl MockGithub {
         self.inner.state().scopes = scopes.map(str::to_string);
     }
 
+    /// When on, one line per request on stderr as in [`MockGithub::describe`] (never more of a
+    /// token than its last 4 characters). Initially on only when MOCK_GITHUB_LOG is set and not empty.
+    pub fn set_log(&self, on: bool) {
+        self.inner.log.store(on, Ordering::Relaxed);
+    }
+
     /// Every request answered, in order.
     pub fn requests(&self) -> Vec<GhRequest> {
         self.inner.state().requests.clone()
@@ -366,22 +381,27 @@ impl MockGithub {
     pub fn describe(&self) -> String {
         self.requests()
             .iter()
-            .map(|r| {
-                let query = if r.query.is_empty() {
-                    String::new()
-                } else {
-                    format!("?{}", r.query)
-                };
-                let who = match &r.token_tail {
-                    Some(t) => format!("{} …{t}", r.scheme),
-                    None => r.scheme.clone(),
-                };
-                format!(
-                    "{} {} {}{query} -> {} ({who})\n",
-                    r.method, r.host, r.path, r.status
-                )
-            })
+            .map(|r| format!("{}\n", r.line()))
             .collect()
+    }
+}
+
+impl GhRequest {
+    /// "GET api.github.com /repos/o/r?x=1 -> 200 (token …abcd)"
+    pub fn line(&self) -> String {
+        let query = if self.query.is_empty() {
+            String::new()
+        } else {
+            format!("?{}", self.query)
+        };
+        let who = match &self.token_tail {
+            Some(t) => format!("{} …{t}", self.scheme),
+            None => self.scheme.clone(),
+        };
+        format!(
+            "{} {} {}{query} -> {} ({who})",
+            self.method, self.host, self.path, self.status
+        )
     }
 }
 
@@ -717,8 +737,7 @@ fn route(inner: &Inner, request: &Request) -> Answer {
         Surface::Graphql => graphql(inner, request),
         Surface::Rest(path) => rest(inner, request, &path),
     };
-    let mut state = inner.state();
-    state.requests.push(GhRequest {
+    let logged = GhRequest {
         method: request.method.clone(),
         host: request.host.clone(),
         path: request.path.clone(),
@@ -726,7 +745,11 @@ fn route(inner: &Inner, request: &Request) -> Answer {
         status: answer.status,
         scheme: scheme.to_string(),
         token_tail: token.as_deref().map(tail4),
-    });
+    };
+    if inner.log.load(Ordering::Relaxed) {
+        eprintln!("mock github: {}", logged.line());
+    }
+    inner.state().requests.push(logged);
     answer
 }
 
