@@ -14,10 +14,11 @@
 //! beside it), so it must not use any crate.
 #![allow(dead_code)]
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::io;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -114,6 +115,44 @@ struct State {
     expires_in: i64,
     requests: Vec<Recorded>,
     tokens: Vec<String>,
+    ledger: Arc<Mutex<Ledger>>,
+}
+
+/// What the platform knows about the tokens it minted: when each expires (unix seconds, None for
+/// never or unparsable) and which were revoked.
+#[derive(Default)]
+struct Ledger {
+    minted: HashMap<String, Option<i64>>,
+    revoked: HashSet<String>,
+}
+
+impl Ledger {
+    fn is_live(&self, token: &str) -> bool {
+        match self.minted.get(token) {
+            Some(expires) => {
+                !self.revoked.contains(token) && expires.is_none_or(|at| unix_now() < at)
+            }
+            None => false,
+        }
+    }
+}
+
+fn lock_ledger(ledger: &Mutex<Ledger>) -> MutexGuard<'_, Ledger> {
+    ledger.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// A cheap, cloneable view of the platform's tokens, usable from any thread (for example by a mock
+/// GitHub API deciding whether a token is valid): it outlives the mock and sees later changes.
+#[derive(Clone)]
+pub struct TokenChecker {
+    ledger: Arc<Mutex<Ledger>>,
+}
+
+impl TokenChecker {
+    /// Minted by this platform, not revoked, and not past its expires_at.
+    pub fn is_live(&self, token: &str) -> bool {
+        lock_ledger(&self.ledger).is_live(token)
+    }
 }
 
 /// The running mock; dropping it stops the server (at once, live connections included).
@@ -136,6 +175,7 @@ impl MockPlatform {
             expires_in: 3600,
             requests: Vec::new(),
             tokens: Vec::new(),
+            ledger: Arc::new(Mutex::new(Ledger::default())),
         };
         let log = Log::from_env("mock platform", "MOCK_PLATFORM_LOG");
         let mock = Mock::start("mock-platform", port, state, log, handle)?;
@@ -206,6 +246,26 @@ impl MockPlatform {
     /// (recorded just before the body is written).
     pub fn tokens(&self) -> Vec<String> {
         self.mock.state().tokens.clone()
+    }
+
+    /// Revoke `token` (as GitHub does when an installation token is revoked): `is_live` is false
+    /// from now on. The scripted replies are not affected.
+    pub fn revoke(&self, token: &str) {
+        let ledger = Arc::clone(&self.mock.state().ledger);
+        lock_ledger(&ledger).revoked.insert(token.to_string());
+    }
+
+    /// `token` was handed out by this mock, has not been revoked, and is not past its expires_at
+    /// (a token sent without expires_at, or with one that does not parse, lives until revoked).
+    pub fn is_live(&self, token: &str) -> bool {
+        self.checker().is_live(token)
+    }
+
+    /// A cloneable handle answering `is_live` from any thread.
+    pub fn checker(&self) -> TokenChecker {
+        TokenChecker {
+            ledger: Arc::clone(&self.mock.state().ledger),
+        }
     }
 
     /// The last entry of `tokens()`.
@@ -339,18 +399,19 @@ fn serve(shared: &Shared<State>, mut conn: Conn<'_>, reply: Reply, method: &str,
                 let token = new_token();
                 let expires_at = expires_at_in(shared.state().expires_in);
                 let body = token_body(&token, Some(&expires_at));
-                shared.state().tokens.push(token);
+                mint(shared, token, parse_rfc3339(&expires_at));
                 (200, json(), body.into_bytes(), vec![])
             }
             Reply::TokenNoExpiry => {
                 let token = new_token();
                 let body = token_body(&token, None);
-                shared.state().tokens.push(token);
+                mint(shared, token, None);
                 (200, json(), body.into_bytes(), vec![])
             }
             Reply::TokenWith { token, expires_at } => {
                 let body = token_body(&token, expires_at.as_deref());
-                shared.state().tokens.push(token);
+                let at = expires_at.as_deref().and_then(parse_rfc3339);
+                mint(shared, token, at);
                 (200, json(), body.into_bytes(), vec![])
             }
             Reply::Body(body) => (200, json(), body.into_bytes(), vec![]),
@@ -402,7 +463,7 @@ fn serve(shared: &Shared<State>, mut conn: Conn<'_>, reply: Reply, method: &str,
                 let token = new_token();
                 let body = padded_body(&token, size);
                 if body.contains(&token) {
-                    shared.state().tokens.push(token);
+                    mint(shared, token, None);
                 }
                 (200, json(), body.into_bytes(), vec![])
             }
@@ -415,6 +476,15 @@ fn serve(shared: &Shared<State>, mut conn: Conn<'_>, reply: Reply, method: &str,
     {
         conn.finish();
     }
+}
+
+/// Record `token` as handed out, expiring at `expires_at` (unix seconds; None = never).
+fn mint(shared: &Shared<State>, token: String, expires_at: Option<i64>) {
+    let mut state = shared.state();
+    lock_ledger(&state.ledger)
+        .minted
+        .insert(token.clone(), expires_at);
+    state.tokens.push(token);
 }
 
 fn json() -> String {
@@ -486,6 +556,53 @@ pub fn rfc3339(unix: i64) -> String {
         secs % 3600 / 60,
         secs % 60
     )
+}
+
+/// "YYYY-MM-DDTHH:MM:SSZ" (fractional seconds and a numeric offset accepted) as unix seconds;
+/// None when it does not parse.
+pub fn parse_rfc3339(text: &str) -> Option<i64> {
+    let b = text.as_bytes();
+    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't' | b' ') {
+        return None;
+    }
+    let num = |from: usize, to: usize| -> Option<i64> {
+        let part = text.get(from..to)?;
+        part.bytes()
+            .all(|c| c.is_ascii_digit())
+            .then(|| part.parse().ok())?
+    };
+    let (y, m, d) = (num(0, 4)?, num(5, 7)?, num(8, 10)?);
+    let (hh, mm, ss) = (num(11, 13)?, num(14, 16)?, num(17, 19)?);
+    if b[13] != b':' || b[16] != b':' || !(1..=12).contains(&m) || !(1..=31).contains(&d) {
+        return None;
+    }
+    let mut rest = &text[19..];
+    if let Some(frac) = rest.strip_prefix('.') {
+        let digits = frac.bytes().take_while(u8::is_ascii_digit).count();
+        rest = &frac[digits..];
+    }
+    let offset = match rest {
+        "Z" | "z" => 0,
+        _ if rest.len() == 6 && (rest.starts_with('+') || rest.starts_with('-')) => {
+            let sign = if rest.starts_with('-') { -1 } else { 1 };
+            let h: i64 = rest.get(1..3)?.parse().ok()?;
+            let m: i64 = rest.get(4..6)?.parse().ok()?;
+            sign * (h * 3600 + m * 60)
+        }
+        _ => return None,
+    };
+    Some(days_from_civil(y, m, d) * 86_400 + hh * 3600 + mm * 60 + ss - offset)
+}
+
+/// Howard Hinnant's days-from-civil: (year, month, day) -> days since 1970-01-01.
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let mp = if m > 2 { m - 3 } else { m + 9 };
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
 }
 
 /// Howard Hinnant's days-from-civil inverse: days since 1970-01-01 -> (year, month, day).

@@ -3,9 +3,12 @@
 //! with the mock platform, and one way to run the real binary and the real
 //! git in it. Every run checks that no token and no bearer reached stderr.
 
+pub mod connect_proxy;
 pub mod http_server;
 pub mod mock_gitea;
+pub mod mock_github;
 pub mod mock_platform;
+pub mod tls;
 
 use std::collections::HashMap;
 use std::ffi::OsString;

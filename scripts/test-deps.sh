@@ -1,0 +1,27 @@
+#!/bin/sh
+# Make sure the tools the integration tests drive are installed: the real gh
+# (tests/mock_github.rs) and git-lfs. Quiet and exit 0 when they are there;
+# otherwise installs them with apt-get when run as root, or exits 1 naming
+# the command to run.
+#
+#   scripts/test-deps.sh
+set -eu
+
+missing=
+command -v gh >/dev/null 2>&1 || missing="$missing gh"
+command -v git-lfs >/dev/null 2>&1 || missing="$missing git-lfs"
+[ -z "$missing" ] && exit 0
+
+install="apt-get install -y$missing"
+if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null 2>&1; then
+    echo "test-deps.sh: missing:$missing; install with: sudo $install" >&2
+    exit 1
+fi
+echo "test-deps.sh: installing$missing" >&2
+export DEBIAN_FRONTEND=noninteractive
+# A fresh container has no package lists yet: update once if the install fails.
+apt-get install -y -qq $missing >/dev/null 2>&1 ||
+    { apt-get update -qq >/dev/null && apt-get install -y -qq $missing >/dev/null; }
+for tool in $missing; do
+    command -v "$tool" >/dev/null 2>&1 || { echo "test-deps.sh: $tool still missing after: $install" >&2; exit 1; }
+done
