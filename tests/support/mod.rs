@@ -7,6 +7,7 @@
 pub mod http_server;
 pub mod mock_gitea;
 pub mod mock_platform;
+pub mod tls;
 
 use std::collections::HashMap;
 use std::ffi::OsString;
