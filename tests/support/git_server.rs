@@ -658,16 +658,18 @@ fn handle(inner: &Inner, conn: &mut Conn, head: &Head) -> io::Result<bool> {
     }
     lock(&inner.auth).decisions.push(decision);
     if !accepted {
-        // The body (if any) stays unread: close the connection after the answer.
+        // A body stays unread: close the connection after the answer. Without one, keep it
+        // (as real servers do), so the retry with credentials costs no new TLS handshake.
+        let bodyless = matches!(Body::new(head), Ok(Body::Length(0)));
         respond(
             conn,
             401,
             "text/plain",
             b"authentication required\n",
             &[("WWW-Authenticate", "Basic realm=\"test\"")],
-            true,
+            !bodyless,
         )?;
-        return Ok(false);
+        return Ok(bodyless);
     }
     if head
         .header("expect")
