@@ -4,6 +4,7 @@
 //! git in it. Every run checks that no token and no bearer reached stderr.
 
 pub mod connect_proxy;
+pub mod git_server;
 pub mod http_server;
 pub mod mock_gitea;
 pub mod mock_github;

@@ -2,8 +2,6 @@
 //! (tests/support/tls.rs), the CONNECT proxy and the mock GitHub API, the
 //! latter driven by the real gh.
 
-mod support;
-
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::process::Command;
@@ -11,9 +9,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 #[allow(unused_imports)]
-use support::*;
+use crate::support::*;
 
-use support::tls::{self, TestCa};
+use crate::support::tls::{self, TestCa};
 
 /// A one-shot HTTPS server on 127.0.0.1 answering "hello over tls".
 fn one_shot_https(ca: &TestCa, names: &[&str]) -> (u16, std::thread::JoinHandle<String>) {
@@ -102,7 +100,7 @@ fn test_ca_is_trusted_by_a_rustls_client_for_a_dns_name_and_no_other() {
 // ---------------------------------------------------------------------------
 // The real gh against the mock.
 
-use support::mock_github::*;
+use crate::support::mock_github::*;
 
 /// A workspace-like environment for the real gh: temp HOME and GH_CONFIG_DIR, the mock platform
 /// minting tokens, the mock GitHub API accepting only its live ones, reached through the proxy.
@@ -153,7 +151,7 @@ impl GhWorld {
         write!(
             stream,
             "GET {} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\nConnection: close\r\n\r\n",
-            support::mock_platform::TOKEN_PATH,
+            crate::support::mock_platform::TOKEN_PATH,
             self.ws.bearer
         )
         .unwrap();
@@ -665,7 +663,7 @@ fn connect_proxy_refuses_unknown_targets_and_logs_them() {
 
 #[test]
 fn platform_tokens_are_live_until_revoked_or_expired_and_checkers_see_it_from_other_threads() {
-    use support::mock_platform::{expires_at_in, parse_rfc3339, rfc3339};
+    use crate::support::mock_platform::{expires_at_in, parse_rfc3339, rfc3339};
     let w = GhWorld::new();
     let checker = w.ws.platform.checker();
     let plain = w.mint();
