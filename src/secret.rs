@@ -42,6 +42,51 @@ impl fmt::Debug for Secret {
     }
 }
 
+/// The soft core-size limit the process started with, for [`allow_core_dumps`].
+static CORE_LIMIT_AT_START: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// Make a crash unable to leak a secret, before any is read (as ssh-agent
+/// does): the process is marked not dumpable (no core file, and no other
+/// process of this user may ptrace it or read its `/proc/PID/mem`), and the
+/// soft `RLIMIT_CORE` is set to 0. A core file would land in git's working
+/// directory, where `git add -A` picks it up, holding the bearer and the
+/// token. Children inherit the zero core limit (the fallback helper holds a
+/// PAT); `exec` gives its command the limit back with [`allow_core_dumps`].
+/// Failures are ignored: there is nothing better to do than go on.
+pub fn protect_process() {
+    // SAFETY: prctl(PR_SET_DUMPABLE) and get/setrlimit only read and write
+    // the plain values given; none of them touches memory of ours otherwise.
+    unsafe {
+        libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0);
+        let mut limit = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        if libc::getrlimit(libc::RLIMIT_CORE, &mut limit) == 0 {
+            CORE_LIMIT_AT_START.store(limit.rlim_cur, std::sync::atomic::Ordering::Relaxed);
+            limit.rlim_cur = 0;
+            libc::setrlimit(libc::RLIMIT_CORE, &limit);
+        }
+    }
+}
+
+/// Give back the core-size limit [`protect_process`] took, just before this
+/// process becomes another program (`exec`): its crashes are its own.
+pub fn allow_core_dumps() {
+    let soft = CORE_LIMIT_AT_START.load(std::sync::atomic::Ordering::Relaxed);
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: as in protect_process.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_CORE, &mut limit) == 0 {
+            limit.rlim_cur = soft.min(limit.rlim_max);
+            libc::setrlimit(libc::RLIMIT_CORE, &limit);
+        }
+    }
+}
+
 /// Why a secret was refused. Never carries the secret itself.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Invalid {

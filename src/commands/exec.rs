@@ -18,6 +18,7 @@ pub fn run(settings: &Settings, command: &[OsString]) -> Error {
         Ok(token) => token,
         Err(e) => return e.into(),
     };
+    crate::secret::allow_core_dumps();
     let error = Command::new(program)
         .args(rest)
         .env("GH_TOKEN", token.secret.expose())

@@ -180,7 +180,7 @@ pub fn serve(settings: &Settings) -> Result<Served> {
                     from_cache: true,
                 })
             }
-            None => Err(error),
+            None => Err(error.into()),
         },
     }
 }
