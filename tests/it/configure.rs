@@ -421,7 +421,8 @@ fn approve_after_fill_leaves_no_installation_token_in_the_fallback_store() {
         .collect();
     ws.git(&["credential", "approve"], &format!("{no_expiry}\n"));
     assert_eq!(read(&ws.fallback), store_before);
-    // Nor does a rejected token reach the store's erase.
+    // A rejected token's erase reaches the store, which erases only an
+    // entry with that very password (git >= 2.41): the PAT stays.
     ws.git(&["credential", "reject"], &format!("{}\n", filled.stdout));
     assert_eq!(read(&ws.fallback), store_before);
 
