@@ -217,8 +217,38 @@ pub struct StatusArgs {
 
     /// With --probe, HOST's API is at URL (a proxy, a test server) [default:
     /// https://HOST/api/v1]; repeatable
-    #[arg(long, value_name = "HOST=URL", requires = "probe", value_parser = settings::parse_api_url_arg)]
+    #[arg(long, value_name = "HOST=URL", requires = "probe", value_parser = ApiUrlParser)]
     pub api_url: Vec<ApiUrl>,
+}
+
+/// `--api-url HOST=URL`, parsed by [`settings::parse_api_url_arg`]; a
+/// refusal echoes the value with its URL's user information redacted
+/// (clap's own message would quote the password it refuses).
+#[derive(Clone)]
+struct ApiUrlParser;
+
+impl clap::builder::TypedValueParser for ApiUrlParser {
+    type Value = ApiUrl;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<ApiUrl, clap::Error> {
+        let text = value.to_string_lossy();
+        settings::parse_api_url_arg(&text).map_err(|why| {
+            let arg = arg.map_or_else(|| "--api-url".to_string(), |a| a.to_string());
+            clap::Error::raw(
+                clap::error::ErrorKind::ValueValidation,
+                format!(
+                    "invalid value '{}' for '{arg}': {why}\n",
+                    crate::secret::redact_url_userinfo(&text)
+                ),
+            )
+            .with_cmd(cmd)
+        })
+    }
 }
 
 const STATUS_ABOUT: &str = "\
@@ -561,6 +591,11 @@ mod tests {
                 "{bad}"
             );
         }
+        // The refusal names the option and never the URL's password.
+        let e = Cli::try_parse_from(["h", "status", "--probe", "--api-url", "h=https://u:Pw9@x/"])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("--api-url") && !e.contains("Pw9"), "{e}");
         // Repositories and API URLs are for probing.
         assert!(Cli::try_parse_from(["h", "status", "--probe-repo", "o/r"]).is_err());
     }

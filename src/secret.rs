@@ -120,6 +120,19 @@ pub fn validate(secret: &str) -> Result<(), Invalid> {
     }
 }
 
+/// `value` with the user information of a URL in it (`user:password@`)
+/// replaced by `***@`, for messages that echo a URL. Generous on purpose:
+/// everything between `://` (or the start) and the last `@` goes, so that no
+/// parser's idea of where the password ends (a `/` or `#` in it) can leave a
+/// piece of it.
+pub fn redact_url_userinfo(value: &str) -> String {
+    let start = value.find("://").map_or(0, |i| i + 3);
+    match value[start..].rfind('@') {
+        Some(at) => format!("{}***{}", &value[..start], &value[start + at..]),
+        None => value.to_string(),
+    }
+}
+
 pub const MAX_BEARER_FILE: u64 = 4096;
 
 /// Read and validate the bearer; every error names the path.
@@ -177,6 +190,21 @@ pub fn read_file(path: &Path, what: &str, max: u64) -> Result<Secret> {
 mod tests {
     use super::*;
     use std::fs;
+
+    #[test]
+    fn url_userinfo_is_redacted() {
+        for (url, shown) in [
+            ("http://svc:PW@platform:8080", "http://***@platform:8080"),
+            ("h=https://u:PW@x/api", "h=https://***@x/api"),
+            ("http://svc:P/W@platform", "http://***@platform"),
+            ("http://a@b:PW@platform/x", "http://***@platform/x"),
+            ("svc:PW@platform", "***@platform"),
+            ("http://platform:8080/x", "http://platform:8080/x"),
+            ("", ""),
+        ] {
+            assert_eq!(redact_url_userinfo(url), shown, "{url}");
+        }
+    }
 
     fn dir() -> tempfile::TempDir {
         tempfile::tempdir().unwrap()
