@@ -133,6 +133,79 @@ pub fn redact_url_userinfo(value: &str) -> String {
     }
 }
 
+/// Prefixes of GitHub's token formats (`ghp_` personal, `gho_` OAuth,
+/// `ghu_` user-to-server, `ghs_` server-to-server, `ghr_` refresh,
+/// `github_pat_` fine-grained).
+const TOKEN_PREFIXES: [&str; 6] = ["ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"];
+
+/// A word at least this long, of letters and digits both, looks random.
+const RANDOM_WORD: usize = 20;
+
+/// `text` (a helper line from git's config, say) with whatever looks like a
+/// secret replaced by `***`: the value after `password=`, a GitHub token
+/// (`ghp_…`, `ghs_…`, `github_pat_…`, …), and any long word mixing letters
+/// and digits (a token of another kind). For `status`, which shows helper
+/// lines that may hold a password inline.
+pub fn redact_secrets(text: &str) -> String {
+    // Values after `password=`, up to what ends a shell word.
+    let ends_value = |c: char| c.is_whitespace() || "'\";&|)}`\\".contains(c);
+    let mut unvalued = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.to_ascii_lowercase().find("password=") {
+        let value_start = at + "password=".len();
+        unvalued.push_str(&rest[..value_start]);
+        let value = &rest[value_start..];
+        // A quoted value ends at its closing quote.
+        let (open, value) = match value.chars().next() {
+            Some(q @ ('\'' | '"')) => (Some(q), &value[1..]),
+            _ => (None, value),
+        };
+        let end = match open {
+            Some(q) => value.find(q).unwrap_or(value.len()),
+            None => value.find(ends_value).unwrap_or(value.len()),
+        };
+        if let Some(q) = open {
+            unvalued.push(q);
+        }
+        if end > 0 {
+            unvalued.push_str("***");
+        }
+        rest = &value[end..];
+    }
+    unvalued.push_str(rest);
+    // Then word by word.
+    let is_word = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '-';
+    let mut out = String::with_capacity(unvalued.len());
+    let mut word = String::new();
+    let flush = |word: &mut String, out: &mut String| {
+        if let Some(prefix) = TOKEN_PREFIXES
+            .iter()
+            .find(|p| word.len() > p.len() && word[..p.len()].eq_ignore_ascii_case(p))
+        {
+            out.push_str(&word[..prefix.len()]);
+            out.push_str("***");
+        } else if word.len() >= RANDOM_WORD
+            && word.bytes().any(|b| b.is_ascii_digit())
+            && word.bytes().any(|b| b.is_ascii_alphabetic())
+        {
+            out.push_str("***");
+        } else {
+            out.push_str(word);
+        }
+        word.clear();
+    };
+    for c in unvalued.chars() {
+        if is_word(c) {
+            word.push(c);
+        } else {
+            flush(&mut word, &mut out);
+            out.push(c);
+        }
+    }
+    flush(&mut word, &mut out);
+    out
+}
+
 pub const MAX_BEARER_FILE: u64 = 4096;
 
 /// Read and validate the bearer; every error names the path.
@@ -190,6 +263,40 @@ pub fn read_file(path: &Path, what: &str, max: u64) -> Result<Secret> {
 mod tests {
     use super::*;
     use std::fs;
+
+    #[test]
+    fn secrets_in_helper_lines_are_redacted() {
+        for (line, shown) in [
+            (
+                "!f() { echo username=op; echo password=hunter2; }; f",
+                "!f() { echo username=op; echo password=***; }; f",
+            ),
+            ("!echo PASSWORD='x y'; :", "!echo PASSWORD='***'; :"),
+            ("!echo password=\"a\"", "!echo password=\"***\""),
+            ("!echo password=", "!echo password="),
+            ("store --token ghp_abcdefghij0123", "store --token ghp_***"),
+            ("x GHS_abc y", "x GHS_*** y"),
+            (
+                "!f() { echo github_pat_11AB_cd; }",
+                "!f() { echo github_pat_***; }",
+            ),
+            ("cache --key 3f2a9c0e4b7d8a1f6e5c2b9d", "cache --key ***"),
+            // Ordinary lines are shown as they are.
+            (
+                "store --file=/home/op/.git-credentials",
+                "store --file=/home/op/.git-credentials",
+            ),
+            (
+                "/usr/lib/git-core/git-credential-libsecret",
+                "/usr/lib/git-core/git-credential-libsecret",
+            ),
+            ("cache --timeout=3600", "cache --timeout=3600"),
+            ("ghp_", "ghp_"),
+            ("", ""),
+        ] {
+            assert_eq!(redact_secrets(line), shown, "{line}");
+        }
+    }
 
     #[test]
     fn url_userinfo_is_redacted() {
