@@ -346,6 +346,16 @@ fn transport_error(error: &reqwest::Error, url: &str) -> AttemptError {
             Retry::Final,
             format!("the platform at {url} did not answer in HTTP/1.1: {reason}"),
         )
+    } else if is_tls_error(error) {
+        // A certificate refused now is refused again: not retried, and not
+        // remembered for others (fixing the trust takes effect at once).
+        fail(
+            Retry::Final,
+            format!(
+                "cannot connect to the platform at {url}: {reason} (to trust a private CA, \
+                 see SSL_CERT_FILE in the README)"
+            ),
+        )
     } else if error.is_timeout() {
         fail(
             Retry::Transient(None),
@@ -375,6 +385,25 @@ fn is_protocol_error(error: &reqwest::Error) -> bool {
         cause = e.source();
     }
     false
+}
+
+/// A TLS failure (rustls refused the certificate, say), wherever it sits
+/// in the chain of causes (inside an io::Error too).
+fn is_tls_error(error: &reqwest::Error) -> bool {
+    fn has_tls(e: &(dyn std::error::Error + 'static)) -> bool {
+        if e.is::<rustls::Error>() {
+            return true;
+        }
+        // An io::Error's source() skips the error it wraps: look at it.
+        if let Some(inner) = e.downcast_ref::<std::io::Error>().and_then(|io| io.get_ref()) {
+            let inner: &(dyn std::error::Error + 'static) = inner;
+            if has_tls(inner) {
+                return true;
+            }
+        }
+        e.source().is_some_and(has_tls)
+    }
+    has_tls(error)
 }
 
 #[derive(Deserialize)]

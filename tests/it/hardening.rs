@@ -1003,3 +1003,47 @@ fn a_probe_api_url_with_a_password_is_refused_without_echoing_it() {
     assert_eq!(out.code(), 2, "{out:?}");
     assert!(out.stderr.contains("--api-url"), "{out:?}");
 }
+
+// ---- 11. an https platform with a private CA ---------------------------------
+
+#[test]
+fn an_https_platform_with_a_private_ca_is_trusted_through_ssl_cert_file_or_dir() {
+    let mut ws = Workspace::new();
+    let ca = tls::TestCa::new(ws.path());
+    let front = tls_front::TlsFront::start(&ca, &["127.0.0.1"], ws.platform.addr());
+    ws.set_env("PLATFORM_URL", front.url());
+    // The test CA is in no store: the platform's certificate is refused.
+    let out = ws.helper(&["--no-cache", "fetch-token"], "");
+    assert_eq!((out.code(), out.stdout.as_str()), (1, ""), "{out:?}");
+    out.assert_one_error(&front.url());
+    assert!(out.stderr.contains("certificate"), "{out:?}");
+    assert!(out.stderr.contains("SSL_CERT_FILE"), "{out:?}");
+    assert_eq!(ws.platform.count(), 0, "a request went through: {out:?}");
+    // SSL_CERT_FILE: a PEM bundle holding the CA.
+    let mut with_file = ws.command(BIN);
+    with_file
+        .env("SSL_CERT_FILE", ca.ca_pem_path())
+        .args(["--no-cache", "fetch-token"]);
+    let out = ws.run(with_file, "");
+    assert_eq!(out.code(), 0, "{out:?}");
+    assert_eq!(Some(out.stdout.trim()), ws.platform.last_token().as_deref());
+    // SSL_CERT_DIR: a directory holding it (any file name).
+    let dir = ws.path().join("ca-dir");
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::copy(ca.ca_pem_path(), dir.join("platform-ca.pem")).unwrap();
+    let mut with_dir = ws.command(BIN);
+    with_dir
+        .env("SSL_CERT_DIR", &dir)
+        .args(["--no-cache", "fetch-token"]);
+    let out = ws.run(with_dir, "");
+    assert_eq!(out.code(), 0, "{out:?}");
+    assert_eq!(Some(out.stdout.trim()), ws.platform.last_token().as_deref());
+    assert_eq!(ws.platform.count(), 2);
+    // And through git, as an operator runs it.
+    ws.configure_generic();
+    let mut fill = ws.command("git");
+    fill.env("SSL_CERT_FILE", ca.ca_pem_path())
+        .args(["credential", "fill"]);
+    let out = ws.run(fill, &format!("url={URL}\n\n"));
+    assert_eq!(out.served_token(), ws.platform.last_token().unwrap());
+}
