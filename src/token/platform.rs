@@ -395,7 +395,10 @@ fn is_tls_error(error: &reqwest::Error) -> bool {
             return true;
         }
         // An io::Error's source() skips the error it wraps: look at it.
-        if let Some(inner) = e.downcast_ref::<std::io::Error>().and_then(|io| io.get_ref()) {
+        if let Some(inner) = e
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+        {
             let inner: &(dyn std::error::Error + 'static) = inner;
             if has_tls(inner) {
                 return true;

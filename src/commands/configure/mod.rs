@@ -154,7 +154,7 @@ pub fn unconfigure(only: Option<&[String]>, location: &Location) -> Result<Strin
     let found = block::find(&text);
     let removed: Vec<&block::Found> = found
         .iter()
-        .filter(|b| only.is_none_or(|only| only.iter().any(|h| *h == b.host)))
+        .filter(|b| only.is_none_or(|only| only.contains(&b.host)))
         .collect();
     let mut hosts: Vec<&str> = Vec::new();
     for b in &removed {
