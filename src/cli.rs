@@ -80,7 +80,7 @@ pub struct GlobalArgs {
     #[arg(long = "secret-host", global = true, value_name = "HOST=NAME")]
     pub secret_hosts: Vec<String>,
 
-    /// Directory of the token cache [env: MOLECULE_TOKEN_CACHE_DIR] [default:
+    /// Directory of the token cache, an absolute path [env: MOLECULE_TOKEN_CACHE_DIR] [default:
     /// $XDG_RUNTIME_DIR/molecule-git-token-helper, else the per-user cache directory]
     #[arg(long, global = true, value_name = "DIR")]
     pub cache_dir: Option<PathBuf>,
@@ -142,7 +142,7 @@ pub enum Command {
     /// Print shell completions for bash, zsh or fish
     Completions(CompletionsArgs),
     /// (git, written by `configure`) Pass a request on to a kept fallback helper,
-    /// withholding short-lived tokens from its store and erase
+    /// withholding short-lived tokens from its store
     #[command(hide = true)]
     Fallback(FallbackArgs),
 }
@@ -160,9 +160,10 @@ of the config file, a section [credential \"https://HOST/\"] holding:
 
 Each helper that git would have run for https://HOST before is kept after this one as a \
 fallback, through the hidden `fallback` wrapper: it answers git as before, but is never asked \
-to store or erase a short-lived token (one with password_expiry_utc, or username \
+to store a short-lived token (one with password_expiry_utc, or username \
 x-access-token), so a storing helper keeps the operator's token and not an installation \
-token that will have died by the next platform outage.
+token that will have died by the next platform outage. erase is passed on, so a dead token \
+that an older setup stored goes when git rejects it.
 
 Secret-backed hosts (--secret-host, MOLECULE_SECRET_HOSTS) are registered the same way. \
 Settings given as flags (--host, --secret-host, --platform-url, --configs-dir, --cache-dir, \

@@ -292,6 +292,10 @@ kept at most one hour after its fetch
 .I token.lock
 locked by the one process fetching, so that processes asking at once cause one fetch
 .TP
+.I token.failed
+the last failed fetch, so that the processes queued behind it fail at once
+(an unavailable platform: every process, for 5 seconds)
+.TP
 .I .token.*.tmp
 an entry being written, renamed over
 .I token

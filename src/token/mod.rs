@@ -288,10 +288,14 @@ fn is_recent(failed: &cache::Failed, memory: Duration) -> bool {
 fn remembered(failed: &cache::Failed) -> anyhow::Error {
     let age = (cache::now_ms() - failed.at_ms).max(0) as f64 / 1000.0;
     debug!("cache: answering with the failure another process met {age:.1} s ago");
-    anyhow!(
-        "{} (another helper process's fetch, {age:.1} s ago)",
-        failed.message
-    )
+    // The file is ours (checked), but its text goes to a terminal: no
+    // control characters.
+    let message: String = failed
+        .message
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    anyhow!("{message} (another helper process's fetch, {age:.1} s ago)")
 }
 
 fn hit(entry: &Entry, freshness: Freshness) -> Served {
