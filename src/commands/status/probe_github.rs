@@ -196,6 +196,7 @@ fn when(reset: i64, now: i64) -> String {
         s if s <= 0 => "now".to_string(),
         s if s < 60 => format!("in {s} s"),
         s if s < 3600 => format!("in {} min", s / 60),
+        s if s % 3600 < 60 => format!("in {} h", s / 3600),
         s => format!("in {} h {} min", s / 3600, s % 3600 / 60),
     };
     format!("{} ({within})", format_rfc3339(reset))
@@ -944,5 +945,6 @@ mod tests {
         assert_eq!(when(NOW, NOW), "2026-01-01T00:00:00Z (now)");
         assert_eq!(when(NOW + 30, NOW), "2026-01-01T00:00:30Z (in 30 s)");
         assert_eq!(when(NOW + 3900, NOW), "2026-01-01T01:05:00Z (in 1 h 5 min)");
+        assert_eq!(when(NOW + 3601, NOW), "2026-01-01T01:00:01Z (in 1 h)");
     }
 }
