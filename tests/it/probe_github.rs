@@ -448,3 +448,35 @@ fn without_probe_nothing_is_asked_and_usage_is_checked() {
     assert!(!out.stdout.contains("api.github.com"), "{out:?}");
     assert!(w.github().requests().is_empty());
 }
+
+#[test]
+fn probes_give_up_at_the_deadline() {
+    let mut w = World::new();
+    w.ws.set_env("MOLECULE_TOKEN_TIMEOUT", "1");
+    // Accepts connections (the kernel does) and never answers.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let api = format!("github.com=http://{}", silent.local_addr().unwrap());
+    let started = std::time::Instant::now();
+    let out = w.run(&[
+        "status",
+        "--probe",
+        "--probe-repo",
+        "o/r",
+        "--api-url",
+        &api,
+    ]);
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(8),
+        "{out:?}"
+    );
+    assert_eq!(out.code(), 1, "{out:?}");
+    let rate = line(&out, "api", "/rate_limit");
+    assert!(
+        rate.starts_with("fail") && rate.contains("did not answer within the 1 s deadline"),
+        "{out:?}"
+    );
+    assert!(
+        line(&out, "api", "the installation and o/r not probed").starts_with("skip"),
+        "{out:?}"
+    );
+}
