@@ -15,6 +15,7 @@ mod git_server;
 mod mock_gitea;
 mod mock_github;
 mod mock_platform;
+mod probe_github;
 mod secret_hosts;
 mod ship;
 mod status;
