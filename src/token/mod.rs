@@ -394,7 +394,7 @@ mod tests {
         }
     }
 
-    /// Found by src/fuzz.rs: a time that is RFC 3339 where it was written but
+    /// Found by tests/fuzz.rs: a time that is RFC 3339 where it was written but
     /// outside the years 0000 to 9999 in UTC, which format_rfc3339 cannot
     /// write (it fell back to the bare number).
     #[test]

@@ -482,7 +482,7 @@ mod tests {
             r#"{"token":"t","expires_at":"in an hour"}"#,
             r#"{"token":"t","expires_at":1795440896}"#,
             r#"{"token":"t","extra":[1,2],"expires_at":"2026-11-23"}"#,
-            // Found by src/fuzz.rs: the year 10000 in UTC, which RFC 3339
+            // Found by tests/fuzz.rs: the year 10000 in UTC, which RFC 3339
             // cannot write (fetch-token --json printed a bare number).
             r#"{"token":"t","expires_at":"9999-12-31T23:00:00-01:00"}"#,
         ] {

@@ -16,6 +16,7 @@ mod hardening;
 mod mock_gitea;
 mod mock_github;
 mod mock_platform;
+mod probe_github;
 mod secret_hosts;
 mod ship;
 mod status;
