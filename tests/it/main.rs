@@ -12,6 +12,7 @@ mod fallback;
 mod faults;
 mod git_fill;
 mod git_server;
+mod life;
 mod mock_gitea;
 mod mock_github;
 mod mock_platform;
