@@ -13,6 +13,7 @@ mod faults;
 mod git_fill;
 mod git_server;
 mod hardening;
+mod life;
 mod mock_gitea;
 mod mock_github;
 mod mock_platform;
