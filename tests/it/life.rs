@@ -367,3 +367,220 @@ fn git_lfs_pushes_and_fetches_an_object_with_the_helpers_token() {
     assert_eq!(l.ws.platform.count(), 1);
     l.assert_store_has_no_token();
 }
+
+/// The directory holding the real gh on PATH, or a panic saying how to
+/// install it.
+fn real_gh() -> PathBuf {
+    std::env::var_os("PATH")
+        .and_then(|p| std::env::split_paths(&p).find(|d| d.join("gh").is_file()))
+        .map(|d| d.join("gh"))
+        .unwrap_or_else(|| panic!("the real gh is not on PATH: apt-get install -y gh"))
+}
+
+/// Every process's argv, sampled until `stop`: what a token must never be in.
+fn sample_argv(stop: &std::sync::atomic::AtomicBool, seen: &std::sync::Mutex<Vec<String>>) {
+    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+        if let Ok(entries) = std::fs::read_dir("/proc") {
+            for entry in entries.flatten() {
+                if let Ok(bytes) = std::fs::read(entry.path().join("cmdline")) {
+                    let text = String::from_utf8_lossy(&bytes).replace('\0', " ");
+                    if text.contains("ghs_") {
+                        seen.lock().unwrap().push(text);
+                    }
+                }
+            }
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+/// Files under `dir` (not `skip`) that hold any of `secrets`.
+fn files_holding(dir: &Path, skip: &Path, secrets: &[String]) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return found;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.starts_with(skip) {
+            continue;
+        }
+        let Ok(meta) = std::fs::symlink_metadata(&path) else {
+            continue;
+        };
+        if meta.is_dir() {
+            found.extend(files_holding(&path, skip, secrets));
+        } else if meta.is_file() {
+            let text =
+                String::from_utf8_lossy(&std::fs::read(&path).unwrap_or_default()).into_owned();
+            if secrets.iter().any(|s| text.contains(s.as_str())) {
+                found.push(path);
+            }
+        }
+    }
+    found
+}
+
+/// The whole life of a workspace, at 40-second token lifetimes: every few
+/// seconds `git fetch` and `git push` to the HTTPS remote, `gh api` through
+/// the gh proxy, and a script under `exec` that calls the API with curl and
+/// `$GITHUB_TOKEN`, all with the container-start GH_TOKEN/GITHUB_TOKEN
+/// (dead) in the environment, for more than three lifetimes. Midway the
+/// platform answers 503 for 10 s. While it is up nothing fails; during the
+/// outage git reaches the operator's PAT; the platform sees a few requests
+/// per lifetime; no token in any stderr, argv or file outside the cache.
+#[test]
+fn a_workspace_lives_through_three_token_lifetimes_and_an_outage() {
+    use crate::support::mock_github::{GithubStack, Perms};
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::time::{Duration, Instant};
+
+    const LIFETIME: i64 = 40;
+    const OUTAGE: Duration = Duration::from_secs(10);
+    // The failure memory (5 s) keeps processes at the fallback for a moment
+    // after the platform is back.
+    const AFTER_OUTAGE: Duration = Duration::from_secs(6);
+    let real_gh = real_gh();
+    let mut l = Life::with_env(|ws| ws.set_env("MOLECULE_TOKEN_REFRESH_WINDOW", "10"));
+    l.ws.platform.set_expires_in(LIFETIME);
+    let github_dir = l.dir("github");
+    std::fs::create_dir_all(&github_dir).unwrap();
+    let checker = l.ws.platform.checker();
+    let stack = GithubStack::start(&github_dir, Arc::new(move |t: &str| checker.is_live(t)));
+    stack.github.add_repo("o/r", Perms::all());
+    for (k, v) in stack.env() {
+        l.ws.set_env(&k, v);
+    }
+    // git reaches its remote on 127.0.0.1 directly; gh and curl go by name.
+    l.ws.set_env("NO_PROXY", "127.0.0.1");
+    l.ws.set_env("no_proxy", "127.0.0.1");
+    l.ws.set_env("GH_CONFIG_DIR", l.dir("gh-config"));
+    let proxy_dir = l.dir("proxy-bin");
+    std::fs::create_dir_all(&proxy_dir).unwrap();
+    std::os::unix::fs::symlink(BIN, proxy_dir.join("gh")).unwrap();
+    let path = std::env::var("PATH").unwrap();
+    l.ws.set_env("PATH", format!("{}:{path}", proxy_dir.display()));
+    // The container-start tokens: minted once, long dead.
+    let stale = "ghs_containerStartTokenDiedLongAgo000";
+    l.ws.add_secret(stale);
+    l.ws.set_env("GH_TOKEN", stale);
+    l.ws.set_env("GITHUB_TOKEN", stale);
+
+    let url = l
+        .server
+        .create_bare_with("repo", &[("README.md", "hello\n")]);
+    l.ok(&["clone", "--quiet", &url, &l.p("a")]);
+    let curl_script = format!(
+        "printf 'header = \"Authorization: token %s\"\\n' \"$GITHUB_TOKEN\" | \
+         curl -sS -f -o /dev/null -K - --cacert {ca} https://api.github.com/repos/o/r",
+        ca = stack.ca.ca_pem_path().display()
+    );
+
+    let stop = AtomicBool::new(false);
+    let argv_seen = std::sync::Mutex::new(Vec::new());
+    let started = Instant::now();
+    let total = Duration::from_secs(3 * LIFETIME as u64 + 15);
+    let outage_at = Duration::from_secs(60);
+    let mut outage: Option<(Instant, Option<Instant>)> = None;
+    let mut failures_while_up = Vec::new();
+    let mut git_at_pat_during_outage = 0;
+    let mut round = 0;
+    std::thread::scope(|s| {
+        s.spawn(|| sample_argv(&stop, &argv_seen));
+        while started.elapsed() < total {
+            round += 1;
+            // The outage: the platform answers 503, and the cache starts empty.
+            match outage {
+                None if started.elapsed() >= outage_at => {
+                    l.ws.platform.set_default(Reply::status(503));
+                    l.ws.forget_cache();
+                    outage = Some((Instant::now(), None));
+                }
+                Some((begun, None)) if begun.elapsed() >= OUTAGE => {
+                    l.ws.platform.set_default(Reply::Token);
+                    outage = Some((begun, Some(Instant::now())));
+                }
+                _ => {}
+            }
+            let up = match outage {
+                None => true,
+                Some((_, Some(ended))) => ended.elapsed() >= AFTER_OUTAGE,
+                Some((_, None)) => false,
+            };
+            let pat_before = l.server.accepted(Some(FALLBACK_USER));
+            std::fs::write(l.dir(&format!("a/round{round}.txt")), "x\n").unwrap();
+            let ops: Vec<(&str, Out)> = vec![
+                (
+                    "fetch",
+                    l.ws.git(&["-C", &l.p("a"), "fetch", "--quiet"], ""),
+                ),
+                ("add", l.ws.git(&["-C", &l.p("a"), "add", "."], "")),
+                (
+                    "commit",
+                    l.ws.git(&["-C", &l.p("a"), "commit", "--quiet", "-m", "round"], ""),
+                ),
+                ("push", l.ws.git(&["-C", &l.p("a"), "push", "--quiet"], "")),
+                ("gh api", {
+                    let mut c = l.ws.command("sh");
+                    c.args(["-c", "exec gh api repos/o/r --jq .full_name"]);
+                    l.ws.run(c, "")
+                }),
+                (
+                    "exec curl",
+                    l.ws.helper(&["exec", "--", "sh", "-c", &curl_script], ""),
+                ),
+            ];
+            for (name, out) in &ops {
+                let git = matches!(*name, "fetch" | "add" | "commit" | "push");
+                if out.code() != 0 && (up || git) {
+                    failures_while_up.push(format!(
+                        "round {round} at {:?}, {name}: {out:?}",
+                        started.elapsed()
+                    ));
+                }
+            }
+            if !up && l.server.accepted(Some(FALLBACK_USER)) > pat_before {
+                git_at_pat_during_outage += 1;
+            }
+            std::thread::sleep(Duration::from_secs(2));
+        }
+        stop.store(true, Ordering::Relaxed);
+    });
+    assert_eq!(failures_while_up, Vec::<String>::new());
+    assert!(
+        outage.is_some_and(|(_, end)| end.is_some()),
+        "no outage happened"
+    );
+    assert!(
+        git_at_pat_during_outage >= 1,
+        "git never reached the PAT during the outage"
+    );
+    // A token per lifetime and a refresh, the outage's few, and the
+    // recovery: a small constant per lifetime, not one per operation.
+    let lifetimes = started.elapsed().as_secs() / LIFETIME as u64 + 1;
+    let requests = l.ws.platform.count() as u64;
+    assert!(
+        requests <= 4 * lifetimes,
+        "{requests} platform requests in {lifetimes} lifetimes over {round} rounds"
+    );
+    assert!(
+        requests >= 3,
+        "tokens were not renewed: {requests} requests"
+    );
+    let mut tokens = l.ws.platform.tokens();
+    tokens.push(stale.to_string());
+    // Other tests run beside this one: only this workspace's tokens count.
+    let leaked: Vec<String> = argv_seen
+        .into_inner()
+        .unwrap()
+        .into_iter()
+        .filter(|argv| tokens.iter().any(|t| argv.contains(t.as_str())))
+        .collect();
+    assert_eq!(leaked, Vec::<String>::new());
+    let cache = l.ws.cache.clone();
+    assert_eq!(
+        files_holding(l.ws.path(), &cache, &tokens),
+        Vec::<PathBuf>::new()
+    );
+    assert!(real_gh.exists());
+}
