@@ -32,6 +32,7 @@
 //! lock (`FILE.lock`), which replaces the file only when all steps succeeded
 //! and the result was checked: never a partial configuration.
 
+pub mod gh_link;
 mod location;
 mod plan;
 
@@ -42,7 +43,8 @@ use crate::git::config::{Entry, Locked};
 use crate::git::helpers::{Line, classify, helper_key, helper_line};
 use crate::settings::{HelperFlags, Settings};
 pub use location::Location;
-use location::{program_path, same_file};
+pub use location::program_path;
+use location::same_file;
 use plan::{our_key, plan_host, remove_block};
 
 /// `configure`: for each served host, the block described in the module
