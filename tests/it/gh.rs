@@ -211,8 +211,8 @@ fn proxy_gives_gh_the_current_token_over_stale_variables_before_and_after_revoca
 #[test]
 fn proxy_gives_an_enterprise_host_the_current_token_over_stale_enterprise_variables() {
     let mut w = World::new(Some("github.com,ghe.example.test"));
-    w.ws.set_env("GH_ENTERPRISE_TOKEN", &w.stale.clone());
-    w.ws.set_env("GITHUB_ENTERPRISE_TOKEN", &w.stale.clone());
+    w.ws.set_env("GH_ENTERPRISE_TOKEN", w.stale.clone());
+    w.ws.set_env("GITHUB_ENTERPRISE_TOKEN", w.stale.clone());
     w.ws.set_env("GH_HOST", GHE_HOST);
     assert_bad_credentials(&w.gh(&["api", "repos/o/r"], &[]));
 
@@ -542,7 +542,7 @@ fn configure_gh_proxy_refuses_where_gh_would_not_reach_it_and_leaves_git_alone()
 #[test]
 fn status_warns_about_stale_variables_until_they_hold_the_current_token() {
     let mut w = World::new(Some("github.com,ghe.example.test"));
-    w.ws.set_env("GITHUB_ENTERPRISE_TOKEN", &w.stale.clone());
+    w.ws.set_env("GITHUB_ENTERPRISE_TOKEN", w.stale.clone());
     let current = w.current();
     let line = status_line(&w, "gh-env");
     assert!(
