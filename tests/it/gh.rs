@@ -990,3 +990,47 @@ fn gh_login_drops_the_cached_token_when_gh_says_401_and_only_then() {
     assert_eq!(ws.helper(&["gh-login", "--gh", gh], "").code(), 0);
     assert_eq!(ws.platform.count(), 2, "a fresh fetch after the 401");
 }
+
+// ---- install.sh --gh-proxy ---------------------------------------------------
+
+#[test]
+fn install_sh_gh_proxy_links_gh_for_an_install_and_uninstall_removes_the_link() {
+    let mut w = World::new(None);
+    let prefix = w.ws.path().join("prefix");
+    let bin = prefix.join("bin");
+    w.ws.set_env("PATH", format!("{}:{}", bin.display(), w.plain_path));
+    let install_sh = format!("{}/install.sh", env!("CARGO_MANIFEST_DIR"));
+    let p = prefix.to_str().unwrap();
+    let mut c = w.ws.command(&install_sh);
+    c.args(["--prefix", p, "--binary", BIN, "--gh-proxy"]);
+    let out = w.ws.run(c, "");
+    assert_eq!(out.code(), 0, "{out:?}");
+    let link = bin.join("gh");
+    let helper = bin.join("molecule-git-token-helper");
+    assert!(
+        out.stdout.contains(&format!(
+            "configured the gh proxy {} -> {}\n",
+            link.display(),
+            helper.display()
+        )),
+        "{out:?}"
+    );
+    assert_eq!(std::fs::read_link(&link).unwrap(), helper);
+    assert_eq!(which_gh(&w), link.to_str().unwrap());
+    let out = w.gh(&["api", "repos/o/r"], &[]);
+    assert_eq!(out.code(), 0, "{out:?}\n{}", w.log());
+
+    // Uninstalling (even without --configure) takes the link with the binary.
+    let mut c = w.ws.command(&install_sh);
+    c.args(["--uninstall", "--prefix", p]);
+    let out = w.ws.run(c, "");
+    assert_eq!(out.code(), 0, "{out:?}");
+    assert!(
+        out.stdout
+            .contains(&format!("removed {}\n", link.display())),
+        "{out:?}"
+    );
+    assert!(std::fs::symlink_metadata(&link).is_err());
+    assert!(std::fs::symlink_metadata(&helper).is_err());
+    assert_ne!(which_gh(&w), link.to_str().unwrap());
+}
