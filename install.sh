@@ -21,8 +21,10 @@
 #                gh). --uninstall removes that link whenever it points at the helper
 # --demo         then show the installed helper answering `git credential fill`
 #                against the bundled mock platform (nothing outside a temp
-#                directory is touched)
-# --binary PATH  install this binary instead of building one
+#                directory is touched). The mock is built with cargo, even
+#                with --binary, unless MOCK_PLATFORM names a mock-platform
+#                built elsewhere (`cargo build --example mock-platform`)
+# --binary PATH  install this binary instead of building one (no cargo needed)
 # --uninstall    remove exactly the files above, and nothing else (directories
 #                stay); git's config is left alone unless --configure is given
 #
@@ -60,6 +62,11 @@ done
 [ -n "$prefix" ] || die "--prefix needs a directory"
 [ "$uninstall" = 0 ] || [ "$demo" = 0 ] || die "--demo and --uninstall do not go together"
 [ "$uninstall" = 0 ] || [ -z "$binary" ] || die "--binary and --uninstall do not go together"
+# Refuse now, not after installing: the demo's mock platform is built with
+# cargo, which --binary otherwise does without.
+if [ "$demo" = 1 ] && [ -z "${MOCK_PLATFORM:-}" ] && ! command -v "${CARGO:-cargo}" >/dev/null 2>&1; then
+    die "--demo builds the mock platform with cargo, which was not found: install the Rust toolchain (https://rustup.rs), leave out --demo, or set MOCK_PLATFORM to a mock-platform built elsewhere"
+fi
 case $prefix in  # a literal ~ (from --prefix=~/.local, say)
     \~) prefix=$HOME ;;
     \~/*) prefix=$HOME/${prefix#\~/} ;;

@@ -14,6 +14,10 @@
 #     of the same mock URL;
 #   - platform requests seen for 32 concurrent cold `git credential fill`s
 #     against a platform that takes 300 ms;
+#   - an outage: 24 concurrent `git credential fill`s (this helper, then a
+#     `store` fallback) against a refused port and against a platform that
+#     answers 500: the slowest fill, how many reached the fallback, and the
+#     platform requests (for the refused port, connection attempts);
 #   - peak RSS of a warm `get`; the release binary's size.
 #
 # Needs hyperfine, GNU time (/usr/bin/time), curl and gh; as root on Debian it
@@ -28,7 +32,7 @@ while [ $# -gt 0 ]; do
     case $1 in
         --rounds) rounds=$2; shift 2 ;;
         --runs) runs=$2; shift 2 ;;
-        -h|--help) sed -n '2,22s/^# \{0,1\}//p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,25s/^# \{0,1\}//p' "$0"; exit 0 ;;
         *) echo "bench/run.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
     esac
 done
@@ -178,6 +182,35 @@ concurrent_requests=$(requests slow)
 distinct=$(grep -h '^password=' "$work/fills"/* | sort -u | wc -l)
 answered=$(grep -l '^password=' "$work/fills"/* | wc -l)
 
+# outage NAME URL: 24 concurrent fills with PLATFORM_URL=URL, the fallback
+# store after this helper; sets slowest (s), fell_back and attempts.
+outage() {
+    local name=$1 url=$2 dir=$work/outage-$1
+    mkdir -p "$dir"
+    printf '[credential]\n\thelper = %s\n\thelper = store --file=%s\n' "$bin" "$work/store" > "$GIT_CONFIG_GLOBAL"
+    rm -rf "$work/cache"
+    local start
+    start=$(date +%s%N)
+    (
+        export PLATFORM_URL=$url MOLECULE_TOKEN_LOG=debug
+        for i in $(seq 24); do
+            { git credential fill < <(printf 'url=https://github.com/org/repo.git\n\n') > "$dir/$i" 2> "$dir/$i.err"
+              date +%s%N > "$dir/$i.end"; } &
+        done
+        wait
+    )
+    slowest=$(cat "$dir"/*.end | sort -n | tail -1 | awk -v s="$start" '{ printf "%.3f", ($1 - s) / 1e9 }')
+    fell_back=$(grep -l '^password=fallback-pat$' "$dir"/[0-9]* | wc -l)
+    attempts=$(cat "$dir"/*.err | grep -c 'attempt [0-9]* failed' || true)
+}
+
+echo "outage: 24 concurrent fills against a refused port, then a 500 ..." >&2
+outage refused "http://127.0.0.1:1"
+refused_slowest=$slowest refused_fell_back=$fell_back refused_attempts=$attempts
+start_mock err --status 500
+outage http500 "http://127.0.0.1:$(cat "$work/err.port")"
+err_slowest=$slowest err_fell_back=$fell_back err_requests=$(requests err)
+
 echo "peak RSS of a warm get ..." >&2
 "$bin" get < "$work/input" >/dev/null
 : > "$work/rss"
@@ -207,6 +240,12 @@ no-op gh alone               $(ms "$noop_alone")
 cold get (empty cache)       $(ms "$cold_ours")   (median of $runs runs, each from an empty cache)
 one curl of the mock URL     $(ms "$cold_curl")
 32 concurrent cold fills     $concurrent_requests platform request(s); $answered of 32 answered; $distinct distinct token(s)   (goal: 1)
+outage, 24 concurrent fills against a refused port
+  slowest fill               $refused_slowest s; $refused_fell_back of 24 at the fallback   (goal ≤ 1 s)
+  connection attempts        $refused_attempts   (goal ≤ 4)
+outage, 24 concurrent fills against a platform answering 500
+  slowest fill               $err_slowest s; $err_fell_back of 24 at the fallback   (goal ≤ 1 s)
+  platform requests          $err_requests   (goal ≤ 4)
 peak RSS, warm get           $rss_median KiB median, $rss_max KiB max of 50   (goal ≤ 4096 KiB)
 release binary size          $size bytes ($(awk -v b="$size" 'BEGIN { printf "%.2f MiB", b / 1048576 }'))
 EOF

@@ -39,6 +39,7 @@ Options:
 
 Point the helper at it with
   status --probe --api-url HOST=http://127.0.0.1:PORT/api/v1 --probe-repo OWNER/REPO
+(add --probe-host HOST to leave the platform's GitHub hosts unasked)
 ";
 
 /// mock-gitea's own options.

@@ -60,6 +60,8 @@ Options:
 
 Then, for example:
   SSL_CERT_FILE=CA HTTPS_PROXY=PROXY GH_TOKEN=TOKEN gh api repos/OWNER/REPO
+  SSL_CERT_FILE=CA HTTPS_PROXY=PROXY molecule-git-token-helper status --probe --probe-repo O/R
+  (scripts/probe-github-demo.sh sets up the platform, this mock and such a run)
 ";
 
 /// mock-github's own options.

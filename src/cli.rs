@@ -80,7 +80,7 @@ pub struct GlobalArgs {
     #[arg(long = "secret-host", global = true, value_name = "HOST=NAME")]
     pub secret_hosts: Vec<String>,
 
-    /// Directory of the token cache [env: MOLECULE_TOKEN_CACHE_DIR] [default:
+    /// Directory of the token cache, an absolute path [env: MOLECULE_TOKEN_CACHE_DIR] [default:
     /// $XDG_RUNTIME_DIR/molecule-git-token-helper, else the per-user cache directory]
     #[arg(long, global = true, value_name = "DIR")]
     pub cache_dir: Option<PathBuf>,
@@ -151,7 +151,7 @@ pub enum Command {
     /// Print shell completions for bash, zsh or fish
     Completions(CompletionsArgs),
     /// (git, written by `configure`) Pass a request on to a kept fallback helper,
-    /// withholding short-lived tokens from its store and erase
+    /// withholding short-lived tokens from its store
     #[command(hide = true)]
     Fallback(FallbackArgs),
 }
@@ -169,11 +169,14 @@ of the config file, a section [credential \"https://HOST/\"] holding:
 
 Each helper that git would have run for https://HOST before is kept after this one as a \
 fallback, through the hidden `fallback` wrapper: it answers git as before, but is never asked \
-to store or erase a short-lived token (one with password_expiry_utc, or username \
+to store a short-lived token (one with password_expiry_utc, or username \
 x-access-token), so a storing helper keeps the operator's token and not an installation \
-token that will have died by the next platform outage.
+token that will have died by the next platform outage. erase is passed on, so a dead token \
+that an older setup stored goes when git rejects it.
 
-Secret-backed hosts (--secret-host, MOLECULE_SECRET_HOSTS) are registered the same way. \
+Secret-backed hosts are registered the same way: name them with --secret-host, which is \
+written into the helper's line (a host named only in MOLECULE_SECRET_HOSTS is registered, but \
+git run without that variable then gets nothing for it). \
 Settings given as flags (--host, --secret-host, --platform-url, --configs-dir, --cache-dir, \
 --no-cache, --timeout, --refresh-window) are written into the helper's line, since git runs it without \
 them; settings from the environment are not, so the environment keeps governing them. \
@@ -247,20 +250,62 @@ pub struct StatusArgs {
     #[arg(long)]
     pub json: bool,
 
-    /// Also ask each secret host's API whether its token works: GET {api}/user, with
-    /// `Authorization: token …`, within --timeout
+    /// Also ask each served host whether its token works: a secret host's Gitea API with its
+    /// secret, a platform host's GitHub API and git with the platform's token (below), within
+    /// --timeout
     #[arg(long)]
     pub probe: bool,
 
-    /// With --probe, also list one open pull request and one open issue of OWNER/REPO on each
-    /// secret host, to catch a token without the read:issue scope; repeatable
+    /// With --probe, also probe OWNER/REPO on each probed host: list one open pull request and
+    /// one open issue, and on a platform host ask whether the token can push; repeatable
     #[arg(long, value_name = "OWNER/REPO", requires = "probe", value_parser = probe_repo)]
     pub probe_repo: Vec<String>,
 
-    /// With --probe, HOST's API is at URL (a proxy, a test server) [default:
-    /// https://HOST/api/v1]; repeatable
-    #[arg(long, value_name = "HOST=URL", requires = "probe", value_parser = settings::parse_api_url_arg)]
+    /// With --probe, probe only HOST (a served host) [default: every served host]; repeatable
+    #[arg(long, value_name = "HOST", requires = "probe", value_parser = settings::parse_host)]
+    pub probe_host: Vec<String>,
+
+    /// With --probe, HOST's API is at URL (a proxy, a test server) [default: https://HOST/api/v1
+    /// for a secret host; https://api.github.com for github.com, https://HOST/api/v3 for another
+    /// platform host]; repeatable
+    #[arg(long, value_name = "HOST=URL", requires = "probe", value_parser = ApiUrlParser)]
     pub api_url: Vec<ApiUrl>,
+
+    /// With --probe, git reaches platform host HOST at URL (a proxy, a test server): the push
+    /// probe asks URL/OWNER/REPO.git/info/refs [default: https://HOST]; repeatable
+    #[arg(long, value_name = "HOST=URL", requires = "probe", value_parser = ApiUrlParser)]
+    pub git_url: Vec<ApiUrl>,
+}
+
+/// `--api-url HOST=URL` and `--git-url HOST=URL`, parsed by
+/// [`settings::parse_api_url_arg`]; a refusal echoes the value with its
+/// URL's user information redacted (clap's own message would quote the
+/// password it refuses).
+#[derive(Clone)]
+struct ApiUrlParser;
+
+impl clap::builder::TypedValueParser for ApiUrlParser {
+    type Value = ApiUrl;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<ApiUrl, clap::Error> {
+        let text = value.to_string_lossy();
+        settings::parse_api_url_arg(&text).map_err(|why| {
+            let arg = arg.map_or_else(|| "HOST=URL".to_string(), |a| a.to_string());
+            clap::Error::raw(
+                clap::error::ErrorKind::ValueValidation,
+                format!(
+                    "invalid value '{}' for '{arg}': {why}\n",
+                    crate::secret::redact_url_userinfo(&text)
+                ),
+            )
+            .with_cmd(cmd)
+        })
+    }
 }
 
 const STATUS_ABOUT: &str = "\
@@ -282,7 +327,27 @@ redirect and using no proxy:
 {api} is https://HOST/api/v1 unless --api-url HOST=URL says otherwise. Gitea lets a token \
 list pull requests with the repository scope but issues only with read:issue: a 403 on \
 issues while pull requests answer is a warning that names the missing scope and what to \
-do (issue a new token with read:issue, update the workspace secret, restart the workspace).";
+do (issue a new token with read:issue, update the workspace secret, restart the workspace).
+
+For each platform host (--host), --probe asks its GitHub API with the platform's token \
+(Authorization: token …) and its git as git would (Basic x-access-token), within --timeout, \
+following no redirect; an https URL goes through HTTPS_PROXY when it is set (CONNECT keeps \
+TLS end to end), an http one never:
+
+  GET {api}/rate_limit                            core and graphql left (warn under 10 %, fail at 0)
+  GET {api}/installation/repositories?per_page=1  how many repositories the App's installation sees
+  GET {api}/repos/OWNER/REPO                      for each --probe-repo (404: outside the installation)
+  GET {api}/repos/OWNER/REPO/pulls?per_page=1     403: the App lacks pull_requests=read
+  GET {api}/repos/OWNER/REPO/issues?per_page=1    403: the App lacks issues=read
+  GET {git}/OWNER/REPO.git/info/refs?service=git-receive-pack    can push? (403: contents=write)
+
+{api} is https://api.github.com for github.com and https://HOST/api/v3 for another host, \
+{git} is https://HOST, unless --api-url HOST=URL or --git-url HOST=URL says otherwise. A 403 \
+names the permission GitHub asked for (X-Accepted-GitHub-Permissions) and the fix: grant it \
+in the GitHub App's permissions, then accept the new permissions on the installation. A 401 \
+means the platform handed out a token the host does not accept. Nothing is written. \
+Certificates are checked against the system's roots, or SSL_CERT_FILE and SSL_CERT_DIR in \
+their place.";
 
 /// `OWNER/REPO` as Gitea names them: letters, digits, `-`, `_`, `.`.
 fn probe_repo(value: &str) -> Result<String, String> {
@@ -440,12 +505,16 @@ impl Cli {
                 json,
                 probe,
                 probe_repo,
+                probe_host,
                 api_url,
+                git_url,
             }) => Action::Status(status::Options {
                 json,
                 probe,
                 probe_repos: probe_repo,
                 api_urls: api_url,
+                git_urls: git_url,
+                probe_hosts: probe_host,
             }),
             Command::Completions(CompletionsArgs { shell }) => return Parsed::Completions(shell),
             Command::Fallback(FallbackArgs { helper, operation }) => {
@@ -621,8 +690,61 @@ mod tests {
                 "{bad}"
             );
         }
+        // The refusal names the option and never the URL's password.
+        for option in ["--api-url", "--git-url"] {
+            let e = Cli::try_parse_from(["h", "status", "--probe", option, "h=https://u:Pw9@x/"])
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(option) && !e.contains("Pw9"), "{e}");
+        }
         // Repositories and API URLs are for probing.
         assert!(Cli::try_parse_from(["h", "status", "--probe-repo", "o/r"]).is_err());
+    }
+
+    #[test]
+    fn status_github_probe_flags() {
+        let cli = Cli::try_parse_from([
+            "h",
+            "status",
+            "--probe",
+            "--probe-host",
+            "GitHub.com",
+            "--git-url",
+            "github.com=https://127.0.0.1:8443/",
+        ])
+        .unwrap();
+        let Command::Status(args) = cli.command else {
+            panic!("not status")
+        };
+        assert_eq!(args.probe_host, ["github.com"]);
+        assert_eq!(
+            args.git_url,
+            [ApiUrl {
+                host: "github.com".into(),
+                url: "https://127.0.0.1:8443".into()
+            }]
+        );
+        for (flag, bad) in [
+            ("--probe-host", "https://github.com"),
+            ("--git-url", "github.com"),
+            ("--git-url", "github.com=https://u:p@x/"),
+        ] {
+            assert!(
+                Cli::try_parse_from(["h", "status", "--probe", flag, bad]).is_err(),
+                "{flag} {bad}"
+            );
+        }
+        for flag in ["--probe-host", "--git-url"] {
+            let value = if flag == "--git-url" {
+                "github.com=https://x"
+            } else {
+                "github.com"
+            };
+            assert!(
+                Cli::try_parse_from(["h", "status", flag, value]).is_err(),
+                "{flag}"
+            );
+        }
     }
 
     #[test]

@@ -2,7 +2,8 @@
 //! only when a request is needed, and a reqwest client on rustls (ring) that
 //! follows no redirect and uses no proxy, so a secret goes to the URL it was
 //! meant for and nowhere else. The platform's fetch and `status --probe`
-//! share it.
+//! share it; only the GitHub probes may add the `HTTPS_PROXY` proxy, for
+//! https URLs (CONNECT keeps TLS end to end).
 
 use std::time::Duration;
 
@@ -29,6 +30,34 @@ pub fn runtime() -> Result<tokio::runtime::Runtime> {
 /// whatever the environment says, a connect timeout within `timeout`, and
 /// no TLS roots loaded at all when only plain http will be spoken.
 pub fn client(https: bool, timeout: Duration) -> Result<reqwest::Client> {
+    client_via(https, timeout, None)
+}
+
+/// The proxy `HTTPS_PROXY` (else `https_proxy`) names, for `https` URLs
+/// only, minus the hosts `NO_PROXY` (else `no_proxy`) lists; `None` when
+/// neither variable is set or both are empty. Through it a client sends
+/// `CONNECT host:443` and keeps TLS end to end with the server, so the token
+/// stays inside TLS; a plain `http` URL never goes through a proxy. An error
+/// never quotes the variable's value (a proxy URL may carry a password).
+pub fn https_proxy_from_env() -> Result<Option<reqwest::Proxy>> {
+    let Some((name, value)) = ["HTTPS_PROXY", "https_proxy"].iter().find_map(|name| {
+        let value = std::env::var(name).ok()?;
+        (!value.trim().is_empty()).then_some((*name, value))
+    }) else {
+        return Ok(None);
+    };
+    let proxy = reqwest::Proxy::https(value.trim())
+        .map_err(|_| anyhow::anyhow!("{name} is set but is not a proxy URL"))?;
+    Ok(Some(proxy.no_proxy(reqwest::NoProxy::from_env())))
+}
+
+/// [`client`], with `proxy` (from [`https_proxy_from_env`]) for https URLs.
+/// The platform's fetch never passes one.
+pub fn client_via(
+    https: bool,
+    timeout: Duration,
+    proxy: Option<reqwest::Proxy>,
+) -> Result<reqwest::Client> {
     // reqwest is built without a crypto provider; ring is ours. An error
     // means one is installed already, which is what we want.
     let _ = rustls::crypto::ring::default_provider().install_default();
@@ -42,9 +71,12 @@ pub fn client(https: bool, timeout: Duration) -> Result<reqwest::Client> {
             .with_no_client_auth();
         builder = builder.tls_backend_preconfigured(no_tls);
     }
+    builder = builder.no_proxy();
+    if let Some(proxy) = proxy {
+        builder = builder.proxy(proxy);
+    }
     builder
         .redirect(reqwest::redirect::Policy::none())
-        .no_proxy()
         .connect_timeout(CONNECT_TIMEOUT.min(timeout))
         .user_agent(concat!(
             "molecule-git-token-helper/",

@@ -10,9 +10,13 @@ use molecule_git_token_helper::cli::{self, Cli, Parsed};
 use molecule_git_token_helper::commands::{self, Action, Exit, fallback, gh_proxy};
 use molecule_git_token_helper::diag;
 use molecule_git_token_helper::error::Error;
+use molecule_git_token_helper::secret;
 use molecule_git_token_helper::settings;
 
 fn main() -> ExitCode {
+    // Before anything reads a secret, for every command: a crash must not
+    // write the bearer or a token into a core file.
+    secret::protect_process();
     // Run as `gh` (the proxy's link): gh's arguments are gh's, untouched.
     let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
     if argv.first().is_some_and(|a| gh_proxy::invoked_as_gh(a)) {

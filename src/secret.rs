@@ -42,6 +42,51 @@ impl fmt::Debug for Secret {
     }
 }
 
+/// The soft core-size limit the process started with, for [`allow_core_dumps`].
+static CORE_LIMIT_AT_START: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// Make a crash unable to leak a secret, before any is read (as ssh-agent
+/// does): the process is marked not dumpable (no core file, and no other
+/// process of this user may ptrace it or read its `/proc/PID/mem`), and the
+/// soft `RLIMIT_CORE` is set to 0. A core file would land in git's working
+/// directory, where `git add -A` picks it up, holding the bearer and the
+/// token. Children inherit the zero core limit (the fallback helper holds a
+/// PAT); `exec` gives its command the limit back with [`allow_core_dumps`].
+/// Failures are ignored: there is nothing better to do than go on.
+pub fn protect_process() {
+    // SAFETY: prctl(PR_SET_DUMPABLE) and get/setrlimit only read and write
+    // the plain values given; none of them touches memory of ours otherwise.
+    unsafe {
+        libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0);
+        let mut limit = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        if libc::getrlimit(libc::RLIMIT_CORE, &mut limit) == 0 {
+            CORE_LIMIT_AT_START.store(limit.rlim_cur, std::sync::atomic::Ordering::Relaxed);
+            limit.rlim_cur = 0;
+            libc::setrlimit(libc::RLIMIT_CORE, &limit);
+        }
+    }
+}
+
+/// Give back the core-size limit [`protect_process`] took, just before this
+/// process becomes another program (`exec`): its crashes are its own.
+pub fn allow_core_dumps() {
+    let soft = CORE_LIMIT_AT_START.load(std::sync::atomic::Ordering::Relaxed);
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: as in protect_process.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_CORE, &mut limit) == 0 {
+            limit.rlim_cur = soft.min(limit.rlim_max);
+            libc::setrlimit(libc::RLIMIT_CORE, &limit);
+        }
+    }
+}
+
 /// Why a secret was refused. Never carries the secret itself.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Invalid {
@@ -73,6 +118,92 @@ pub fn validate(secret: &str) -> Result<(), Invalid> {
     } else {
         Err(Invalid::BadByte)
     }
+}
+
+/// `value` with the user information of a URL in it (`user:password@`)
+/// replaced by `***@`, for messages that echo a URL. Generous on purpose:
+/// everything between `://` (or the start) and the last `@` goes, so that no
+/// parser's idea of where the password ends (a `/` or `#` in it) can leave a
+/// piece of it.
+pub fn redact_url_userinfo(value: &str) -> String {
+    let start = value.find("://").map_or(0, |i| i + 3);
+    match value[start..].rfind('@') {
+        Some(at) => format!("{}***{}", &value[..start], &value[start + at..]),
+        None => value.to_string(),
+    }
+}
+
+/// Prefixes of GitHub's token formats (`ghp_` personal, `gho_` OAuth,
+/// `ghu_` user-to-server, `ghs_` server-to-server, `ghr_` refresh,
+/// `github_pat_` fine-grained).
+const TOKEN_PREFIXES: [&str; 6] = ["ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"];
+
+/// A word at least this long, of letters and digits both, looks random.
+const RANDOM_WORD: usize = 20;
+
+/// `text` (a helper line from git's config, say) with whatever looks like a
+/// secret replaced by `***`: the value after `password=`, a GitHub token
+/// (`ghp_…`, `ghs_…`, `github_pat_…`, …), and any long word mixing letters
+/// and digits (a token of another kind). For `status`, which shows helper
+/// lines that may hold a password inline.
+pub fn redact_secrets(text: &str) -> String {
+    // Values after `password=`, up to what ends a shell word.
+    let ends_value = |c: char| c.is_whitespace() || "'\";&|)}`\\".contains(c);
+    let mut unvalued = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.to_ascii_lowercase().find("password=") {
+        let value_start = at + "password=".len();
+        unvalued.push_str(&rest[..value_start]);
+        let value = &rest[value_start..];
+        // A quoted value ends at its closing quote.
+        let (open, value) = match value.chars().next() {
+            Some(q @ ('\'' | '"')) => (Some(q), &value[1..]),
+            _ => (None, value),
+        };
+        let end = match open {
+            Some(q) => value.find(q).unwrap_or(value.len()),
+            None => value.find(ends_value).unwrap_or(value.len()),
+        };
+        if let Some(q) = open {
+            unvalued.push(q);
+        }
+        if end > 0 {
+            unvalued.push_str("***");
+        }
+        rest = &value[end..];
+    }
+    unvalued.push_str(rest);
+    // Then word by word.
+    let is_word = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '-';
+    let mut out = String::with_capacity(unvalued.len());
+    let mut word = String::new();
+    let flush = |word: &mut String, out: &mut String| {
+        if let Some(prefix) = TOKEN_PREFIXES
+            .iter()
+            .find(|p| word.len() > p.len() && word[..p.len()].eq_ignore_ascii_case(p))
+        {
+            out.push_str(&word[..prefix.len()]);
+            out.push_str("***");
+        } else if word.len() >= RANDOM_WORD
+            && word.bytes().any(|b| b.is_ascii_digit())
+            && word.bytes().any(|b| b.is_ascii_alphabetic())
+        {
+            out.push_str("***");
+        } else {
+            out.push_str(word);
+        }
+        word.clear();
+    };
+    for c in unvalued.chars() {
+        if is_word(c) {
+            word.push(c);
+        } else {
+            flush(&mut word, &mut out);
+            out.push(c);
+        }
+    }
+    flush(&mut word, &mut out);
+    out
 }
 
 pub const MAX_BEARER_FILE: u64 = 4096;
@@ -132,6 +263,55 @@ pub fn read_file(path: &Path, what: &str, max: u64) -> Result<Secret> {
 mod tests {
     use super::*;
     use std::fs;
+
+    #[test]
+    fn secrets_in_helper_lines_are_redacted() {
+        for (line, shown) in [
+            (
+                "!f() { echo username=op; echo password=hunter2; }; f",
+                "!f() { echo username=op; echo password=***; }; f",
+            ),
+            ("!echo PASSWORD='x y'; :", "!echo PASSWORD='***'; :"),
+            ("!echo password=\"a\"", "!echo password=\"***\""),
+            ("!echo password=", "!echo password="),
+            ("store --token ghp_abcdefghij0123", "store --token ghp_***"),
+            ("x GHS_abc y", "x GHS_*** y"),
+            (
+                "!f() { echo github_pat_11AB_cd; }",
+                "!f() { echo github_pat_***; }",
+            ),
+            ("cache --key 3f2a9c0e4b7d8a1f6e5c2b9d", "cache --key ***"),
+            // Ordinary lines are shown as they are.
+            (
+                "store --file=/home/op/.git-credentials",
+                "store --file=/home/op/.git-credentials",
+            ),
+            (
+                "/usr/lib/git-core/git-credential-libsecret",
+                "/usr/lib/git-core/git-credential-libsecret",
+            ),
+            ("cache --timeout=3600", "cache --timeout=3600"),
+            ("ghp_", "ghp_"),
+            ("", ""),
+        ] {
+            assert_eq!(redact_secrets(line), shown, "{line}");
+        }
+    }
+
+    #[test]
+    fn url_userinfo_is_redacted() {
+        for (url, shown) in [
+            ("http://svc:PW@platform:8080", "http://***@platform:8080"),
+            ("h=https://u:PW@x/api", "h=https://***@x/api"),
+            ("http://svc:P/W@platform", "http://***@platform"),
+            ("http://a@b:PW@platform/x", "http://***@platform/x"),
+            ("svc:PW@platform", "***@platform"),
+            ("http://platform:8080/x", "http://platform:8080/x"),
+            ("", ""),
+        ] {
+            assert_eq!(redact_url_userinfo(url), shown, "{url}");
+        }
+    }
 
     fn dir() -> tempfile::TempDir {
         tempfile::tempdir().unwrap()

@@ -203,9 +203,10 @@ impl fmt::Display for Source<'_> {
 }
 
 fn invalid(source: Source, value: &str, expected: &str) -> UsageError {
+    // A URL's password is never echoed, not even in the message refusing it.
     UsageError(format!(
         "invalid value '{}' for {source}: {expected}",
-        value.escape_debug()
+        crate::secret::redact_url_userinfo(value).escape_debug()
     ))
 }
 
@@ -310,16 +311,39 @@ pub fn resolve(
             Some((v, src)) => parse_bool(&v).ok_or_else(|| invalid(src, &v, BOOL_EXPECTED))?,
             None => false,
         };
+    // A relative cache directory would put the token wherever git runs,
+    // inside a repository where `git add -A` stages it: refused when asked
+    // for, ignored in XDG_RUNTIME_DIR (the XDG spec says so).
+    let absolute = |dir: PathBuf, source: Source| {
+        if dir.is_absolute() {
+            Ok(dir)
+        } else {
+            Err(invalid(
+                source,
+                &dir.to_string_lossy(),
+                "expected an absolute path (a relative one would put the token cache in \
+                 whatever directory git runs in)",
+            ))
+        }
+    };
     let cache_dir = if no_cache {
         None
     } else if let Some(dir) = &args.cache_dir {
-        Some(dir.clone())
+        Some(absolute(dir.clone(), Source::Flag("cache-dir"))?)
     } else if let Some(dir) = env("MOLECULE_TOKEN_CACHE_DIR").filter(|v| !v.is_empty()) {
-        Some(PathBuf::from(dir))
-    } else if let Some(dir) = env("XDG_RUNTIME_DIR").filter(|v| !v.is_empty()) {
-        Some(PathBuf::from(dir).join(CACHE_DIR_NAME))
+        Some(absolute(
+            PathBuf::from(dir),
+            Source::Env("MOLECULE_TOKEN_CACHE_DIR"),
+        )?)
+    } else if let Some(dir) = env("XDG_RUNTIME_DIR")
+        .map(PathBuf::from)
+        .filter(|d| d.is_absolute())
+    {
+        Some(dir.join(CACHE_DIR_NAME))
     } else {
-        dirs::cache_dir().map(|d| d.join(CACHE_DIR_NAME))
+        dirs::cache_dir()
+            .filter(|d| d.is_absolute())
+            .map(|d| d.join(CACHE_DIR_NAME))
     };
 
     let timeout = match pick(&args.timeout, "timeout", "MOLECULE_TOKEN_TIMEOUT")? {
@@ -663,6 +687,26 @@ mod tests {
             .map(|(k, v)| (k.to_string(), OsString::from(v)))
             .collect();
         resolve(args, &|name| map.get(name).cloned())
+    }
+
+    #[test]
+    fn relative_cache_directories() {
+        // A relative XDG_RUNTIME_DIR is ignored (the XDG spec says so).
+        let s = resolve_with(&Flags::default(), &[("XDG_RUNTIME_DIR", "run")]).unwrap();
+        assert!(
+            s.cache_dir.as_ref().is_none_or(|d| d.is_absolute()),
+            "{s:?}"
+        );
+        // A relative cache directory asked for is refused, naming the setting.
+        let e =
+            resolve_with(&Flags::default(), &[("MOLECULE_TOKEN_CACHE_DIR", "rel")]).unwrap_err();
+        assert!(e.0.contains("MOLECULE_TOKEN_CACHE_DIR"), "{e}");
+        let flags = Flags {
+            cache_dir: Some("rel/x".into()),
+            ..Flags::default()
+        };
+        let e = resolve_with(&flags, &[]).unwrap_err();
+        assert!(e.0.contains("--cache-dir"), "{e}");
     }
 
     #[test]

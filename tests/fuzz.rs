@@ -12,7 +12,9 @@
 //!   `now` and can be written as RFC 3339 (and read back to the same second),
 //!   a refusal is one line and never quotes the token;
 //! - the answer to git for an accepted token is exactly its two or three
-//!   lines, and git's format reads it back unchanged.
+//!   lines, and git's format reads it back unchanged;
+//! - `url=` is split where git splits it: the host, before decoding, never
+//!   holds `@`, `/`, `?` or `#`.
 //!
 //! Each property runs `FUZZ_CASES` cases (a small default, so `cargo test`
 //! stays fast), or, with `FUZZ_SECONDS=N`, batches of fresh random cases for
@@ -35,6 +37,7 @@ use proptest::test_runner::{Config, TestCaseError, TestRunner};
 use molecule_git_token_helper::git::protocol::{
     self, MAX_REQUEST, Request, RequestError, TOKEN_USERNAME,
 };
+use molecule_git_token_helper::git::url;
 use molecule_git_token_helper::secret::{self, Secret};
 use molecule_git_token_helper::token;
 use molecule_git_token_helper::token::platform::decode;
@@ -294,6 +297,49 @@ fn request_from_arbitrary_bytes() {
         request_bytes(),
         |b| check_request(protocol::read_request(&b.0[..])),
     );
+}
+
+/// `url=` is split as git's `credential_from_url` splits it: the user part
+/// ends at the first `@` of the authority, the authority at the first of
+/// `/`, `?`, `#`. Whatever the URL, the raw host never holds `@`, `/`, `?` or
+/// `#` (so `https://evil.test#@github.com/` can never name github.com), the
+/// raw pieces put back together are the URL, and the host served is the raw
+/// host percent-decoded.
+#[test]
+fn url_splitting_ends_the_host_where_git_does() {
+    fuzz("url_splitting", 256, 15, url(), |u| {
+        let text = String::from_utf8_lossy(&u).into_owned();
+        let Some(raw) = url::split_raw_credential_url(&text) else {
+            prop_assert!(
+                !text.contains("://") || text.starts_with("://"),
+                "{:?}",
+                text
+            );
+            return Ok(false);
+        };
+        let delimiters = ['@', '/', '?', '#'];
+        if let Some(user) = raw.userinfo {
+            prop_assert!(!user.contains(delimiters), "user {:?} of {:?}", user, text);
+        }
+        prop_assert!(
+            raw.rest.is_empty() || raw.rest.starts_with(['/', '?', '#']),
+            "{:?}",
+            text
+        );
+        let split = url::split_credential_url(&text).expect("split as raw");
+        let Some(host) = raw.host else {
+            prop_assert_eq!(split.host, None);
+            return Ok(false);
+        };
+        prop_assert!(!host.contains(delimiters), "host {:?} of {:?}", host, text);
+        let user = raw.userinfo.map(|u| format!("{u}@")).unwrap_or_default();
+        prop_assert_eq!(
+            format!("{}://{user}{host}{}", raw.protocol, raw.rest),
+            text.clone()
+        );
+        prop_assert_eq!(split.host, Some(url::percent_decode(host)));
+        Ok(true)
+    });
 }
 
 #[test]

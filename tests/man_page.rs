@@ -243,6 +243,10 @@ NAME is a file name (letters, digits, .\& _ \-).
 A host is served one way: naming it here and in
 .B MOLECULE_GIT_HOSTS
 (or leaving github.com, the default, there) is a usage error.
+.B configure
+writes only the settings given to it as flags into git's config: register a secret host with
+.BR "configure \-\-secret\-host" ,
+not with this variable.
 Default: none.
 .TP
 .B MOLECULE_TOKEN_CACHE_DIR
@@ -346,6 +350,10 @@ kept at most one hour after its fetch
 .TP
 .I token.lock
 locked by the one process fetching, so that processes asking at once cause one fetch
+.TP
+.I token.failed
+the last failed fetch, so that the processes queued behind it fail at once
+(an unavailable platform: every process, for 5 seconds)
 .TP
 .I .token.*.tmp
 an entry being written, renamed over
@@ -483,12 +491,21 @@ molecule\-git\-token\-helper status
 .PP
 Serve a team's Gitea from the token the platform wrote to
 .IR /configs/secrets.d/GITEA_TOKEN ,
-GitHub from the platform, and check that the token may list issues:
+GitHub from the platform, and check that the token may list issues.
+Give
+.B configure
+the host as a flag: it writes
+.B \-\-secret\-host
+into the helper's line in git's config, so git needs nothing in its
+environment (a host named only in
+.B MOLECULE_SECRET_HOSTS
+is registered, but git run without that variable gets nothing for it).
+The commands run by hand, from scripts or from cron read the variable:
 .PP
 .RS 4
 .nf
+molecule\-git\-token\-helper configure \-\-secret\-host git.example.com=GITEA_TOKEN
 export MOLECULE_SECRET_HOSTS=git.example.com=GITEA_TOKEN
-molecule\-git\-token\-helper configure
 molecule\-git\-token\-helper status \-\-probe \-\-probe\-repo team/repo
 curl \-H "Authorization: token $(molecule\-git\-token\-helper fetch\-token git.example.com)" \e
     https://git.example.com/api/v1/repos/team/repo/issues

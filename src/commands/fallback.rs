@@ -1,6 +1,6 @@
 //! `fallback -- HELPER OPERATION` (hidden; `configure` writes it): run a kept
-//! fallback helper exactly as git would run it, except that `store` and
-//! `erase` of a short-lived credential are not passed on.
+//! fallback helper exactly as git would run it, except that `store` of a
+//! short-lived credential is not passed on.
 //!
 //! Why: after every successful push git hands the credential that worked to
 //! the `store` action of every helper in its list. A storing fallback
@@ -8,13 +8,19 @@
 //! which dies within the hour, ahead of the operator's long-lived token, and
 //! git would try the dead token first at the next platform outage.
 //!
-//! What is withheld: `store` and `erase` of a credential whose request
-//! carries `password_expiry_utc` (git only sends it for a credential that
-//! expires; this helper always reports it when the platform gave an expiry)
-//! or whose username is `x-access-token` (every token this helper serves
-//! has it, with or without an expiry), and `store` and `erase` of the secret
-//! this helper serves for a secret-backed host (the same long-lived token
-//! copied into a store would outlive a rotation of the workspace secret).
+//! What is withheld: `store` of a credential whose request carries
+//! `password_expiry_utc` (git only sends it for a credential that expires;
+//! this helper always reports it when the platform gave an expiry) or whose
+//! username is `x-access-token` (every token this helper serves has it, with
+//! or without an expiry), and `store` of the secret this helper serves for a
+//! secret-backed host (the same long-lived token copied into a store would
+//! outlive a rotation of the workspace secret).
+//!
+//! `erase` is always passed on: a dead installation token that an old
+//! entrypoint stored above the operator's PAT must go when git rejects it,
+//! or it hides the PAT at every platform outage. git ≥ 2.41's `store` (and
+//! `cache`) erase only the entry holding that very password, so the PAT is
+//! safe.
 //! Everything else, and `get` always, is
 //! passed on: the request bytes verbatim on the helper's stdin, its stdout
 //! and exit status back to git. The request is read bounded (64 KiB).
@@ -67,7 +73,7 @@ fn is_served_secret(settings: Option<&Settings>, request: &Request) -> bool {
 /// Why `operation` of `request` is withheld from the kept helper, or `None`
 /// when it is passed on.
 pub fn withheld(operation: &OsStr, request: &Request) -> Option<&'static str> {
-    if operation != "store" && operation != "erase" {
+    if operation != "store" {
         return None;
     }
     if request.password_expiry_utc.is_some() {
@@ -88,8 +94,7 @@ fn run_with(
 ) -> Result<u8> {
     let (request, raw) = protocol::read_request_verbatim(input)?;
     let operation = op.to_string_lossy();
-    let storing = op == "store" || op == "erase";
-    if storing && is_served_secret(settings, &request) {
+    if op == "store" && is_served_secret(settings, &request) {
         debug!(
             "fallback: not passing {operation} on to the kept helper: it is the secret this \
              helper serves for {}",
@@ -148,20 +153,19 @@ mod tests {
     }
 
     #[test]
-    fn short_lived_credentials_are_withheld_from_store_and_erase() {
+    fn short_lived_credentials_are_withheld_from_store_only() {
         let ours = "protocol=https\nhost=github.com\nusername=x-access-token\npassword=ghs_x\n\
                     password_expiry_utc=1999999999\n";
         let no_expiry = "protocol=https\nhost=github.com\nusername=x-access-token\npassword=t\n";
         let expiring = "protocol=https\nhost=h\nusername=bob\npassword=p\npassword_expiry_utc=5\n";
         let pat = "protocol=https\nhost=github.com\nusername=operator\npassword=pat\n";
-        for op in ["store", "erase"] {
-            let op = OsStr::new(op);
-            assert!(withheld(op, &request(ours)).is_some());
-            assert!(withheld(op, &request(no_expiry)).is_some());
-            assert!(withheld(op, &request(expiring)).is_some());
-            assert_eq!(withheld(op, &request(pat)), None);
-        }
-        for op in ["get", "future-op"] {
+        let store = OsStr::new("store");
+        assert!(withheld(store, &request(ours)).is_some());
+        assert!(withheld(store, &request(no_expiry)).is_some());
+        assert!(withheld(store, &request(expiring)).is_some());
+        assert_eq!(withheld(store, &request(pat)), None);
+        // A dead token erased from the kept store: it must not hide the PAT.
+        for op in ["get", "erase", "future-op"] {
             assert_eq!(withheld(OsStr::new(op), &request(ours)), None);
         }
     }

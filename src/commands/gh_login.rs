@@ -17,6 +17,7 @@ use anyhow::anyhow;
 
 use crate::diag::{self, debug, io_reason, warning};
 use crate::error::{Error, Result};
+use crate::gh::fingerprint_path;
 use crate::secret::Secret;
 use crate::settings::{Route, Settings};
 use crate::token::{self, cache::Cache};
@@ -44,12 +45,6 @@ pub struct Options {
     pub gh: PathBuf,
     /// Log in even when gh's login holds the current token already.
     pub force: bool,
-}
-
-/// The file in the cache directory remembering what `gh-login` last gave
-/// gh for `host`: `gh-login.HOST`, mode 0600.
-pub fn fingerprint_path(cache_dir: &Path, host: &str) -> PathBuf {
-    cache_dir.join(format!("gh-login.{host}"))
 }
 
 pub fn run(settings: &Settings, options: &Options) -> Result<()> {

@@ -13,18 +13,15 @@
 //! runs with the environment as it was (it may have a login of its own).
 
 use std::ffi::{OsStr, OsString};
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use crate::diag::{self, debug, io_reason};
 use crate::error::Error;
+use crate::gh::{GH, ThisProgram, gh_on_path, gh_token_variables, set_gh_token};
 use crate::settings::{self, Flags};
 use crate::token;
-
-/// The name the proxy answers to.
-pub const GH: &str = "gh";
 
 /// Set in the environment of the gh the proxy execs, to the proxy's process
 /// id: exec keeps the id, so a proxy that finds its own id there was exec'd
@@ -36,66 +33,6 @@ pub const LOOP_MARKER: &str = "MOLECULE_GH_PROXY_PID";
 /// Is this program being run as `gh` (argv[0]'s file name)?
 pub fn invoked_as_gh(argv0: &OsStr) -> bool {
     Path::new(argv0).file_name() == Some(OsStr::new(GH))
-}
-
-/// This program's file, to tell it apart from the other `gh`s on PATH.
-pub struct ThisProgram {
-    path: PathBuf,
-    dev: u64,
-    ino: u64,
-}
-
-impl ThisProgram {
-    pub fn find() -> std::io::Result<ThisProgram> {
-        let path = std::env::current_exe()?;
-        let meta = std::fs::metadata(&path)?;
-        Ok(ThisProgram {
-            path,
-            dev: meta.dev(),
-            ino: meta.ino(),
-        })
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
-    /// Does `candidate` (a symbolic link, say) resolve to this program? The
-    /// same file, by its resolved path or its inode (a hard link).
-    pub fn is(&self, candidate: &Path) -> bool {
-        match std::fs::metadata(candidate) {
-            Ok(meta) if meta.dev() == self.dev && meta.ino() == self.ino => true,
-            Ok(_) => std::fs::canonicalize(candidate).is_ok_and(|c| c == self.path),
-            Err(_) => false,
-        }
-    }
-}
-
-/// One `gh` found on PATH.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FoundGh {
-    /// `DIR/gh`, DIR as PATH has it.
-    pub path: PathBuf,
-    /// It resolves to this program: a proxy link.
-    pub is_proxy: bool,
-}
-
-/// Every executable `gh` on `path` (a PATH value), in PATH's order.
-pub fn gh_on_path<'a>(
-    path: Option<&'a OsStr>,
-    me: &'a ThisProgram,
-) -> impl Iterator<Item = FoundGh> + 'a {
-    let dirs = path.map(std::env::split_paths).into_iter().flatten();
-    dirs.filter(|dir| !dir.as_os_str().is_empty())
-        .map(|dir| dir.join(GH))
-        .filter(|candidate| {
-            std::fs::metadata(candidate)
-                .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-        })
-        .map(|candidate| FoundGh {
-            is_proxy: me.is(&candidate),
-            path: candidate,
-        })
 }
 
 /// Run as gh: become the next gh. Returns only on failure.
@@ -150,16 +87,17 @@ pub fn run(argv: &[OsString]) -> Error {
                     debug!(
                         "gh proxy: running {} with a fresh token in {}",
                         gh.path.display(),
-                        super::exec::gh_token_variables(&settings).join(", ")
+                        gh_token_variables(&settings).join(", ")
                     );
-                    super::exec::set_gh_token(&mut command, &settings, &token.secret);
+                    set_gh_token(&mut command, &settings, &token.secret);
                 }
                 Err(e) => no_token(&gh.path, &format!("{e:#}")),
             }
         }
         Err(e) => no_token(&gh.path, &e.0),
     }
-    super::exec::cannot_run(gh.path.as_os_str(), &command.exec())
+    crate::secret::allow_core_dumps();
+    Error::cannot_run(gh.path.as_os_str(), &command.exec())
 }
 
 fn no_token(gh: &Path, why: &str) {

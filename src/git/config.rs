@@ -4,10 +4,15 @@
 //! credential.c's partial-URL fallback); and how git turns a helper value
 //! into a command line (credential.c's `credential_do`); and a config file
 //! edited under git's own lock, so that an edit is all or nothing.
+//!
+//! A config may hold bytes that are not UTF-8 (`name = Jos\xe9`): the
+//! listing is read lossily and the file itself is edited as bytes.
 
 use std::ffi::OsString;
 use std::fs;
 use std::io::Write;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
@@ -49,6 +54,15 @@ pub fn git_with(args: &[OsString], what: &str, env_remove: &[&str]) -> Result<Ve
     for name in env_remove {
         command.env_remove(name);
     }
+    // Whatever git creates (its FILE.lock of a config it edits) is private
+    // from its creation: a 0600 config must not be readable through it.
+    // SAFETY: umask is async-signal-safe and touches no memory.
+    unsafe {
+        command.pre_exec(|| {
+            libc::umask(0o077);
+            Ok(())
+        });
+    }
     let output = command
         .args(args)
         .stdin(Stdio::null())
@@ -80,10 +94,11 @@ pub fn list(location: &[OsString], what: &str) -> Result<Vec<Entry>> {
 }
 
 /// Parse `git config --list --show-scope --show-origin -z`: for each entry
-/// `scope NUL origin NUL key [LF value] NUL`.
+/// `scope NUL origin NUL key [LF value] NUL`. Bytes that are not UTF-8 (a
+/// `user.name` in Latin-1, say) become U+FFFD: they must not stop configure
+/// or status, and no helper line of ours holds one.
 pub fn parse_listing(bytes: &[u8]) -> Result<Vec<Entry>> {
-    let text = std::str::from_utf8(bytes)
-        .map_err(|_| anyhow!("git's configuration holds text that is not UTF-8"))?;
+    let text = String::from_utf8_lossy(bytes);
     let mut fields = text.split('\0');
     let mut entries = Vec::new();
     while let Some(scope) = fields.next() {
@@ -109,13 +124,16 @@ pub fn parse_listing(bytes: &[u8]) -> Result<Vec<Entry>> {
 }
 
 /// A config file held under git's lock: `FILE.lock` is created exclusively
-/// (git's own protocol, so no git command writes FILE meanwhile), filled
-/// with a copy of FILE and edited with `git config --file FILE.lock`; it
+/// (git's own protocol, so no git command writes FILE meanwhile) and 0600
+/// (not with the umask, then chmod: another user could open it meanwhile),
+/// filled with a copy of FILE and edited as bytes; it gets FILE's mode and
 /// replaces FILE by rename on commit, or is removed when dropped.
 pub struct Locked {
     target: PathBuf,
     lock: PathBuf,
     committed: bool,
+    /// FILE's mode, given to the new FILE; `None` for a new file.
+    mode: Option<u32>,
 }
 
 impl Locked {
@@ -126,6 +144,7 @@ impl Locked {
         let mut file = fs::OpenOptions::new()
             .write(true)
             .create_new(true)
+            .mode(0o600)
             .open(&lock)
             .map_err(|e| match e.kind() {
                 std::io::ErrorKind::AlreadyExists => anyhow!(
@@ -141,10 +160,11 @@ impl Locked {
                     io_reason(&e)
                 ),
             })?;
-        let locked = Locked {
+        let mut locked = Locked {
             target: target.to_path_buf(),
             lock,
             committed: false,
+            mode: None,
         };
         match fs::read(target) {
             Ok(bytes) => {
@@ -155,16 +175,7 @@ impl Locked {
                         io_reason(&e)
                     ))
                 })?;
-                let mode = fs::metadata(target).map(|m| m.permissions());
-                if let Ok(mode) = mode {
-                    fs::set_permissions(&locked.lock, mode).map_err(|e| {
-                        locked.failed(&format!(
-                            "cannot set the mode of {}: {}",
-                            locked.lock.display(),
-                            io_reason(&e)
-                        ))
-                    })?;
-                }
+                locked.mode = fs::metadata(target).ok().map(|m| m.permissions().mode());
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => {
@@ -188,14 +199,32 @@ impl Locked {
         anyhow!("{what}; {} is unchanged", self.target.display())
     }
 
-    /// `git config --file FILE.lock ARGS…`; `what` names it in errors.
-    pub fn config(&self, args: &[&str], what: &str) -> Result<()> {
-        let mut argv: Vec<OsString> =
-            vec!["config".into(), "--file".into(), self.lock.clone().into()];
-        argv.extend(args.iter().map(OsString::from));
-        git(&argv, &format!("git config {what}"))
-            .map(drop)
-            .map_err(|e| self.failed(&format!("{e:#}")))
+    /// The locked copy's bytes.
+    pub fn text(&self) -> Result<Vec<u8>> {
+        fs::read(&self.lock).map_err(|e| {
+            self.failed(&format!(
+                "cannot read {}: {}",
+                self.lock.display(),
+                io_reason(&e)
+            ))
+        })
+    }
+
+    /// Replace the locked copy's bytes.
+    pub fn write(&self, bytes: &[u8]) -> Result<()> {
+        // Opened without O_CREAT: the lock is there, 0600, since acquire.
+        let written = fs::OpenOptions::new()
+            .write(true)
+            .truncate(true)
+            .open(&self.lock)
+            .and_then(|mut f| f.write_all(bytes));
+        written.map_err(|e| {
+            self.failed(&format!(
+                "cannot write {}: {}",
+                self.lock.display(),
+                io_reason(&e)
+            ))
+        })
     }
 
     pub fn entries(&self) -> Result<Vec<Entry>> {
@@ -207,6 +236,16 @@ impl Locked {
     }
 
     pub fn commit(mut self) -> Result<()> {
+        // FILE's own mode; a new file's as git would create it (0666 less
+        // the umask).
+        let mode = self.mode.unwrap_or_else(|| 0o666 & !current_umask());
+        fs::set_permissions(&self.lock, fs::Permissions::from_mode(mode)).map_err(|e| {
+            self.failed(&format!(
+                "cannot set the mode of {}: {}",
+                self.lock.display(),
+                io_reason(&e)
+            ))
+        })?;
         fs::rename(&self.lock, &self.target).map_err(|e| {
             self.failed(&format!(
                 "cannot rename {} to {}: {}",
@@ -217,6 +256,17 @@ impl Locked {
         })?;
         self.committed = true;
         Ok(())
+    }
+}
+
+/// The process's umask (read by setting it and setting it back; this
+/// program has one thread when it edits a config).
+fn current_umask() -> u32 {
+    // SAFETY: umask cannot fail and touches no memory.
+    unsafe {
+        let mask = libc::umask(0o077);
+        libc::umask(mask);
+        mask as u32
     }
 }
 
@@ -249,6 +299,9 @@ mod tests {
         assert_eq!(e[3].file(), None);
         assert_eq!(e[3].value.as_deref(), Some("multi\nline"));
         assert!(parse_listing(b"").unwrap().is_empty());
+        // Not UTF-8: read, not refused.
+        let e = parse_listing(b"global\0file:/x\0user.name\nJos\xe9\0").unwrap();
+        assert_eq!(e[0].value.as_deref(), Some("Jos\u{FFFD}"));
         assert!(parse_listing(b"global\0file:/x\0").is_err());
     }
 }

@@ -245,7 +245,7 @@ mod tests {
         assert_eq!(parse("url=github.com\n"), Err(RequestError::BadUrl(1)));
     }
 
-    /// Found by src/fuzz.rs: a CR inside a line, or %0a, %0d, %00 in a url=,
+    /// Found by tests/fuzz.rs: a CR inside a line, or %0a, %0d, %00 in a url=,
     /// reached the fields.
     #[test]
     fn refuses_line_breaks_and_nul_in_kept_values() {

@@ -14,34 +14,74 @@ pub struct CredentialUrl {
     pub path: Option<String>,
 }
 
-/// Split `scheme://[user[:password]@]host[:port][/path]` as git does;
-/// `None` when it has no `scheme://`.
-pub fn split_credential_url(url: &str) -> Option<CredentialUrl> {
-    let (scheme, rest) = url.split_once("://")?;
-    if scheme.is_empty() {
+/// The raw pieces of a `url=`, split as git's `credential_from_url` splits
+/// it and not yet percent-decoded. The user part ends at the FIRST `@` of
+/// the authority, and the authority ends at the first of `/`, `?`, `#`
+/// (credential.c), so `https://evil.test#@github.com/` and
+/// `https://evil.test?@github.com/` name the host `evil.test`, as they do
+/// for git, curl and every URL parser, not `github.com`.
+#[derive(Debug, PartialEq, Eq)]
+pub struct RawCredentialUrl<'a> {
+    pub protocol: &'a str,
+    /// Everything before the first `@` of the authority, if there is one.
+    pub userinfo: Option<&'a str>,
+    /// Between the user part and the first of `/`, `?`, `#`. `None` when
+    /// empty, or when it holds another `@` (`https://x@evil.test@github.com/`:
+    /// git calls that host `evil.test@github.com`, which no host name is and
+    /// which a URL parser reading up to the LAST `@` would call `github.com`;
+    /// it is served to nobody).
+    pub host: Option<&'a str>,
+    /// What follows the authority, from its first `/`, `?` or `#` on.
+    pub rest: &'a str,
+}
+
+/// Split `url` into its raw pieces; `None` when it has no `scheme://`.
+pub fn split_raw_credential_url(url: &str) -> Option<RawCredentialUrl<'_>> {
+    let (protocol, after) = url.split_once("://")?;
+    if protocol.is_empty() {
         return None;
     }
-    let (authority, path) = match rest.find('/') {
-        Some(i) => (&rest[..i], Some(&rest[i + 1..])),
-        None => (rest, None),
-    };
-    let (userinfo, host) = match authority.rfind('@') {
-        Some(i) => (Some(&authority[..i]), &authority[i + 1..]),
+    let end = after.find(['/', '?', '#']).unwrap_or(after.len());
+    let (authority, rest) = after.split_at(end);
+    let (userinfo, host) = match authority.split_once('@') {
+        Some((user, host)) => (Some(user), host),
         None => (None, authority),
     };
-    let (username, password) = match userinfo {
+    Some(RawCredentialUrl {
+        protocol,
+        userinfo,
+        host: Some(host).filter(|h| !h.is_empty() && !h.contains('@')),
+        rest,
+    })
+}
+
+/// Split `scheme://[user[:password]@]host[:port][/path]` as git's
+/// `credential_from_url` does (see [`RawCredentialUrl`]), then
+/// percent-decode user, password, host and path; `None` when it has no
+/// `scheme://`. The password is what precedes the user part's first `:`.
+/// The path loses its leading and trailing slashes, as in git.
+pub fn split_credential_url(url: &str) -> Option<CredentialUrl> {
+    let raw = split_raw_credential_url(url)?;
+    let (username, password) = match raw.userinfo {
         Some(info) => match info.split_once(':') {
             Some((u, p)) => (Some(percent_decode(u)), Some(percent_decode(p))),
             None => (Some(percent_decode(info)), None),
         },
         None => (None, None),
     };
+    let path = raw.rest.trim_start_matches('/');
     Some(CredentialUrl {
-        protocol: scheme.to_string(),
+        protocol: raw.protocol.to_string(),
         username,
         password,
-        host: (!host.is_empty()).then(|| percent_decode(host)),
-        path: path.filter(|p| !p.is_empty()).map(percent_decode),
+        host: raw.host.map(percent_decode),
+        path: (!path.is_empty()).then(|| {
+            let decoded = percent_decode(path);
+            match decoded.trim_end_matches('/') {
+                "" => decoded[..1].to_string(),
+                trimmed => trimmed.to_string(),
+            }
+        }),
     })
 }
 
@@ -141,7 +181,8 @@ impl Url {
         let scheme = scheme.to_ascii_lowercase();
         let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
         let (authority, path) = rest.split_at(end);
-        let (user, hostport) = match authority.rfind('@') {
+        // urlmatch.c: the user part ends at the first `@`.
+        let (user, hostport) = match authority.find('@') {
             Some(at) => (Some(authority[..at].to_string()), &authority[at + 1..]),
             None => (None, authority),
         };
@@ -240,6 +281,51 @@ mod tests {
         for (pattern, host, expected) in cases {
             assert_eq!(applies(pattern, host), expected, "{pattern} for {host}");
         }
+    }
+
+    #[test]
+    fn url_is_split_as_git_splits_it() {
+        let host = |url: &str| split_credential_url(url).and_then(|u| u.host);
+        // The authority ends at the first of `/`, `?`, `#`.
+        assert_eq!(
+            host("https://evil.test#@github.com/").as_deref(),
+            Some("evil.test")
+        );
+        assert_eq!(
+            host("https://evil.test?@github.com/").as_deref(),
+            Some("evil.test")
+        );
+        assert_eq!(
+            host("https://evil.test/@github.com/").as_deref(),
+            Some("evil.test")
+        );
+        // The user part ends at the first `@`; a host with another is none.
+        let two = split_credential_url("https://x@evil.test@github.com/").unwrap();
+        assert_eq!((two.username.as_deref(), two.host), (Some("x"), None));
+        // Decoding comes after the split.
+        let u = split_credential_url("https://a%40b:p%3Aw@gith%75b.com:8443/o/r.git/").unwrap();
+        assert_eq!(u.username.as_deref(), Some("a@b"));
+        assert_eq!(u.password.as_deref(), Some("p:w"));
+        assert_eq!(u.host.as_deref(), Some("github.com:8443"));
+        assert_eq!(u.path.as_deref(), Some("o/r.git"));
+        assert_eq!(
+            host("https://evil.test%40github.com/").as_deref(),
+            Some("evil.test@github.com")
+        );
+        assert_eq!(host("https://[::1]:8443/x").as_deref(), Some("[::1]:8443"));
+        assert_eq!(host("https:///x"), None);
+        assert_eq!(split_credential_url("github.com/x"), None);
+        assert_eq!(split_credential_url("://github.com/x"), None);
+    }
+
+    #[test]
+    fn a_pattern_with_two_ats_is_not_normalised() {
+        // urlmatch.c ends the user at the first `@`; `evil@github.com` is
+        // then no host, and the pattern is matched as a partial URL.
+        assert_eq!(
+            applies("https://x@evil@github.com", "github.com"),
+            Applies::No
+        );
     }
 
     #[test]

@@ -5,8 +5,10 @@
 //!
 //! - `token`: the entry (0600), a few `key value` lines; see [`Entry`].
 //! - `token.lock`: locked exclusively (`flock`) by the one process fetching.
-//! - `.token.<pid>.<nanos>.tmp`: an entry being written, renamed over
-//!   `token` once it is complete and on disk.
+//! - `token.failed`: the failure memory (0600), the last fetch that failed,
+//!   keyed like the entry; see [`Failed`].
+//! - `.token.<pid>.<nanos>.tmp`: an entry (or a failure) being written,
+//!   renamed over `token` (`token.failed`) once it is complete and on disk.
 //!
 //! Every file is opened with `O_NOFOLLOW` and checked to be a regular file
 //! owned by this user before it is read or written: a symlink or another
@@ -27,7 +29,11 @@ use crate::token::Token;
 
 pub const ENTRY_FILE: &str = "token";
 pub const LOCK_FILE: &str = "token.lock";
+pub const FAILED_FILE: &str = "token.failed";
 const MAGIC: &str = "molecule-git-token-helper cache v1";
+const FAILED_MAGIC: &str = "molecule-git-token-helper failure v1";
+/// A failure's message is cut to this many bytes when it is remembered.
+const MAX_FAILED_MESSAGE: usize = 1024;
 /// An entry is larger than this only if something else wrote it.
 const MAX_ENTRY: u64 = 4096;
 /// An entry is kept at most this long after its fetch, whatever its
@@ -175,6 +181,91 @@ pub fn freshness(entry: &Entry, key: &Key, now: i64, window: Duration) -> Freshn
     }
 }
 
+/// A remembered failed fetch: so that processes queued behind it, or
+/// arriving just after it while the platform is down, fail at once (and git
+/// reaches its next helper quickly) instead of each asking again in turn.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Failed {
+    pub key: Key,
+    /// When the fetch failed, in unix milliseconds.
+    pub at_ms: i64,
+    /// Whether the platform was unavailable (shared with every process for
+    /// a few seconds) or answered badly (shared only with the processes that
+    /// were already waiting behind that fetch).
+    pub unavailable: bool,
+    /// The fetch's error, one line, never a secret.
+    pub message: String,
+}
+
+impl Failed {
+    fn encode(&self) -> String {
+        let mut message: String = self
+            .message
+            .chars()
+            .map(|c| if c.is_control() { ' ' } else { c })
+            .collect();
+        if message.len() > MAX_FAILED_MESSAGE {
+            let mut cut = MAX_FAILED_MESSAGE;
+            while !message.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            message.truncate(cut);
+        }
+        format!(
+            "{FAILED_MAGIC}\nplatform {}\nbearer-sha256 {}\nat-ms {}\nkind {}\nmessage {message}\n",
+            self.key.platform,
+            self.key.bearer_sha256,
+            self.at_ms,
+            if self.unavailable {
+                "unavailable"
+            } else {
+                "bad-answer"
+            },
+        )
+    }
+
+    fn decode(text: &str) -> Option<Failed> {
+        let mut lines = text.strip_suffix('\n')?.split('\n');
+        if lines.next()? != FAILED_MAGIC {
+            return None;
+        }
+        let mut field = |name: &str| {
+            let line = lines.next()?;
+            let value = line.strip_prefix(name)?.strip_prefix(' ')?;
+            Some(value.to_string())
+        };
+        let platform = field("platform")?;
+        let bearer_sha256 = field("bearer-sha256")?;
+        let at_ms = field("at-ms")?.parse().ok()?;
+        let unavailable = match field("kind")?.as_str() {
+            "unavailable" => true,
+            "bad-answer" => false,
+            _ => return None,
+        };
+        let message = field("message")?;
+        if lines.next().is_some() {
+            return None;
+        }
+        Some(Failed {
+            key: Key {
+                platform,
+                bearer_sha256,
+            },
+            at_ms,
+            unavailable,
+            message,
+        })
+    }
+}
+
+/// The current time in unix milliseconds.
+pub fn now_ms() -> i64 {
+    match std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH) {
+        Ok(d) => d.as_millis() as i64,
+        Err(e) => -(e.duration().as_millis() as i64),
+    }
+}
+
 /// The cache directory. Nothing is created until something is written.
 #[derive(Clone, Debug)]
 pub struct Cache {
@@ -220,26 +311,40 @@ impl Cache {
         self.dir.join(LOCK_FILE)
     }
 
+    pub fn failed_path(&self) -> PathBuf {
+        self.dir.join(FAILED_FILE)
+    }
+
     /// Read the entry. `Ok(None)` when there is none; `Err` (a reason, for
     /// the debug line) when there is something unusable in its place.
     pub fn read(&self) -> Result<Option<Entry>, String> {
         let path = self.entry_path();
-        let mut file = match open_nofollow(&path, OpenOptions::new().read(true)) {
-            Ok(f) => f,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(format!("cannot open {}: {}", path.display(), reason(&e))),
-        };
-        check_ours(&file, &path)?;
-        let mut bytes = Vec::with_capacity(512);
-        (&mut file)
-            .take(MAX_ENTRY + 1)
-            .read_to_end(&mut bytes)
-            .map_err(|e| format!("cannot read {}: {}", path.display(), io_reason(&e)))?;
-        let text = std::str::from_utf8(&bytes).ok();
-        match text.and_then(Entry::decode) {
-            Some(entry) => Ok(Some(entry)),
-            None => Err(format!("{} is not a cache entry", path.display())),
+        match read_small(&path)? {
+            None => Ok(None),
+            Some(text) => match Entry::decode(&text) {
+                Some(entry) => Ok(Some(entry)),
+                None => Err(format!("{} is not a cache entry", path.display())),
+            },
         }
+    }
+
+    /// Read the remembered failure, if there is one (anything unreadable
+    /// or not one we wrote is none).
+    pub fn read_failed(&self) -> Option<Failed> {
+        Failed::decode(&read_small(&self.failed_path()).ok()??)
+    }
+
+    /// Remember a failed fetch, atomically (0600 from its creation), for the
+    /// processes that come next. Call with the lock held.
+    pub fn write_failed(&self, failed: &Failed) -> Result<(), Unusable> {
+        self.ensure_dir()?;
+        self.replace(&self.failed_path(), &failed.encode(), false)
+    }
+
+    /// Forget the remembered failure (a fetch succeeded). Call with the
+    /// lock held.
+    pub fn remove_failed(&self) {
+        let _ = std::fs::remove_file(self.failed_path());
     }
 
     /// Create the directory (0700) if needed and check that it is a real
@@ -299,6 +404,14 @@ impl Cache {
     /// Take the exclusive lock, waiting no later than `deadline` for a
     /// process that holds it (it is fetching; its entry is what we want).
     pub fn lock(&self, deadline: Instant) -> Result<Lock, LockError> {
+        match self.try_lock()? {
+            Ok(lock) => Ok(lock),
+            Err(held) => held.wait(deadline),
+        }
+    }
+
+    /// Take the lock if nobody holds it; else the means to wait for it.
+    pub fn try_lock(&self) -> Result<Result<Lock, Held>, LockError> {
         self.ensure_dir()?;
         let path = self.lock_path();
         let file = open_nofollow(
@@ -312,18 +425,29 @@ impl Cache {
         .map_err(|e| Unusable(format!("cannot open {}: {}", path.display(), reason(&e))))?;
         check_ours(&file, &path).map_err(Unusable)?;
         match file.try_lock() {
-            Ok(()) => return Ok(Lock { _file: file }),
-            Err(std::fs::TryLockError::WouldBlock) => {}
-            Err(std::fs::TryLockError::Error(e)) => {
-                return Err(LockError::Unusable(Unusable(format!(
-                    "cannot lock {}: {}",
-                    path.display(),
-                    io_reason(&e)
-                ))));
-            }
+            Ok(()) => Ok(Ok(Lock { _file: file })),
+            Err(std::fs::TryLockError::WouldBlock) => Ok(Err(Held { file, path })),
+            Err(std::fs::TryLockError::Error(e)) => Err(LockError::Unusable(Unusable(format!(
+                "cannot lock {}: {}",
+                path.display(),
+                io_reason(&e)
+            )))),
         }
-        // Somebody is fetching. Block in a thread so that we can give up at
-        // the deadline; the lock is the file's, so it comes back with it.
+    }
+}
+
+/// The lock, held by another process (it is fetching).
+pub struct Held {
+    file: File,
+    path: PathBuf,
+}
+
+impl Held {
+    /// Wait for the lock until `deadline`.
+    pub fn wait(self, deadline: Instant) -> Result<Lock, LockError> {
+        let Held { file, path } = self;
+        // Block in a thread so that we can give up at the deadline; the
+        // lock is the file's, so it comes back with it.
         let (send, receive) = mpsc::channel();
         std::thread::spawn(move || {
             let outcome = file.lock().map(|()| file);
@@ -340,13 +464,22 @@ impl Cache {
             Err(_) => Err(LockError::Timeout),
         }
     }
+}
 
+impl Cache {
     /// Replace the entry atomically: a temporary file in the same directory
     /// (0600 from its creation), written, synced, renamed over the entry.
     /// Call with the lock held: leftovers of killed writers are removed.
     pub fn write(&self, entry: &Entry) -> Result<(), Unusable> {
         self.ensure_dir()?;
         self.remove_leftovers();
+        self.replace(&self.entry_path(), &entry.encode(), true)
+    }
+
+    /// Replace `path` with `text` atomically: a temporary file in the same
+    /// directory, 0600 from its creation, written (synced when `sync`),
+    /// renamed over `path`.
+    fn replace(&self, path: &Path, text: &str, sync: bool) -> Result<(), Unusable> {
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.subsec_nanos());
@@ -358,14 +491,15 @@ impl Cache {
             OpenOptions::new().write(true).create_new(true).mode(0o600),
         )
         .and_then(|mut f| {
-            f.write_all(entry.encode().as_bytes())?;
-            f.sync_all()
+            f.write_all(text.as_bytes())?;
+            if sync { f.sync_all() } else { Ok(()) }
         })
-        .and_then(|()| std::fs::rename(&tmp, self.entry_path()));
+        .and_then(|()| std::fs::rename(&tmp, path));
         written.map_err(|e| {
             let _ = std::fs::remove_file(&tmp);
             Unusable(format!(
-                "cannot write the cache entry in {}: {}",
+                "cannot write {} in {}: {}",
+                path.file_name().unwrap_or_default().to_string_lossy(),
                 self.dir.display(),
                 io_reason(&e)
             ))
@@ -397,6 +531,26 @@ impl Cache {
                 io_reason(&e)
             ))),
         }
+    }
+}
+
+/// Read a small file of ours (at most an entry's size): `None` when there is
+/// none; `Err` (a reason) when something unusable is in its place.
+fn read_small(path: &Path) -> Result<Option<String>, String> {
+    let mut file = match open_nofollow(path, OpenOptions::new().read(true)) {
+        Ok(f) => f,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(format!("cannot open {}: {}", path.display(), reason(&e))),
+    };
+    check_ours(&file, path)?;
+    let mut bytes = Vec::with_capacity(512);
+    (&mut file)
+        .take(MAX_ENTRY + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| format!("cannot read {}: {}", path.display(), io_reason(&e)))?;
+    match String::from_utf8(bytes) {
+        Ok(text) => Ok(Some(text)),
+        Err(_) => Err(format!("{} is not UTF-8", path.display())),
     }
 }
 
@@ -565,6 +719,44 @@ mod tests {
             .map(|e| e.unwrap().file_name())
             .collect();
         assert_eq!(names, [LOCK_FILE]);
+    }
+
+    #[test]
+    fn a_failure_is_remembered_privately_and_read_back() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("c");
+        let cache = Cache::new(&dir);
+        assert_eq!(cache.read_failed(), None);
+        let failed = Failed {
+            key: key(),
+            at_ms: 1_795_437_296_123,
+            unavailable: true,
+            message: "cannot connect\nto the platform".into(),
+        };
+        cache.write_failed(&failed).unwrap();
+        let back = cache.read_failed().unwrap();
+        assert_eq!(back.message, "cannot connect to the platform");
+        assert_eq!(
+            (back.key, back.at_ms, back.unavailable),
+            (key(), failed.at_ms, true)
+        );
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().mode() & 0o777;
+        assert_eq!(mode(&cache.failed_path()), 0o600);
+        let text = std::fs::read_to_string(cache.failed_path()).unwrap();
+        for cut in 0..text.len() - 1 {
+            assert_eq!(Failed::decode(&text[..cut]), None, "cut at {cut}");
+        }
+        assert_eq!(Failed::decode(&text.replace("unavailable", "maybe")), None);
+        let long = Failed {
+            message: "é".repeat(2000),
+            unavailable: false,
+            ..failed
+        };
+        cache.write_failed(&long).unwrap();
+        let back = cache.read_failed().unwrap();
+        assert!(back.message.len() <= MAX_FAILED_MESSAGE && !back.unavailable);
+        cache.remove_failed();
+        assert_eq!(cache.read_failed(), None);
     }
 
     #[test]

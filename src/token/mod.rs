@@ -6,9 +6,9 @@
 pub mod cache;
 pub mod platform;
 
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use anyhow::{Result, bail};
+use anyhow::{Result, anyhow, bail};
 
 use time::format_description::well_known::Rfc3339;
 use time::{OffsetDateTime, UtcOffset};
@@ -53,7 +53,7 @@ pub fn now_unix() -> i64 {
 }
 
 /// How long a refresh may take while a still-valid cached token waits.
-const REFRESH_BUDGET: std::time::Duration = std::time::Duration::from_secs(2);
+const REFRESH_BUDGET: Duration = Duration::from_secs(2);
 
 /// A token, and where it came from (for `status` and debug lines).
 pub struct Served {
@@ -77,8 +77,29 @@ pub fn platform_token(settings: &Settings) -> Result<Token> {
     Ok(serve(settings)?.token)
 }
 
+/// How long a fetch that found the platform unavailable (no connection, no
+/// such name, a timeout, a 5xx, a 429) answers for every process: they fail
+/// at once, so git reaches its next helper quickly, and a failing platform
+/// sees a few requests, not one per process.
+pub const UNAVAILABLE_MEMORY: Duration = Duration::from_secs(5);
+
 /// [`platform_token`], and whether it came from the cache.
+///
+/// The warm path (a fresh entry) reads one small file: no lock, no runtime,
+/// no client. Otherwise, in order:
+/// - a platform found unavailable less than [`UNAVAILABLE_MEMORY`] ago is
+///   not asked again: the still-valid cached token is served if there is
+///   one, else the remembered failure is the answer;
+/// - the lock is tried; when another process holds it (it is fetching, or
+///   stalled), a still-valid cached token is served at once, and only a
+///   process with nothing valid waits for it;
+/// - with the lock, the cache is read again: another process's new token is
+///   served, and so is its failure when it failed while we waited (any
+///   failure: a bad answer is shared only with the processes that were
+///   waiting behind that fetch; the next command asks again);
+/// - else the platform is asked, and its token, or its failure, written.
 pub fn serve(settings: &Settings) -> Result<Served> {
+    let started_ms = cache::now_ms();
     let deadline = Instant::now() + settings.timeout;
     let bearer = secret::read_bearer(&settings.bearer_path())?;
     let Some(dir) = &settings.cache_dir else {
@@ -97,27 +118,51 @@ pub fn serve(settings: &Settings) -> Result<Served> {
             None
         }
     };
+    // A token that is due for a refresh but still works.
+    let mut valid = None;
     if let Some(entry) = &seen {
         match cache::freshness(entry, &key, now_unix(), window) {
             f @ (Freshness::Fresh | Freshness::Hold) => return Ok(hit(entry, f)),
+            Freshness::Refresh => valid = Some(entry),
             f => debug!("cache: entry is {f:?}"),
         }
     }
 
+    // A platform that was unavailable a moment ago is not asked again.
+    if let Some(failed) = cache
+        .read_failed()
+        .filter(|f| f.key == key && f.unavailable && is_recent(f, UNAVAILABLE_MEMORY))
+    {
+        return match valid {
+            Some(entry) => {
+                debug!("cache: the platform failed a moment ago; not asking it again");
+                Ok(hit(entry, Freshness::Refresh))
+            }
+            None => Err(remembered(&failed)),
+        };
+    }
+
     // A fetch looks needed. Take the lock; whoever held it may have just
     // fetched, so look again before asking the platform.
-    let _lock = match cache.lock(deadline) {
-        Ok(lock) => lock,
-        Err(cache::LockError::Timeout) => bail!(
-            "gave up after {} s waiting for another helper process to fetch the token \
-             (it holds {})",
-            settings.timeout.as_secs_f64(),
-            cache.lock_path().display()
-        ),
-        Err(cache::LockError::Unusable(cache::Unusable(why))) => {
-            debug!("cache: {why}; working uncached");
-            return fetched(platform::fetch(settings, &bearer, deadline)?);
+    let _lock = match (cache.try_lock(), valid) {
+        (Ok(Ok(lock)), _) => lock,
+        // Another process is fetching, or is stalled: a token that still
+        // works is served now rather than after its fetch.
+        (Ok(Err(_)), Some(entry)) => {
+            debug!("cache: another process holds the lock; serving the still-valid token");
+            return Ok(hit(entry, Freshness::Refresh));
         }
+        (Ok(Err(held)), None) => match held.wait(deadline) {
+            Ok(lock) => lock,
+            Err(error) => return lock_failed(settings, &cache, &bearer, deadline, error),
+        },
+        // The cache cannot be written (no lock can be taken): a token that
+        // still works is served; a refresh could be neither shared nor kept.
+        (Err(cache::LockError::Unusable(cache::Unusable(why))), Some(entry)) => {
+            debug!("cache: {why}; serving the still-valid token");
+            return Ok(hit(entry, Freshness::Refresh));
+        }
+        (Err(error), _) => return lock_failed(settings, &cache, &bearer, deadline, error),
     };
     let now = now_unix();
     let current = cache.read().unwrap_or_default();
@@ -135,6 +180,16 @@ pub fn serve(settings: &Settings) -> Result<Served> {
             Freshness::Unusable => {}
         }
     }
+    // A fetch failed while we waited for it (or the platform was found
+    // unavailable a moment ago): that was the fetch we were about to make.
+    if let Some(failed) = cache.read_failed().filter(|f| {
+        f.key == key && (f.at_ms >= started_ms || f.unavailable && is_recent(f, UNAVAILABLE_MEMORY))
+    }) {
+        return match stale {
+            Some(entry) => Ok(hit(&entry, Freshness::Refresh)),
+            None => Err(remembered(&failed)),
+        };
+    }
 
     // With a working token in hand, a refresh gets a short budget: git
     // should not wait out a platform's retries for a token it has.
@@ -145,16 +200,19 @@ pub fn serve(settings: &Settings) -> Result<Served> {
     match platform::fetch(settings, &bearer, fetch_deadline) {
         Ok(token) => {
             if let Some(expires_at) = token.expires_at {
-                let entry = Entry {
+                let mut entry = Entry {
                     key,
                     secret: token.secret.clone(),
                     expires_at,
                     fetched_at: now,
-                    // A re-fetch that brought a token already within the
-                    // window (the platform's cache lags) is not tried again
-                    // for 30 s.
-                    refresh_tried_at: stale.is_some().then_some(now),
+                    refresh_tried_at: None,
                 };
+                // The fetch that brought a token already within the window
+                // (a short-lived one, or the platform's cache lags) was its
+                // refresh attempt: the next is not tried for 30 s.
+                if stale.is_some() || entry.good_until() - now <= window.as_secs() as i64 {
+                    entry.refresh_tried_at = Some(now);
+                }
                 match cache.write(&entry) {
                     Ok(()) => debug!("cache: stored the new token"),
                     Err(cache::Unusable(why)) => debug!("cache: {why}; working uncached"),
@@ -162,6 +220,7 @@ pub fn serve(settings: &Settings) -> Result<Served> {
             } else {
                 debug!("cache: the token has no expiry; not cached");
             }
+            cache.remove_failed();
             fetched(token)
         }
         // The cached token still works: serve it, and try again in 30 s.
@@ -180,9 +239,63 @@ pub fn serve(settings: &Settings) -> Result<Served> {
                     from_cache: true,
                 })
             }
-            None => Err(error),
+            None => {
+                let failed = cache::Failed {
+                    key,
+                    at_ms: cache::now_ms(),
+                    unavailable: error.failure == platform::Failure::Unavailable,
+                    message: error.to_string(),
+                };
+                if let Err(cache::Unusable(why)) = cache.write_failed(&failed) {
+                    debug!("cache: {why}");
+                }
+                Err(error.into())
+            }
         },
     }
+}
+
+/// The lock could not be had: given up at the deadline, or the cache is not
+/// usable at all (then the fetch is made uncached).
+fn lock_failed(
+    settings: &Settings,
+    cache: &Cache,
+    bearer: &Secret,
+    deadline: Instant,
+    error: cache::LockError,
+) -> Result<Served> {
+    match error {
+        cache::LockError::Timeout => bail!(
+            "gave up after {} s waiting for another helper process to fetch the token \
+             (it holds {})",
+            settings.timeout.as_secs_f64(),
+            cache.lock_path().display()
+        ),
+        cache::LockError::Unusable(cache::Unusable(why)) => {
+            debug!("cache: {why}; working uncached");
+            fetched(platform::fetch(settings, bearer, deadline)?)
+        }
+    }
+}
+
+/// Whether `failed` happened less than `memory` ago (and not in the future).
+fn is_recent(failed: &cache::Failed, memory: Duration) -> bool {
+    let age = cache::now_ms() - failed.at_ms;
+    (0..memory.as_millis() as i64).contains(&age)
+}
+
+/// The error of a fetch another process made, as this process's own.
+fn remembered(failed: &cache::Failed) -> anyhow::Error {
+    let age = (cache::now_ms() - failed.at_ms).max(0) as f64 / 1000.0;
+    debug!("cache: answering with the failure another process met {age:.1} s ago");
+    // The file is ours (checked), but its text goes to a terminal: no
+    // control characters.
+    let message: String = failed
+        .message
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    anyhow!("{message} (another helper process's fetch, {age:.1} s ago)")
 }
 
 fn hit(entry: &Entry, freshness: Freshness) -> Served {
@@ -281,7 +394,7 @@ mod tests {
         }
     }
 
-    /// Found by src/fuzz.rs: a time that is RFC 3339 where it was written but
+    /// Found by tests/fuzz.rs: a time that is RFC 3339 where it was written but
     /// outside the years 0000 to 9999 in UTC, which format_rfc3339 cannot
     /// write (it fell back to the bare number).
     #[test]

@@ -262,7 +262,25 @@ fn a_token_with_60_seconds_left_is_refetched_at_most_every_30_seconds() {
     ws.platform.set_expires_in(60);
     let first = ws.fill(URL).served_token();
     assert_eq!(ws.platform.count(), 1);
-    // Within the 5-minute window: the next fill asks again.
+    // Within the 5-minute window already: the fetch that brought it was its
+    // refresh attempt, so the next fills are served from the cache.
+    assert_eq!(ws.fill(URL).served_token(), first);
+    assert_eq!(ws.platform.count(), 1);
+    // 30 s later (the entry says so), the next fill asks again.
+    let entry = std::fs::read_to_string(ws.cache_entry()).unwrap();
+    let tried = entry
+        .lines()
+        .find_map(|l| l.strip_prefix("refresh-tried "))
+        .expect("a refresh-tried line");
+    let earlier: i64 = tried.parse::<i64>().unwrap() - 31;
+    std::fs::write(
+        ws.cache_entry(),
+        entry.replace(
+            &format!("refresh-tried {tried}\n"),
+            &format!("refresh-tried {earlier}\n"),
+        ),
+    )
+    .unwrap();
     let second = ws.fill(URL).served_token();
     assert_eq!(ws.platform.count(), 2);
     assert_ne!(second, first);
@@ -273,10 +291,12 @@ fn a_token_with_60_seconds_left_is_refetched_at_most_every_30_seconds() {
 
 #[test]
 fn a_failed_refresh_serves_the_still_valid_cached_token() {
-    let ws = Workspace::new();
+    let mut ws = Workspace::new();
     ws.configure_generic();
-    ws.platform.set_expires_in(120);
+    ws.platform.set_expires_in(600);
     let first = ws.fill(URL).served_token();
+    // 600 s left, a 900 s window: due for a refresh.
+    ws.set_env("MOLECULE_TOKEN_REFRESH_WINDOW", "900");
     ws.platform.set_default(Reply::status(500));
     let out = ws.fill(URL);
     assert_eq!(

@@ -421,7 +421,8 @@ fn approve_after_fill_leaves_no_installation_token_in_the_fallback_store() {
         .collect();
     ws.git(&["credential", "approve"], &format!("{no_expiry}\n"));
     assert_eq!(read(&ws.fallback), store_before);
-    // Nor does a rejected token reach the store's erase.
+    // A rejected token's erase reaches the store, which erases only an
+    // entry with that very password (git >= 2.41): the PAT stays.
     ws.git(&["credential", "reject"], &format!("{}\n", filled.stdout));
     assert_eq!(read(&ws.fallback), store_before);
 
@@ -712,30 +713,6 @@ fn failures_name_the_file_and_leave_it_unchanged() {
     out.assert_one_error(&missing.display().to_string());
     assert!(!missing.exists());
 
-    // A line in our section that configure did not write.
-    let start = "[credential \"https://github.com/\"]\n\thelper = \n\thelper = cache\n";
-    ws.write_gitconfig(start);
-    let out = ws.helper(&["configure"], "");
-    assert_eq!(out.code(), 1, "{out:?}");
-    out.assert_one_error("configure did not write");
-    assert_eq!(read(&ws.gitconfig), start);
-    assert!(!lock_of(&ws.gitconfig).exists());
-
-    // A section of our spelling, holding other keys, that sits above a
-    // helper: ours could not come last, so nothing is written.
-    let start = format!(
-        "[credential \"https://github.com/\"]\n\tusername = op\n\thelper = \n\thelper = {}\n\
-         [credential]\n\thelper = cache\n",
-        ours()
-    );
-    ws.write_gitconfig(&start);
-    let out = ws.helper(&["configure"], "");
-    assert_eq!(out.code(), 1, "{out:?}");
-    out.assert_one_error("not as planned");
-    assert!(out.stderr.contains("is unchanged"), "{}", out.stderr);
-    assert_eq!(read(&ws.gitconfig), start);
-    assert!(!lock_of(&ws.gitconfig).exists());
-
     // A config git cannot parse.
     ws.write_gitconfig("[credential\n");
     let out = ws.helper(&["configure"], "");
@@ -746,6 +723,42 @@ fn failures_name_the_file_and_leave_it_unchanged() {
     ));
     assert_eq!(read(&ws.gitconfig), "[credential\n");
     assert!(!lock_of(&ws.gitconfig).exists());
+}
+
+#[test]
+fn a_users_lines_under_our_section_name_are_theirs() {
+    let ws = Workspace::new();
+    // The user's own section of our spelling: a reset and a helper. It is
+    // theirs (configure recognises only what it wrote): cache applies to
+    // github.com, so it is kept after ours; unconfigure gives the file back.
+    let start = "[credential \"https://github.com/\"]\n\thelper = \n\thelper = cache\n";
+    ws.write_gitconfig(start);
+    ok(&ws.helper(&["configure"], ""));
+    assert_eq!(
+        read(&ws.gitconfig),
+        format!("{start}{}", block("github.com", &[&ours(), &fb("cache")]))
+    );
+    ok(&ws.helper(&["unconfigure"], ""));
+    assert_eq!(read(&ws.gitconfig), start);
+
+    // Our block in a section of our spelling that also holds the user's
+    // key, above a helper: the block moves to the end, the user's key and
+    // its header stay.
+    let start = format!(
+        "[credential \"https://github.com/\"]\n\tusername = op\n\thelper = \n\thelper = {}\n\
+         [credential]\n\thelper = cache\n",
+        ours()
+    );
+    ws.write_gitconfig(&start);
+    ok(&ws.helper(&["configure"], ""));
+    let kept =
+        "[credential \"https://github.com/\"]\n\tusername = op\n[credential]\n\thelper = cache\n";
+    assert_eq!(
+        read(&ws.gitconfig),
+        format!("{kept}{}", block("github.com", &[&ours(), &fb("cache")]))
+    );
+    ok(&ws.helper(&["unconfigure"], ""));
+    assert_eq!(read(&ws.gitconfig), kept);
 }
 
 #[test]

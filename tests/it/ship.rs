@@ -313,3 +313,30 @@ fn configure_runs_the_installed_helper_and_uninstall_unconfigures_only_when_aske
     );
     assert_eq!(files_under(&prefix), Vec::<String>::new());
 }
+
+#[test]
+fn install_binary_demo_without_cargo_refuses_before_installing() {
+    let ws = Workspace::new();
+    let prefix = ws.path().join("prefix");
+    let mut c = ws.command(install_sh());
+    c.args([
+        "--prefix",
+        prefix.to_str().unwrap(),
+        "--binary",
+        BIN,
+        "--demo",
+    ])
+    .env("CARGO", ws.path().join("no-such-cargo"))
+    .env_remove("MOCK_PLATFORM");
+    let out = ws.run(c, "");
+    assert_eq!(out.code(), 1, "{out:?}");
+    assert!(
+        out.stderr
+            .contains("--demo builds the mock platform with cargo"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("MOCK_PLATFORM"), "{}", out.stderr);
+    assert_eq!(out.stderr.lines().count(), 1, "{}", out.stderr);
+    assert_eq!(files_under(&prefix), Vec::<String>::new());
+}

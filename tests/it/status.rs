@@ -233,10 +233,20 @@ fn gitea_token() -> String {
 /// `status --probe --probe-repo o/r` against the mock, as text and as JSON;
 /// the token may appear in neither stdout nor stderr.
 /// `status --probe --probe-repo REPO --api-url GITEA=API` (and `extra`),
-/// with the token checked absent from stdout as from stderr.
+/// with the token checked absent from stdout as from stderr. Only the Gitea
+/// host is probed (github.com is the probe_github tests' business).
 fn run_probe(ws: &Workspace, api: &str, repo: &str, extra: &[&str]) -> Out {
     let api = format!("{GITEA}={api}");
-    let args = ["status", "--probe", "--probe-repo", repo, "--api-url", &api];
+    let args = [
+        "status",
+        "--probe",
+        "--probe-host",
+        GITEA,
+        "--probe-repo",
+        repo,
+        "--api-url",
+        &api,
+    ];
     let out = ws.helper(&[&args[..], extra].concat(), "");
     ws.assert_no_secret_in(&out.stdout, "stdout");
     out
@@ -445,8 +455,10 @@ fn probes_give_up_at_the_deadline() {
 #[test]
 fn probe_usage() {
     let ws = Workspace::new();
-    // No secret host: nothing to probe, said once.
-    let out = ws.helper(&["status", "--probe"], "");
+    // No secret host: nothing to probe, said once (github.com's API is a
+    // dead local port here: no test goes out to the network).
+    let dead = format!("github.com=http://127.0.0.1:{}", dead_port());
+    let out = ws.helper(&["status", "--probe", "--api-url", &dead], "");
     assert_eq!(mark(&out, "api"), "skip", "{out:?}");
     assert!(line(&out, "api").contains("no secret host"), "{out:?}");
     // --api-url must name a secret host.
@@ -460,7 +472,11 @@ fn probe_usage() {
         "",
     );
     assert_eq!((out.code(), out.stdout.as_str()), (2, ""), "{out:?}");
-    out.assert_one_error("--api-url names gitea.example, which is not a secret host");
+    out.assert_one_error("--api-url names gitea.example, which is not served");
+    // So must --probe-host; --git-url names a platform host.
+    let out = ws.helper(&["status", "--probe", "--probe-host", "gitea.example"], "");
+    assert_eq!((out.code(), out.stdout.as_str()), (2, ""), "{out:?}");
+    out.assert_one_error("--probe-host names gitea.example, which is not served");
     // Repositories are for probing, and are OWNER/REPO.
     let out = ws.helper(&["status", "--probe-repo", "o/r"], "");
     assert_eq!((out.code(), out.stdout.as_str()), (2, ""), "{out:?}");

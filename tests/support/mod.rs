@@ -10,6 +10,7 @@ pub mod mock_gitea;
 pub mod mock_github;
 pub mod mock_platform;
 pub mod tls;
+pub mod tls_front;
 
 use std::collections::HashMap;
 use std::ffi::OsString;

@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Result, anyhow, bail};
 
-use crate::commands::gh_proxy::{GH, ThisProgram, gh_on_path};
 use crate::diag::{debug, io_reason, warning};
+use crate::gh::{GH, ThisProgram, gh_on_path};
 
 use super::location::program_path;
 

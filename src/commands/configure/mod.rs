@@ -21,17 +21,19 @@
 //!
 //! The section is spelled with the trailing slash (`https://HOST/`, git's
 //! own normal form of the URL, which matches exactly what `https://HOST`
-//! does) so that it is this helper's alone: git config appends to the last
-//! section of a name, and the user's `[credential "https://HOST"]` may sit
-//! early in the file, above helpers ours must come after. With a section of
-//! its own, configure can recognise its lines, move them to the end when
-//! something was appended after them, and `unconfigure` can remove them
-//! without guessing which empty `helper =` line was whose.
+//! does), and always appended as a section of its own at the end of the
+//! file. configure recognises only what it wrote (block.rs): a reset line
+//! followed by this helper's line and wrapped fallbacks. A user's own
+//! `helper =` for the host, even in a section of the same name, is theirs:
+//! before our block it means what it meant (no fallback for that host), and
+//! `unconfigure` leaves it. unconfigure takes out exactly the block's lines,
+//! so the file comes back byte for byte.
 //!
-//! Every edit is made with `git config --file` on a copy under git's own
-//! lock (`FILE.lock`), which replaces the file only when all steps succeeded
-//! and the result was checked: never a partial configuration.
+//! Every edit is made on a copy under git's own lock (`FILE.lock`, created
+//! 0600), which replaces the file only when all steps succeeded and git read
+//! the result back as planned: never a partial configuration.
 
+mod block;
 pub mod gh_link;
 mod location;
 mod plan;
@@ -40,12 +42,11 @@ use anyhow::{Result, bail};
 
 use crate::diag::{debug, warning};
 use crate::git::config::{Entry, Locked};
-use crate::git::helpers::{Line, classify, helper_key, helper_line};
+use crate::git::helpers::{Line, classify, helper_line};
 use crate::settings::{HelperFlags, Settings};
 pub use location::Location;
-pub use location::program_path;
-use location::same_file;
-use plan::{our_key, plan_host, remove_block};
+use location::{program_path, same_file};
+use plan::{block_entries, our_key, plan_host};
 
 /// `configure`: for each served host, the block described in the module
 /// documentation; unchanged when it is already there and last.
@@ -94,14 +95,19 @@ pub fn configure(settings: &Settings, flags: &HelperFlags, location: &Location) 
     if plans.is_empty() {
         return Ok(String::new());
     }
+    // Our present blocks for these hosts go; the new ones go at the end.
+    let text = locked.text()?;
+    let present = block::find(&text);
+    let redone: Vec<&block::Found> = present
+        .iter()
+        .filter(|b| plans.iter().any(|p| p.host == b.host))
+        .collect();
+    let blocks: Vec<(String, Vec<String>)> = plans
+        .iter()
+        .map(|p| (p.host.clone(), p.desired.clone()))
+        .collect();
+    locked.write(&block::append(&block::remove(&text, &redone), &blocks))?;
     for plan in &plans {
-        let key = our_key(&plan.host);
-        if !plan.current.is_empty() {
-            remove_block(&locked, &plan.host)?;
-        }
-        for value in &plan.desired {
-            locked.config(&["--add", &key, value], &format!("--add {key}"))?;
-        }
         debug!(
             "configure: https://{}/ gets this helper and {} kept fallback(s) in {}",
             plan.host,
@@ -145,61 +151,41 @@ pub fn unconfigure(only: Option<&[String]>, location: &Location) -> Result<Strin
         return Ok(String::new());
     }
     let locked = Locked::acquire(&target)?;
-    let entries = locked.entries()?;
+    let text = locked.text()?;
+    let found = block::find(&text);
+    let removed: Vec<&block::Found> = found
+        .iter()
+        .filter(|b| only.is_none_or(|only| only.contains(&b.host)))
+        .collect();
     let mut hosts: Vec<&str> = Vec::new();
-    for entry in &entries {
-        let Some(Some(url)) = helper_key(&entry.key) else {
-            continue;
-        };
-        let Some(host) = url
-            .strip_prefix("https://")
-            .and_then(|u| u.strip_suffix('/'))
-        else {
-            continue;
-        };
-        let value = entry.value.as_deref().unwrap_or_default();
-        if host.contains('/')
-            || hosts.contains(&host)
-            || only.is_some_and(|only| !only.iter().any(|h| h == host))
-            || classify(value) == Line::Other
-        {
-            continue;
-        }
-        hosts.push(host);
-    }
-    for host in &hosts {
-        let key = our_key(host);
-        let foreign = entries.iter().any(|e| {
-            let value = e.value.as_deref().unwrap_or_default();
-            e.key == key && !value.is_empty() && classify(value) == Line::Other
-        });
-        if foreign {
-            return Err(locked.failed(&format!(
-                "{key} in {} also holds a helper that configure did not write; remove that \
-                 line by hand, then run unconfigure again",
-                target.display()
-            )));
+    for b in &removed {
+        if !hosts.contains(&b.host.as_str()) {
+            hosts.push(&b.host);
         }
     }
     if hosts.is_empty() {
         debug!("unconfigure: nothing of ours in {}", target.display());
         return Ok(String::new());
     }
+    locked.write(&block::remove(&text, &removed))?;
     for host in &hosts {
-        remove_block(&locked, host)?;
         debug!(
             "unconfigure: removed https://{host}/ from {}",
             target.display()
         );
     }
+    // git must agree that nothing of ours is left.
     let left = locked.entries()?;
+    let in_lock = |_: &Entry| true;
     if let Some(host) = hosts
         .iter()
-        .find(|h| left.iter().any(|e| e.key == our_key(h)))
+        .find(|h| !block_entries(&left, &in_lock, &our_key(h)).is_empty())
     {
         return Err(locked.failed(&format!(
-            "{} is still there after removing it",
-            our_key(host)
+            "{} in {} still holds this helper after removing it (edited by hand?); remove \
+             those lines by hand",
+            our_key(host),
+            target.display()
         )));
     }
     locked.commit()?;

@@ -1,13 +1,10 @@
 //! The plan for one host's block: what configure writes (the reset line,
 //! this helper, every helper that applied before, wrapped) and whether what
-//! is there already is it; and how a block is removed again.
-
-use std::fs;
-use std::path::Path;
+//! is there already is it. (The block's text: `block.rs`.)
 
 use anyhow::{Result, bail};
 
-use crate::git::config::{Entry, Locked};
+use crate::git::config::Entry;
 use crate::git::helpers::{Line, classify, helper_key};
 use crate::git::url::{Applies, applies};
 
@@ -53,38 +50,32 @@ pub fn plan_host(
     wrap: &dyn Fn(&str) -> String,
 ) -> Result<HostPlan> {
     let key = our_key(host);
-    let is_block = |e: &Entry| e.key == key && in_target(e);
-    let first = entries.iter().position(is_block);
-    let current: Vec<String> = entries
+    let blocks = block_entries(entries, in_target, &key);
+    let is_block = |i: usize| blocks.contains(&i);
+    let first = blocks.first().copied();
+    let current: Vec<String> = blocks
         .iter()
-        .filter(|e| is_block(e))
-        .map(|e| e.value.clone().unwrap_or_default())
+        .map(|&i| entries[i].value.clone().unwrap_or_default())
         .collect();
-    if let Some(foreign) = entries.iter().filter(|e| is_block(e)).find(|e| {
-        let value = e.value.as_deref().unwrap_or_default();
-        !value.is_empty() && classify(value) == Line::Other
-    }) {
-        bail!(
-            "{key} in {} holds a helper that configure did not write; move it to \
-             credential.https://{host}.helper or remove it, then run configure again",
-            foreign.file().unwrap_or(Path::new("?")).display()
-        );
-    }
     let applies_to_host =
         |e: &Entry| helper_key(&e.key).map(|p| p.map_or(Applies::All, |p| applies(p, host)));
-    let last = first.is_some_and(|i| {
-        entries[i..]
-            .iter()
-            .all(|e| is_block(e) || e.value.is_none() || applies_to_host(e) != Some(Applies::All))
+    let last = first.is_some_and(|first| {
+        entries.iter().enumerate().skip(first).all(|(i, e)| {
+            is_block(i) || e.value.is_none() || applies_to_host(e) != Some(Applies::All)
+        })
     });
     // The entries the block will follow: all of them when it is rewritten.
     let before = match (last, first) {
-        (true, Some(i)) => &entries[..i],
-        _ => entries,
+        (true, Some(i)) => i,
+        _ => entries.len(),
     };
     let mut kept: Vec<&str> = Vec::new();
     let mut hidden = Vec::new();
-    for entry in before.iter().filter(|e| !is_block(e)) {
+    for (_, entry) in entries[..before]
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| !is_block(*i))
+    {
         let Some(value) = entry.value.as_deref() else {
             continue;
         };
@@ -99,6 +90,14 @@ pub fn plan_host(
     }
     let mut desired = vec![String::new(), ours.to_string()];
     for value in kept {
+        // git's listing was read lossily: a helper that is not UTF-8 cannot
+        // be written back as it was.
+        if value.contains('\u{FFFD}') {
+            bail!(
+                "a credential helper for https://{host}/ is not UTF-8 text; configure cannot \
+                 keep it as a fallback (fix or remove it, then run configure again)"
+            );
+        }
         match classify(value) {
             Line::Ours { .. } => {}
             Line::Fallback { .. } => desired.push(value.to_string()),
@@ -114,30 +113,43 @@ pub fn plan_host(
     })
 }
 
-/// Remove `host`'s block from the locked file: its helper lines, and its
-/// section header when nothing else is left in it (git keeps a header that
-/// a comment precedes).
-pub fn remove_block(locked: &Locked, host: &str) -> Result<()> {
-    let key = our_key(host);
-    locked.config(&["--unset-all", &key], &format!("--unset-all {key}"))?;
-    let section = our_section(host);
-    let prefix = format!("{section}.");
-    let header = format!("[credential \"https://{host}/\"]");
-    let keys_left = locked.entries()?.iter().any(|e| e.key.starts_with(&prefix));
-    let text = fs::read_to_string(locked.path()).unwrap_or_default();
-    if !keys_left && text.contains(&header) {
-        locked.config(
-            &["--remove-section", &section],
-            &format!("--remove-section {section}"),
-        )?;
+/// The indices of the entries that are configure's blocks for `key` in the
+/// target: a reset line immediately followed by this helper's line, then
+/// the wrapped fallbacks. A user's own `helper =` (or any other line) with
+/// the same key is not ours.
+pub fn block_entries(
+    entries: &[Entry],
+    in_target: &dyn Fn(&Entry) -> bool,
+    key: &str,
+) -> Vec<usize> {
+    let is_key = |i: usize| entries.get(i).is_some_and(|e| e.key == key && in_target(e));
+    let value = |i: usize| entries[i].value.as_deref();
+    let mut found = Vec::new();
+    let mut i = 0;
+    while i < entries.len() {
+        let starts = is_key(i)
+            && value(i) == Some("")
+            && is_key(i + 1)
+            && matches!(classify(value(i + 1).unwrap_or("")), Line::Ours { .. });
+        if !starts {
+            i += 1;
+            continue;
+        }
+        found.extend([i, i + 1]);
+        i += 2;
+        while is_key(i) && matches!(classify(value(i).unwrap_or("")), Line::Fallback { .. }) {
+            found.push(i);
+            i += 1;
+        }
     }
-    Ok(())
+    found
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::git::helpers::tests::{P, entry, global_github, wrap};
+    use std::path::Path;
 
     fn plan(entries: &[Entry], host: &str) -> HostPlan {
         let in_target = |e: &Entry| e.file() == Some(Path::new("/h/.gitconfig"));
@@ -257,7 +269,7 @@ mod tests {
     }
 
     #[test]
-    fn path_scoped_helpers_are_named_and_foreign_lines_refused() {
+    fn path_scoped_helpers_are_named_and_a_users_lines_of_our_name_kept() {
         let entries = vec![
             entry(
                 "global",
@@ -277,9 +289,22 @@ mod tests {
         assert_eq!(p.hidden.len(), 2);
         assert!(p.hidden[0].contains("credential.https://github.com/org.helper"));
 
+        // The user's own lines under our section's name are theirs: a reset
+        // and a helper, which is kept; a lone reset, which means no fallback.
         let entries = vec![global_github(""), global_github("store")];
-        let in_target = |_: &Entry| true;
-        let err = plan_host(&entries, &in_target, "github.com", P, &wrap).unwrap_err();
-        assert!(err.to_string().contains("configure did not write"), "{err}");
+        let p = plan(&entries, "github.com");
+        assert_eq!(
+            (p.current.len(), p.desired),
+            (0, vec!["".into(), P.into(), wrap("store")])
+        );
+        let entries = vec![
+            entry("global", "/h/.gitconfig", "credential.helper", "store"),
+            global_github(""),
+            global_github(""),
+            global_github(P),
+        ];
+        let p = plan(&entries, "github.com");
+        assert_eq!(p.current, ["", P]);
+        assert!(p.unchanged(), "{p:?}");
     }
 }

@@ -173,7 +173,22 @@ pub fn cache(settings: &Settings, checks: &mut Vec<Check>) {
             cache::LOCK_FILE
         ));
     }
-    let message = format!("{shown} ({dir_mode:04o}); {entry}");
+    let mut message = format!("{shown} ({dir_mode:04o}); {entry}");
+    // A failure other processes are answered with for a few seconds.
+    if let Some(failed) = cache.read_failed() {
+        let age = (cache::now_ms() - failed.at_ms).max(0) / 1000;
+        if age < 60 {
+            message.push_str(&format!(
+                "; a fetch failed {} ago ({})",
+                ago(age),
+                if failed.unavailable {
+                    "platform unavailable"
+                } else {
+                    "bad answer"
+                }
+            ));
+        }
+    }
     if problems.is_empty() {
         checks.push(check("cache", Mark::Ok, message));
     } else {

@@ -6,9 +6,7 @@ use std::time::SystemTime;
 
 use super::checks::ago;
 use super::render::{Check, Mark, check};
-use crate::commands::exec::gh_token_variables;
-use crate::commands::gh_login::fingerprint_path;
-use crate::commands::gh_proxy::{ThisProgram, gh_on_path};
+use crate::gh::{ThisProgram, fingerprint_path, gh_on_path, gh_token_variables};
 use crate::settings::Settings;
 use crate::token::Token;
 

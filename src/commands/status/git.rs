@@ -3,6 +3,7 @@
 
 use super::render::{Check, Mark, check};
 use crate::git::helpers::{self, HelperEntry, Line};
+use crate::secret::redact_secrets;
 use crate::settings::Settings;
 
 /// For each served host (platform and secret-backed), the helpers git would
@@ -30,11 +31,12 @@ fn host_check(host: &str, list: &[HelperEntry], short_lived: bool) -> Check {
             format!("{host}: no credential helper; run `molecule-git-token-helper configure`"),
         );
     }
+    // A helper line may hold a password inline: never shown.
     let describe = |e: &HelperEntry| {
         let what = match &e.line {
             Line::Ours { .. } => "this helper".to_string(),
-            Line::Fallback { wrapped, .. } => format!("{wrapped} (wrapped)"),
-            Line::Other => e.value.clone(),
+            Line::Fallback { wrapped, .. } => format!("{} (wrapped)", redact_secrets(wrapped)),
+            Line::Other => redact_secrets(&e.value),
         };
         format!("{what} [{}]", e.origin.trim_start_matches("file:"))
     };

@@ -4,19 +4,22 @@
 //! the bearer: only paths, modes, times and HTTP statuses.
 //!
 //! The checks are in `checks.rs` (bearer, token, platform, cache),
-//! `git.rs` (the helpers git runs for each host) and `probe.rs` (secret
-//! hosts and their APIs, through `gitea.rs`) and `gh.rs` (what gh gets:
-//! its token variables, the proxy, gh-login); `render.rs` prints them.
+//! `git.rs` (the helpers git runs for each host), `probe.rs` (secret
+//! hosts and their APIs, through `gitea.rs`), `probe_github.rs` (the
+//! platform's hosts, through `github.rs`) and `gh.rs` (what gh gets: its
+//! token variables, the proxy, gh-login); `render.rs` prints them.
 
 mod checks;
 mod gh;
 mod git;
 mod gitea;
+mod github;
 mod probe;
+mod probe_github;
 mod render;
 
 use crate::error::{Error, Result};
-use crate::settings::{ApiUrl, Settings};
+use crate::settings::{ApiUrl, Route, Settings};
 pub use render::{Check, Mark};
 
 /// What `status` was asked.
@@ -24,23 +27,45 @@ pub use render::{Check, Mark};
 pub struct Options {
     /// Print the checks as JSON.
     pub json: bool,
-    /// Also ask each secret host's API.
+    /// Also ask each served host's API.
     pub probe: bool,
-    /// `OWNER/REPO` to probe on each secret host.
+    /// `OWNER/REPO` to probe on each probed host.
     pub probe_repos: Vec<String>,
     /// Where a host's API is, when not at its default URL.
     pub api_urls: Vec<ApiUrl>,
+    /// Where git reaches a platform host, when not at `https://HOST`.
+    pub git_urls: Vec<ApiUrl>,
+    /// Probe only these hosts (empty: every served host).
+    pub probe_hosts: Vec<String>,
+}
+
+impl Options {
+    /// Whether `--probe` asks `host` (`--probe-host` names it, or none is named).
+    pub fn probes_host(&self, host: &str) -> bool {
+        self.probe_hosts.is_empty()
+            || self
+                .probe_hosts
+                .iter()
+                .any(|h| h.eq_ignore_ascii_case(host))
+    }
 }
 
 pub fn run(settings: &Settings, options: &Options) -> Result<()> {
-    if let Some(api) = options
-        .api_urls
-        .iter()
-        .find(|a| settings.secret_host(&a.host).is_none())
-    {
+    let named = (options.api_urls.iter().map(|a| ("--api-url", &a.host)))
+        .chain(options.probe_hosts.iter().map(|h| ("--probe-host", h)));
+    for (flag, host) in named {
+        if settings.route(host) == Route::NotServed {
+            return Err(Error::Usage(format!(
+                "{flag} names {host}, which is not served (serving {}; see --host and \
+                 --secret-host)",
+                settings.describe_hosts()
+            )));
+        }
+    }
+    if let Some(git) = (options.git_urls.iter()).find(|g| !settings.serves_host(&g.host)) {
         return Err(Error::Usage(format!(
-            "--api-url names {}, which is not a secret host (serving {}; see --secret-host)",
-            api.host,
+            "--git-url names {}, which is not served from the platform (serving {}; see --host)",
+            git.host,
             settings.describe_hosts()
         )));
     }
@@ -61,6 +86,7 @@ pub fn checks(settings: &Settings, options: &Options) -> Vec<Check> {
     checks::platform(settings, bearer.as_ref(), &mut checks);
     checks::cache(settings, &mut checks);
     probe::secret_hosts(settings, options, &mut checks);
+    probe_github::platform_hosts(settings, options, &mut checks);
     checks.extend(git::checks(settings));
     gh::checks(settings, token.as_ref(), &mut checks);
     checks

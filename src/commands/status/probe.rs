@@ -32,6 +32,9 @@ pub fn secret_hosts(settings: &Settings, args: &Options, checks: &mut Vec<Check>
             Some(a) => a.url.clone(),
             None => gitea::default_api(host),
         };
+        if args.probe && !args.probes_host(host) {
+            continue;
+        }
         if !args.probe {
             checks.push(check(
                 "api",
