@@ -2,7 +2,7 @@
 # Install molecule-git-token-helper: the static binary, its man page and
 # bash, zsh and fish completions.
 #
-#   ./install.sh [--prefix DIR] [--configure] [--demo] [--binary PATH]
+#   ./install.sh [--prefix DIR] [--configure] [--gh-proxy] [--demo] [--binary PATH]
 #   ./install.sh --uninstall [--prefix DIR] [--configure]
 #
 # --prefix DIR   install under DIR (default: $PREFIX, else /usr/local; use
@@ -15,6 +15,10 @@
 # --configure    then register the installed helper in git's global config
 #                (`molecule-git-token-helper configure --global`); with
 #                --uninstall, first remove it from there (`unconfigure --global`)
+# --gh-proxy     also link DIR/bin/gh to the helper, the gh proxy that gives gh
+#                a fresh token (`configure --global --gh-proxy DIR/bin`; implies
+#                --configure; refused unless DIR/bin is on PATH before the real
+#                gh). --uninstall removes that link whenever it points at the helper
 # --demo         then show the installed helper answering `git credential fill`
 #                against the bundled mock platform (nothing outside a temp
 #                directory is touched). The mock is built with cargo, even
@@ -33,6 +37,7 @@ set -eu
 name=molecule-git-token-helper
 prefix=${PREFIX:-/usr/local}
 configure=0
+gh_proxy=0
 demo=0
 uninstall=0
 binary=
@@ -47,6 +52,7 @@ while [ $# -gt 0 ]; do
         --binary) [ $# -ge 2 ] || die "--binary needs a path"; binary=$2; shift 2 ;;
         --binary=*) binary=${1#--binary=}; shift ;;
         --configure) configure=1; shift ;;
+        --gh-proxy) gh_proxy=1; configure=1; shift ;;
         --uninstall) uninstall=1; shift ;;
         --demo) demo=1; shift ;;
         -h|--help) usage; exit 0 ;;
@@ -91,6 +97,13 @@ if [ "$uninstall" = 1 ]; then
         fi
     fi
     removed=0
+    # The gh proxy's link, if it points at the helper being removed.
+    if [ -L "$prefix/bin/gh" ] &&
+        [ "$(readlink -f "$prefix/bin/gh")" = "$(readlink -f "$prefix/$bin_file")" ]; then
+        rm -f "$prefix/bin/gh"
+        printf 'removed %s\n' "$prefix/bin/gh"
+        removed=$((removed + 1))
+    fi
     for f in "$bin_file" "$man_file" "$bash_file" "$zsh_file" "$fish_file"; do
         if [ -e "$prefix/$f" ] || [ -L "$prefix/$f" ]; then
             rm -f "$prefix/$f"
@@ -158,7 +171,9 @@ case ":$PATH:" in
 esac
 
 if [ "$configure" = 1 ]; then
-    "$prefix/$bin_file" configure --global || die "configure failed"
+    set --  # the gh proxy's link too, with --gh-proxy
+    [ "$gh_proxy" = 0 ] || set -- --gh-proxy "$prefix/bin"
+    "$prefix/$bin_file" configure --global "$@" || die "configure failed"
     printf 'registered %s in git'\''s global config\n' "$prefix/$bin_file"
 fi
 

@@ -7,6 +7,9 @@
 # Prints, from one run:
 #   - warm `get` (token in the cache) median next to `git credential-store
 #     --file F get` on the same input (git's own C helper), and their ratio;
+#   - `gh --version` through the gh proxy (warm cache) next to gh alone,
+#     and the proxy's own cost: the proxy execing a no-op `gh` (true)
+#     next to that no-op alone, since gh's start varies by more than it;
 #   - cold `get` (empty cache, one platform fetch) median next to one `curl`
 #     of the same mock URL;
 #   - platform requests seen for 32 concurrent cold `git credential fill`s
@@ -17,7 +20,7 @@
 #     platform requests (for the refused port, connection attempts);
 #   - peak RSS of a warm `get`; the release binary's size.
 #
-# Needs hyperfine, GNU time (/usr/bin/time) and curl; as root on Debian it
+# Needs hyperfine, GNU time (/usr/bin/time), curl and gh; as root on Debian it
 # installs them, otherwise it names them. Not part of the test run: timings
 # belong here, not in tests.
 set -euo pipefail
@@ -29,7 +32,7 @@ while [ $# -gt 0 ]; do
     case $1 in
         --rounds) rounds=$2; shift 2 ;;
         --runs) runs=$2; shift 2 ;;
-        -h|--help) sed -n '2,23s/^# \{0,1\}//p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,25s/^# \{0,1\}//p' "$0"; exit 0 ;;
         *) echo "bench/run.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
     esac
 done
@@ -38,6 +41,7 @@ need=()
 command -v hyperfine >/dev/null || need+=(hyperfine)
 [ -x /usr/bin/time ] || need+=(time)
 command -v curl >/dev/null || need+=(curl)
+command -v gh >/dev/null || need+=(gh)
 if [ ${#need[@]} -gt 0 ]; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
         echo "installing ${need[*]} ..." >&2
@@ -124,6 +128,39 @@ done
 warm_ours=$(median "$work/warm.ours"); warm_store=$(median "$work/warm.store")
 warm_ratio=$(median "$work/warm.ratio")
 
+echo "gh --version through the proxy vs gh alone: $rounds rounds of $runs runs ..." >&2
+# The proxy is this binary under the name gh; run by its path, it skips
+# itself and execs the gh on PATH, with the token from the (warm) cache.
+real_gh=$(command -v gh)
+mkdir -p "$work/proxy"
+ln -s "$(cd "$(dirname "$bin")" && pwd)/$(basename "$bin")" "$work/proxy/gh"
+export GH_NO_UPDATE_NOTIFIER=1
+"$work/proxy/gh" --version 2>&1 | grep -q '^gh version' || { echo "bench: the proxy did not run gh" >&2; exit 1; }
+: > "$work/gh.proxy"; : > "$work/gh.alone"; : > "$work/gh.ratio"
+for r in $(seq "$rounds"); do
+    if [ $((r % 2)) = 1 ]; then
+        hf "$work/g.csv" -N "$work/proxy/gh --version" "$real_gh --version"
+        p=$(col_median "$work/g.csv" 1); a=$(col_median "$work/g.csv" 2)
+    else
+        hf "$work/g.csv" -N "$real_gh --version" "$work/proxy/gh --version"
+        a=$(col_median "$work/g.csv" 1); p=$(col_median "$work/g.csv" 2)
+    fi
+    echo "$p" >> "$work/gh.proxy"; echo "$a" >> "$work/gh.alone"
+    awk -v p="$p" -v a="$a" 'BEGIN { print p / a }' >> "$work/gh.ratio"
+done
+gh_proxy=$(median "$work/gh.proxy"); gh_alone=$(median "$work/gh.alone")
+gh_ratio=$(median "$work/gh.ratio")
+gh_version=$("$real_gh" --version | head -n 1)
+# The proxy's own cost: a no-op gh (true) first on PATH, through the proxy or alone.
+mkdir -p "$work/noop"
+ln -s "$(type -P true)" "$work/noop/gh"
+: > "$work/noop.proxy"; : > "$work/noop.alone"
+for r in $(seq "$rounds"); do
+    PATH="$work/noop:$PATH" hf "$work/n.csv" -N "$work/proxy/gh --version" "$work/noop/gh --version"
+    col_median "$work/n.csv" 1 >> "$work/noop.proxy"; col_median "$work/n.csv" 2 >> "$work/noop.alone"
+done
+noop_proxy=$(median "$work/noop.proxy"); noop_alone=$(median "$work/noop.alone")
+
 echo "cold get vs curl ..." >&2
 hf "$work/c.csv" --prepare "rm -f $work/cache/token" "$bin get < $work/input" \
     "curl -s -o /dev/null -H @$work/header $url/admin/github-installation-token"
@@ -189,12 +226,17 @@ cat <<EOF
 
 molecule-git-token-helper benchmark ($(date -u +%Y-%m-%dT%H:%MZ))
 machine: $(nproc) × ${cpu:-unknown CPU}, Linux $(uname -r)
-tools:   $git_version, $rustc_version, hyperfine $(hyperfine --version | cut -d' ' -f2)
+tools:   $git_version, $rustc_version, hyperfine $(hyperfine --version | cut -d' ' -f2), $gh_version
 binary:  $bin ($linkage)
 
 warm get                     $(ms "$warm_ours")   (median of $rounds rounds × $runs runs)
 git credential-store get     $(ms "$warm_store")
   ratio (ours / store)       $(awk -v r="$warm_ratio" 'BEGIN { printf "%.3f×", r }')   (goal ≤ 1.10×)
+gh --version via the proxy   $(ms "$gh_proxy")   (warm cache; median of $rounds rounds × $runs runs)
+gh --version alone           $(ms "$gh_alone")
+  ratio (proxy / alone)      $(awk -v r="$gh_ratio" 'BEGIN { printf "%.3f×", r }'), $(ms "$(awk -v p="$gh_proxy" -v a="$gh_alone" 'BEGIN { print p - a }')") added   (goal ≤ about 1 ms)
+no-op gh via the proxy       $(ms "$noop_proxy")   (the proxy's own cost: $(ms "$(awk -v p="$noop_proxy" -v a="$noop_alone" 'BEGIN { print p - a }')") over the no-op alone)
+no-op gh alone               $(ms "$noop_alone")
 cold get (empty cache)       $(ms "$cold_ours")   (median of $runs runs, each from an empty cache)
 one curl of the mock URL     $(ms "$cold_curl")
 32 concurrent cold fills     $concurrent_requests platform request(s); $answered of 32 answered; $distinct distinct token(s)   (goal: 1)

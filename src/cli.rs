@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 
 use crate::commands::configure::Location;
-use crate::commands::{Action, status};
+use crate::commands::{Action, gh_login, status};
 use crate::settings::{self, ApiUrl, Flags};
 
 const ABOUT: &str = "Serve git, gh and scripts a fresh GitHub App installation token from the \
@@ -117,25 +117,34 @@ pub enum Command {
     FetchToken(FetchTokenArgs),
     /// Log the gh CLI in with a fresh token (for cron)
     #[command(long_about = "Log the gh CLI in with a fresh token (for cron).\n\n\
-        Runs `gh auth login --with-token --hostname HOST` for each served host (or each \
-        --hostname), with the token on gh's stdin and with GH_TOKEN, GITHUB_TOKEN, \
-        GH_ENTERPRISE_TOKEN and GITHUB_ENTERPRISE_TOKEN removed from gh's environment, \
-        since gh refuses to log in while one is set. Quiet on success.")]
+        Runs `gh auth login --with-token --hostname HOST` for each platform host (or each \
+        --hostname, which must be one), with the token on gh's stdin and with GH_TOKEN, \
+        GITHUB_TOKEN, GH_ENTERPRISE_TOKEN and GITHUB_ENTERPRISE_TOKEN removed from gh's \
+        environment, since gh refuses to log in while one is set. Quiet on success.\n\n\
+        Every host is attempted; each that fails is one line on stderr, and the exit status is \
+        1. When gh says the token is bad (HTTP 401), the cached token is dropped, so the next \
+        run asks the platform. A host with a port is skipped with a warning (gh cannot log in \
+        to one). A fingerprint of what gh was last given for each host (SHA-256, never the \
+        token) is kept in the cache directory as gh-login.HOST, and a host whose login \
+        already holds the current token is not logged in again unless --force is given: run \
+        it from cron every minute.")]
     GhLogin(GhLoginArgs),
     /// Run a command with GH_TOKEN and GITHUB_TOKEN set to a fresh token
     #[command(
         long_about = "Run a command with GH_TOKEN and GITHUB_TOKEN set to a fresh token.\n\n\
-        The command replaces this process and its exit status is passed on. If no token \
+        GH_ENTERPRISE_TOKEN and GITHUB_ENTERPRISE_TOKEN get it too when a served platform host \
+        is not github.com (gh reads those for an Enterprise host); otherwise they are left as \
+        they are. The command replaces this process and its exit status is passed on. If no token \
         can be had, the command is not run and the exit status is 1; a command that \
         cannot be found exits 127, one that cannot be run 126, as in a shell."
     )]
     Exec(ExecArgs),
     /// Register the helper in git's config for each served host, first in line
     #[command(long_about = CONFIGURE_ABOUT)]
-    Configure(ConfigureArgs),
+    Configure(ConfigureCommand),
     /// Remove exactly what `configure` wrote from git's config
     #[command(long_about = UNCONFIGURE_ABOUT)]
-    Unconfigure(ConfigureArgs),
+    Unconfigure(UnconfigureCommand),
     /// Diagnose the bearer, the platform, the token, the cache, the secret hosts and git's config
     #[command(long_about = STATUS_ABOUT)]
     Status(StatusArgs),
@@ -176,13 +185,46 @@ upgrades that replace the file), otherwise this program's own absolute path.
 
 Running it again changes nothing unless something changed; it touches no other line, and \
 `unconfigure` removes exactly these sections. The file is edited with git config on a \
-locked copy that replaces the file only when every step succeeded.";
+locked copy that replaces the file only when every step succeeded.
+
+With --gh-proxy [DIR], configure also makes DIR/gh a symbolic link to this program (DIR: \
+the directory this program is installed in, unless given). Run as gh, this program execs the \
+next gh on PATH with GH_TOKEN and GITHUB_TOKEN set to a fresh token (and GH_ENTERPRISE_TOKEN \
+and GITHUB_ENTERPRISE_TOKEN when a served host is not github.com), whatever the environment \
+held: gh prefers those variables to its own login. configure refuses when DIR is not on \
+PATH, or when the real gh is in DIR or in a directory before it on PATH, since gh would then \
+not reach the proxy; the git config is left alone then.";
 
 const UNCONFIGURE_ABOUT: &str = "\
 Remove exactly what `configure` wrote from git's config: the [credential \"https://HOST/\"] \
 helper lines (the empty reset line, this helper, the wrapped fallbacks), for the hosts given \
 with --host or --secret-host, or for every host when none is given. Every other line is left as it was, so the \
-helpers that configure had wrapped are in charge again. Nothing to remove is not an error.";
+helpers that configure had wrapped are in charge again. Nothing to remove is not an error.
+
+When no host is given it also removes the gh proxy's link, DIR/gh, if it is a link to this \
+program (DIR: the directory this program is installed in, or --gh-proxy DIR).";
+
+#[derive(Debug, Default, Args)]
+pub struct ConfigureCommand {
+    #[command(flatten)]
+    pub location: ConfigureArgs,
+
+    /// Also make DIR/gh a symbolic link to this program, the gh proxy, so that `gh` found on
+    /// PATH runs with a fresh token [default DIR: the directory this program is installed in]
+    #[arg(long, value_name = "DIR", num_args = 0..=1)]
+    pub gh_proxy: Option<Option<PathBuf>>,
+}
+
+#[derive(Debug, Default, Args)]
+pub struct UnconfigureCommand {
+    #[command(flatten)]
+    pub location: ConfigureArgs,
+
+    /// Remove the gh proxy's link from DIR rather than from the directory this program is
+    /// installed in
+    #[arg(long, value_name = "DIR")]
+    pub gh_proxy: Option<PathBuf>,
+}
 
 /// Where `configure` and `unconfigure` act: one git config file.
 #[derive(Debug, Default, Args)]
@@ -379,6 +421,10 @@ pub struct GhLoginArgs {
     /// The gh binary to run [default: gh, found on PATH]
     #[arg(long, value_name = "PATH", default_value = "gh")]
     pub gh: PathBuf,
+
+    /// Log in even when gh's login already holds the current token
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Debug, Args)]
@@ -435,13 +481,26 @@ impl Cli {
             Command::Store => Action::Store,
             Command::Erase => Action::Erase,
             Command::FetchToken(FetchTokenArgs { host, json }) => Action::FetchToken { host, json },
-            Command::GhLogin(GhLoginArgs { hostname, gh }) => Action::GhLogin {
+            Command::GhLogin(GhLoginArgs {
+                hostname,
+                gh,
+                force,
+            }) => Action::GhLogin(gh_login::Options {
                 hostnames: hostname,
                 gh,
-            },
+                force,
+            }),
             Command::Exec(ExecArgs { command }) => Action::Exec { command },
-            Command::Configure(args) => Action::Configure(args.location()),
-            Command::Unconfigure(args) => Action::Unconfigure(args.location()),
+            Command::Configure(ConfigureCommand { location, gh_proxy }) => Action::Configure {
+                location: location.location(),
+                gh_proxy,
+            },
+            Command::Unconfigure(UnconfigureCommand { location, gh_proxy }) => {
+                Action::Unconfigure {
+                    location: location.location(),
+                    gh_proxy,
+                }
+            }
             Command::Status(StatusArgs {
                 json,
                 probe,
@@ -561,7 +620,8 @@ mod tests {
         let Command::Configure(args) = cli.command else {
             panic!("not configure")
         };
-        assert_eq!(args.file, Some(PathBuf::from("/x")));
+        assert_eq!(args.location.file, Some(PathBuf::from("/x")));
+        assert_eq!(args.gh_proxy, None);
         assert_eq!(cli.global.hosts, ["a"]);
         assert!(Cli::try_parse_from(["h", "configure", "--global", "--system"]).is_err());
         assert!(Cli::try_parse_from(["h", "unconfigure", "--system", "--file", "x"]).is_err());

@@ -41,6 +41,21 @@ impl Error {
     }
 }
 
+impl Error {
+    /// A failed exec of `program` (`exec`, the gh proxy), in a shell's
+    /// codes: 127 not found, 126 not runnable.
+    pub fn cannot_run(program: &std::ffi::OsStr, error: &std::io::Error) -> Error {
+        let (code, why) = match error.kind() {
+            std::io::ErrorKind::NotFound => (127, "command not found".to_string()),
+            _ => (126, crate::diag::io_reason(error)),
+        };
+        Error::CannotRun {
+            code,
+            message: format!("cannot run {}: {why}", program.to_string_lossy()),
+        }
+    }
+}
+
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.line().unwrap_or_else(|| "a check failed".into()))

@@ -6,6 +6,7 @@ pub mod cli;
 pub mod commands;
 pub mod diag;
 pub mod error;
+pub mod gh;
 pub mod git;
 pub mod http;
 pub mod secret;

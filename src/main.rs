@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 use molecule_git_token_helper::cli::{self, Cli, Parsed};
-use molecule_git_token_helper::commands::{self, Action, Exit, fallback};
+use molecule_git_token_helper::commands::{self, Action, Exit, fallback, gh_proxy};
 use molecule_git_token_helper::diag;
 use molecule_git_token_helper::error::Error;
 use molecule_git_token_helper::secret;
@@ -17,7 +17,12 @@ fn main() -> ExitCode {
     // Before anything reads a secret, for every command: a crash must not
     // write the bearer or a token into a core file.
     secret::protect_process();
-    let cli = match Cli::try_parse() {
+    // Run as `gh` (the proxy's link): gh's arguments are gh's, untouched.
+    let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if argv.first().is_some_and(|a| gh_proxy::invoked_as_gh(a)) {
+        return finish(Err(gh_proxy::run(&argv)));
+    }
+    let cli = match Cli::try_parse_from(argv) {
         Ok(cli) => cli,
         Err(e) => {
             // --help and --version exit 0; usage errors exit 2.

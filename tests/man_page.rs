@@ -160,7 +160,44 @@ fn ascii(page: &str) -> String {
 
 /// What clap cannot know, in roff. Keep ENVIRONMENT in step with the
 /// `[env: …]` of every flag in src/cli.rs (a test checks the names).
-const EXTRA_SECTIONS: &str = r#".SH ENVIRONMENT
+const EXTRA_SECTIONS: &str = r#".SH "GH PROXY"
+gh reads
+.BR GH_TOKEN " or " GITHUB_TOKEN
+(for an Enterprise host,
+.BR GH_ENTERPRISE_TOKEN " or " GITHUB_ENTERPRISE_TOKEN )
+before the login it stored with
+.BR "gh auth login" ,
+and a workspace's processes inherit the ones of the container's start, which die after an hour.
+Run under the name
+.B gh
+(a symbolic link that
+.B configure \-\-gh\-proxy
+makes), this program finds the next
+.B gh
+on
+.B PATH
+that is not itself and execs it with
+.BR GH_TOKEN " and " GITHUB_TOKEN
+set to a fresh token, whatever the environment held.
+Its arguments, stdin, stdout, exit status and signals are gh's own.
+Settings come from the environment only.
+When no token can be had, one line on stderr says why and gh runs with the
+environment as it was; with no other
+.B gh
+on
+.BR PATH ,
+one error line and exit status 127.
+A proxy run by another proxy (through a wrapper that execs
+.B gh
+again, say) stops with one error line and exit status 127.
+.PP
+.BR GH_ENTERPRISE_TOKEN " and " GITHUB_ENTERPRISE_TOKEN
+get the token too only when a served platform host is not github.com;
+otherwise they are left as they were, so that the token never reaches a host
+that is not served.
+.B exec
+follows the same rule.
+.SH ENVIRONMENT
 Each setting is a flag (see
 .BR OPTIONS )
 or an environment variable; a flag wins, and an empty variable counts as unset.
@@ -259,12 +296,30 @@ is given), as for git itself.
 .BR GH_TOKEN ", " GITHUB_TOKEN
 Set to a fresh token for the command that
 .B exec
-runs.
+runs and for gh run through the gh proxy.
 .B gh\-login
 removes them, and
 .BR GH_ENTERPRISE_TOKEN " and " GITHUB_ENTERPRISE_TOKEN ,
 from gh's environment.
-The helper never reads them: they hold the stale token it replaces.
+The helper never uses them as a token: they hold the stale token it replaces.
+.B status
+warns when they hold a token other than the current one.
+.TP
+.BR GH_ENTERPRISE_TOKEN ", " GITHUB_ENTERPRISE_TOKEN
+Set like
+.B GH_TOKEN
+only when a served platform host is not github.com (see
+.BR "GH PROXY" );
+otherwise left as they are.
+.TP
+.B MOLECULE_GH_PROXY_PID
+Set by the gh proxy in gh's environment, to its process id, to catch a proxy
+that execs a proxy.
+.TP
+.BR GH_CONFIG_DIR ", " XDG_CONFIG_HOME
+Where gh keeps its login; part of what
+.B gh\-login
+fingerprints, so that another gh configuration is logged in afresh.
 .SH FILES
 .TP
 .I $CONFIGS_DIR/.auth_token
@@ -304,6 +359,13 @@ the last failed fetch, so that the processes queued behind it fail at once
 an entry being written, renamed over
 .I token
 once complete
+.TP
+.I gh\-login.HOST
+what
+.B gh\-login
+last gave gh for HOST: a SHA\-256 fingerprint of the host, gh's configuration
+directory and the token, never the token; its modification time is when
+gh's login was last refreshed
 .RE
 .TP
 .IR ~/.gitconfig ", " $XDG_CONFIG_HOME/git/config ", " /etc/gitconfig
@@ -338,6 +400,8 @@ A usage error: clap's message, or an invalid setting that names its flag or vari
 .BR 126 ", " 127
 .BR exec :
 the command could not be run, or was not found.
+The gh proxy: gh could not be run, or there is no other gh on
+.BR PATH .
 Otherwise
 .B exec
 exits with the command's own status.
@@ -348,8 +412,7 @@ Git reads the token on the helper's stdout,
 .B gh\-login
 gives it to gh on its stdin, and
 .B exec
-passes it in the command's environment, which is the point of
-.BR exec .
+and the gh proxy pass it in the command's environment, which is their point.
 .B fetch\-token
 prints it on stdout: do not run it where stdout is logged.
 .PP
@@ -387,15 +450,24 @@ for each served host, ahead of the helpers already there, which stay as fallback
 .PP
 .RS 4
 .nf
-molecule\-git\-token\-helper configure
+molecule\-git\-token\-helper configure \-\-gh\-proxy
 .fi
 .RE
 .PP
-From cron, keep the gh CLI logged in (quiet on success):
+With
+.BR \-\-gh\-proxy ,
+.B gh
+on
+.B PATH
+becomes the gh proxy (see
+.BR "GH PROXY" ).
+.PP
+From cron, keep gh's stored login fresh for what does not go through the proxy
+(quiet on success; gh is run only when the token changed):
 .PP
 .RS 4
 .nf
-*/30 * * * * /usr/local/bin/molecule\-git\-token\-helper gh\-login
+* * * * * /usr/local/bin/molecule\-git\-token\-helper gh\-login
 .fi
 .RE
 .PP

@@ -1,11 +1,12 @@
-//! `exec -- CMD ARGS…`: become CMD with a fresh token in its environment.
+//! `exec -- CMD ARGS…`: become CMD with a fresh token in its environment,
+//! in the variables `gh::set_gh_token` names (the rule the gh proxy follows).
 
 use std::ffi::OsString;
 use std::os::unix::process::CommandExt;
 use std::process::Command;
 
-use crate::diag::io_reason;
 use crate::error::Error;
+use crate::gh::set_gh_token;
 use crate::settings::Settings;
 use crate::token;
 
@@ -18,19 +19,9 @@ pub fn run(settings: &Settings, command: &[OsString]) -> Error {
         Ok(token) => token,
         Err(e) => return e.into(),
     };
+    let mut child = Command::new(program);
+    child.args(rest);
+    set_gh_token(&mut child, settings, &token.secret);
     crate::secret::allow_core_dumps();
-    let error = Command::new(program)
-        .args(rest)
-        .env("GH_TOKEN", token.secret.expose())
-        .env("GITHUB_TOKEN", token.secret.expose())
-        .exec();
-    // exec only returns on failure; the shell's codes: 127 not found, 126 not runnable.
-    let (code, why) = match error.kind() {
-        std::io::ErrorKind::NotFound => (127, "command not found".to_string()),
-        _ => (126, io_reason(&error)),
-    };
-    Error::CannotRun {
-        code,
-        message: format!("cannot run {}: {why}", program.to_string_lossy()),
-    }
+    Error::cannot_run(program, &child.exec())
 }

@@ -9,6 +9,7 @@ pub mod exec;
 pub mod fallback;
 pub mod fetch_token;
 pub mod gh_login;
+pub mod gh_proxy;
 pub mod status;
 
 use std::ffi::OsString;
@@ -33,19 +34,24 @@ pub enum Action {
         host: Option<String>,
         json: bool,
     },
-    /// `gh auth login --with-token` for each served host (or each named one).
-    GhLogin {
-        hostnames: Vec<String>,
-        gh: PathBuf,
-    },
+    /// `gh auth login --with-token` for each platform host (or each named one).
+    GhLogin(gh_login::Options),
     /// Become `command` with a fresh token in its environment.
     Exec {
         command: Vec<OsString>,
     },
-    /// Register the helper in one git config file.
-    Configure(configure::Location),
-    /// Remove what configure wrote from one git config file.
-    Unconfigure(configure::Location),
+    /// Register the helper in one git config file; with `gh_proxy`, also
+    /// link the gh proxy (`Some(None)`: in the default directory).
+    Configure {
+        location: configure::Location,
+        gh_proxy: Option<Option<PathBuf>>,
+    },
+    /// Remove what configure wrote from one git config file (and the gh
+    /// proxy's link, from `gh_proxy` or the default directory).
+    Unconfigure {
+        location: configure::Location,
+        gh_proxy: Option<PathBuf>,
+    },
     Status(status::Options),
     /// The hidden wrapper configure writes around a kept helper.
     Fallback {
@@ -71,14 +77,22 @@ pub fn run(action: Action, flags: &Flags, settings: &Settings) -> Result<Exit> {
         Action::Store => credential::store(stdin())?,
         Action::Erase => credential::erase(settings, stdin())?,
         Action::FetchToken { host, json } => fetch_token::run(settings, host.as_deref(), json)?,
-        Action::GhLogin { hostnames, gh } => gh_login::run(settings, &hostnames, &gh)?,
+        Action::GhLogin(options) => gh_login::run(settings, &options)?,
         Action::Exec { command } => return Err(exec::run(settings, &command)),
-        Action::Configure(location) => {
+        Action::Configure { location, gh_proxy } => {
             let helper_flags = HelperFlags::new(flags, settings)?;
-            let done = configure::configure(settings, &helper_flags, &location)?;
+            // Refuse before git's config is touched.
+            let link = match &gh_proxy {
+                Some(dir) => Some(configure::gh_link::plan(dir.as_deref())?),
+                None => None,
+            };
+            let mut done = configure::configure(settings, &helper_flags, &location)?;
+            if let Some(link) = link {
+                done += &link.create()?;
+            }
             write_stdout(done.as_bytes())?;
         }
-        Action::Unconfigure(location) => {
+        Action::Unconfigure { location, gh_proxy } => {
             // The hosts given as flags, platform or secret-backed; else all.
             let mut only = Vec::new();
             if !flags.hosts.is_empty() {
@@ -88,7 +102,12 @@ pub fn run(action: Action, flags: &Flags, settings: &Settings) -> Result<Exit> {
                 only.extend(settings.secret_hosts.iter().map(|s| s.host.clone()));
             }
             let only = (!only.is_empty()).then_some(only.as_slice());
-            let done = configure::unconfigure(only, &location)?;
+            let mut done = configure::unconfigure(only, &location)?;
+            // The gh link serves every platform host: removed when all go,
+            // or when named.
+            if only.is_none() || gh_proxy.is_some() {
+                done += &configure::gh_link::remove(gh_proxy.as_deref())?;
+            }
             write_stdout(done.as_bytes())?;
         }
         Action::Status(options) => status::run(settings, &options)?,

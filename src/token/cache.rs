@@ -349,7 +349,7 @@ impl Cache {
 
     /// Create the directory (0700) if needed and check that it is a real
     /// directory of ours that nobody else can write to.
-    fn ensure_dir(&self) -> Result<(), Unusable> {
+    pub fn ensure_dir(&self) -> Result<(), Unusable> {
         let dir = &self.dir;
         let meta = match std::fs::symlink_metadata(dir) {
             Ok(m) => m,

@@ -334,7 +334,8 @@ fn gh_login_hands_gh_the_token_on_stdin_only() {
 
 #[test]
 fn gh_login_logs_in_to_each_host_with_one_fetch() {
-    let ws = Workspace::new();
+    let mut ws = Workspace::new();
+    ws.set_env("MOLECULE_GIT_HOSTS", "github.com,ghe.example.test");
     let gh = fake_gh(&ws, 0, "");
     let out = ws.helper(
         &[

@@ -10,6 +10,7 @@ mod commands;
 mod configure;
 mod fallback;
 mod faults;
+mod gh;
 mod git_fill;
 mod git_server;
 mod hardening;

@@ -34,6 +34,7 @@
 //! the result back as planned: never a partial configuration.
 
 mod block;
+pub mod gh_link;
 mod location;
 mod plan;
 

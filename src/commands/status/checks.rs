@@ -9,7 +9,7 @@ use super::render::{Check, Mark, check};
 use crate::secret::{self, Secret};
 use crate::settings::Settings;
 use crate::token::cache::{self, Cache};
-use crate::token::{self, now_unix, platform};
+use crate::token::{self, Token, now_unix, platform};
 
 /// Permission bits a secret file should not have.
 const GROUP_OR_OTHER: u32 = 0o077;
@@ -55,10 +55,10 @@ pub fn secret_file(
 }
 
 /// The token as git would get it: from the cache when it is fresh.
-pub fn token(settings: &Settings, have_bearer: bool, checks: &mut Vec<Check>) {
+pub fn token(settings: &Settings, have_bearer: bool, checks: &mut Vec<Check>) -> Option<Token> {
     if !have_bearer {
         checks.push(check("token", Mark::Skip, "no bearer to ask with"));
-        return;
+        return None;
     }
     match token::serve(settings) {
         Ok(served) => {
@@ -72,8 +72,12 @@ pub fn token(settings: &Settings, have_bearer: bool, checks: &mut Vec<Check>) {
                 None => format!("no expiry given, {source} (not cached)"),
             };
             checks.push(check("token", Mark::Ok, message));
+            Some(served.token)
         }
-        Err(e) => checks.push(check("token", Mark::Fail, format!("{e:#}"))),
+        Err(e) => {
+            checks.push(check("token", Mark::Fail, format!("{e:#}")));
+            None
+        }
     }
 }
 
@@ -200,7 +204,7 @@ fn file_mode(path: &Path) -> u32 {
     std::fs::symlink_metadata(path).map_or(0, |m| m.mode() & 0o777)
 }
 
-fn ago(seconds: i64) -> String {
+pub(super) fn ago(seconds: i64) -> String {
     match seconds {
         s if s < 60 => format!("{} s", s.max(0)),
         s if s < 3600 => format!("{} min", s / 60),

@@ -5,10 +5,12 @@
 //!
 //! The checks are in `checks.rs` (bearer, token, platform, cache),
 //! `git.rs` (the helpers git runs for each host), `probe.rs` (secret
-//! hosts and their APIs, through `gitea.rs`) and `probe_github.rs` (the
-//! platform's hosts, through `github.rs`); `render.rs` prints them.
+//! hosts and their APIs, through `gitea.rs`), `probe_github.rs` (the
+//! platform's hosts, through `github.rs`) and `gh.rs` (what gh gets: its
+//! token variables, the proxy, gh-login); `render.rs` prints them.
 
 mod checks;
+mod gh;
 mod git;
 mod gitea;
 mod github;
@@ -80,11 +82,12 @@ pub fn run(settings: &Settings, options: &Options) -> Result<()> {
 pub fn checks(settings: &Settings, options: &Options) -> Vec<Check> {
     let mut checks = Vec::new();
     let bearer = checks::bearer(settings, &mut checks);
-    checks::token(settings, bearer.is_some(), &mut checks);
+    let token = checks::token(settings, bearer.is_some(), &mut checks);
     checks::platform(settings, bearer.as_ref(), &mut checks);
     checks::cache(settings, &mut checks);
     probe::secret_hosts(settings, options, &mut checks);
     probe_github::platform_hosts(settings, options, &mut checks);
     checks.extend(git::checks(settings));
+    gh::checks(settings, token.as_ref(), &mut checks);
     checks
 }

@@ -1,0 +1,111 @@
+//! The gh proxy, the way rustup's proxies work: run under the name `gh` (a
+//! symbolic link that `configure --gh-proxy` makes), this program finds the
+//! next `gh` on `PATH` that is not itself and becomes it (exec, not a child:
+//! argv, stdin, stdout, the exit status and signals pass through untouched),
+//! with `GH_TOKEN` and `GITHUB_TOKEN` (and, when an Enterprise host is
+//! served, `GH_ENTERPRISE_TOKEN` and `GITHUB_ENTERPRISE_TOKEN`) set to a fresh
+//! token, whatever the environment held: gh reads those before its own
+//! login, and a workspace's hold the stale token of its start.
+//!
+//! Settings come from the environment only (gh's arguments are gh's). The
+//! warm path is the token engine's: one small cache file, no runtime, no
+//! HTTP client. When no token can be had, one stderr line says why and gh
+//! runs with the environment as it was (it may have a login of its own).
+
+use std::ffi::{OsStr, OsString};
+use std::os::unix::process::CommandExt;
+use std::path::Path;
+use std::process::Command;
+
+use crate::diag::{self, debug, io_reason};
+use crate::error::Error;
+use crate::gh::{GH, ThisProgram, gh_on_path, gh_token_variables, set_gh_token};
+use crate::settings::{self, Flags};
+use crate::token;
+
+/// Set in the environment of the gh the proxy execs, to the proxy's process
+/// id: exec keeps the id, so a proxy that finds its own id there was exec'd
+/// by a proxy (two proxies, or a loop through a wrapper), and stops. The
+/// children gh starts have other ids, so a gh alias that runs gh again
+/// reaches the proxy as usual.
+pub const LOOP_MARKER: &str = "MOLECULE_GH_PROXY_PID";
+
+/// Is this program being run as `gh` (argv[0]'s file name)?
+pub fn invoked_as_gh(argv0: &OsStr) -> bool {
+    Path::new(argv0).file_name() == Some(OsStr::new(GH))
+}
+
+/// Run as gh: become the next gh. Returns only on failure.
+pub fn run(argv: &[OsString]) -> Error {
+    let me = match ThisProgram::find() {
+        Ok(me) => me,
+        Err(e) => {
+            return Error::CannotRun {
+                code: 126,
+                message: format!(
+                    "gh proxy: cannot find this program's own path: {}",
+                    io_reason(&e)
+                ),
+            };
+        }
+    };
+    let pid = std::process::id().to_string();
+    if std::env::var_os(LOOP_MARKER).is_some_and(|v| v == pid.as_str()) {
+        return Error::CannotRun {
+            code: 127,
+            message: format!(
+                "gh proxy: another gh proxy ran this one ({}): PATH leads from one proxy to \
+                 another instead of to the real gh; keep one gh link to this program on PATH",
+                me.path().display()
+            ),
+        };
+    }
+    let path_var = std::env::var_os("PATH");
+    let Some(gh) = gh_on_path(path_var.as_deref(), &me).find(|g| !g.is_proxy) else {
+        return Error::CannotRun {
+            code: 127,
+            message: format!(
+                "gh proxy: no gh on PATH but this proxy ({}); install the GitHub CLI \
+                 (apt-get install gh) in a directory on PATH",
+                me.path().display()
+            ),
+        };
+    };
+
+    let mut command = Command::new(&gh.path);
+    if let Some(argv0) = argv.first() {
+        command.arg0(argv0);
+    }
+    command.args(argv.iter().skip(1)).env(LOOP_MARKER, &pid);
+
+    let env = |name: &str| std::env::var_os(name);
+    match settings::resolve(&Flags::default(), &env) {
+        Ok(settings) => {
+            diag::set_verbose(settings.verbose);
+            match token::platform_token(&settings) {
+                Ok(token) => {
+                    debug!(
+                        "gh proxy: running {} with a fresh token in {}",
+                        gh.path.display(),
+                        gh_token_variables(&settings).join(", ")
+                    );
+                    set_gh_token(&mut command, &settings, &token.secret);
+                }
+                Err(e) => no_token(&gh.path, &format!("{e:#}")),
+            }
+        }
+        Err(e) => no_token(&gh.path, &e.0),
+    }
+    crate::secret::allow_core_dumps();
+    Error::cannot_run(gh.path.as_os_str(), &command.exec())
+}
+
+fn no_token(gh: &Path, why: &str) {
+    diag::write_line(
+        "warning",
+        &format!(
+            "gh proxy: no fresh token ({why}); running {} with the environment as it is",
+            gh.display()
+        ),
+    );
+}
