@@ -262,7 +262,7 @@ pub struct StatusArgs {
     pub probe_repo: Vec<String>,
 
     /// With --probe, probe only HOST (a served host) [default: every served host]; repeatable
-    #[arg(long, value_name = "HOST", requires = "probe", value_parser = settings::parse_host)]
+    #[arg(long, value_name = "HOST", requires = "probe", value_parser = HostParser)]
     pub probe_host: Vec<String>,
 
     /// With --probe, HOST's API is at URL (a proxy, a test server) [default: https://HOST/api/v1
@@ -296,6 +296,36 @@ impl clap::builder::TypedValueParser for ApiUrlParser {
         let text = value.to_string_lossy();
         settings::parse_api_url_arg(&text).map_err(|why| {
             let arg = arg.map_or_else(|| "HOST=URL".to_string(), |a| a.to_string());
+            clap::Error::raw(
+                clap::error::ErrorKind::ValueValidation,
+                format!(
+                    "invalid value '{}' for '{arg}': {why}\n",
+                    crate::secret::redact_url_userinfo(&text)
+                ),
+            )
+            .with_cmd(cmd)
+        })
+    }
+}
+
+/// `--probe-host HOST`, parsed by [`settings::parse_host`]; a refusal
+/// echoes the value with any user information redacted (a URL pasted where a
+/// host belongs may carry a password).
+#[derive(Clone)]
+struct HostParser;
+
+impl clap::builder::TypedValueParser for HostParser {
+    type Value = String;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<String, clap::Error> {
+        let text = value.to_string_lossy();
+        settings::parse_host(&text).map_err(|why| {
+            let arg = arg.map_or_else(|| "HOST".to_string(), |a| a.to_string());
             clap::Error::raw(
                 clap::error::ErrorKind::ValueValidation,
                 format!(

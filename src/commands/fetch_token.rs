@@ -18,8 +18,9 @@ pub fn run(settings: &Settings, host: Option<&str>, json: bool) -> Result<()> {
             Route::Platform => token::platform_token(settings)?,
             Route::NotServed => {
                 return Err(anyhow!(
-                    "{host} is not a served host (serving {}; add it with --host or \
+                    "{} is not a served host (serving {}; add it with --host or \
                  MOLECULE_GIT_HOSTS, or --secret-host or MOLECULE_SECRET_HOSTS)",
+                    crate::secret::redact_url_userinfo(host),
                     settings.describe_hosts()
                 )
                 .into());

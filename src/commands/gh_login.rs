@@ -54,18 +54,20 @@ pub fn run(settings: &Settings, options: &Options) -> Result<()> {
         let mut hosts = Vec::new();
         for name in &options.hostnames {
             let host = name.trim().to_ascii_lowercase();
+            // Named in a message only with any user information redacted.
+            let shown = crate::secret::redact_url_userinfo(&host);
             match settings.route(&host) {
                 Route::Platform => hosts.push(host),
                 Route::Secret(secret) => {
                     return Err(Error::Usage(format!(
-                        "--hostname {host}: it is served from secrets.d/{}, not from the \
+                        "--hostname {shown}: it is served from secrets.d/{}, not from the \
                          platform; gh-login gives gh the platform's token only",
                         secret.name
                     )));
                 }
                 Route::NotServed => {
                     return Err(Error::Usage(format!(
-                        "--hostname {host}: not a platform host (serving {}); gh-login gives \
+                        "--hostname {shown}: not a platform host (serving {}); gh-login gives \
                          gh the platform's token only to the hosts it serves (--host, \
                          MOLECULE_GIT_HOSTS)",
                         settings.describe_hosts()

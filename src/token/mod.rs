@@ -209,8 +209,10 @@ pub fn serve(settings: &Settings) -> Result<Served> {
                 };
                 // The fetch that brought a token already within the window
                 // (a short-lived one, or the platform's cache lags) was its
-                // refresh attempt: the next is not tried for 30 s.
-                if stale.is_some() || entry.good_until() - now <= window.as_secs() as i64 {
+                // refresh attempt: the next is not tried for 30 s. One with
+                // more left has had none: once it enters the window, the
+                // next get tries a refresh.
+                if entry.good_until() - now <= window.as_secs() as i64 {
                     entry.refresh_tried_at = Some(now);
                 }
                 match cache.write(&entry) {

@@ -541,7 +541,9 @@ fn the_fallback_sequence_git_runs_is_the_same_after_configure() {
     );
     assert!(
         out.stderr
-            .contains("credential.https://bob@github.com.helper")
+            .contains("credential.https://bob@github.com.helper"),
+        "{}",
+        out.stderr
     );
 
     std::fs::remove_file(&log).unwrap();

@@ -1004,6 +1004,27 @@ fn a_probe_api_url_with_a_password_is_refused_without_echoing_it() {
     assert!(out.stderr.contains("--api-url"), "{out:?}");
 }
 
+/// A URL pasted where a host belongs (`--probe-host`, `fetch-token HOST`,
+/// `gh-login --hostname`) is refused without its password.
+#[test]
+fn a_host_argument_holding_a_password_is_refused_without_echoing_it() {
+    let ws = Workspace::new();
+    ws.add_secret(URL_PASSWORD);
+    let url = format!("https://u:{URL_PASSWORD}@github.com");
+    let host = format!("u:{URL_PASSWORD}@github.com");
+    for (args, code) in [
+        (vec!["status", "--probe", "--probe-host", url.as_str()], 2),
+        (vec!["fetch-token", url.as_str()], 1),
+        (vec!["gh-login", "--hostname", host.as_str()], 2),
+    ] {
+        let out = ws.helper(&args, "");
+        assert_eq!(out.code(), code, "{args:?}: {out:?}");
+        assert!(out.stderr.contains("***@github.com"), "{args:?}: {out:?}");
+        assert_eq!(out.stdout, "", "{args:?}: {out:?}");
+    }
+    assert_eq!(ws.platform.count(), 0);
+}
+
 // ---- 11. an https platform with a private CA ---------------------------------
 
 #[test]

@@ -83,7 +83,7 @@ pub fn plan_host(
             Some(Applies::All) if value.is_empty() => kept.clear(),
             Some(Applies::All) => kept.push(value),
             Some(Applies::Some) if !value.is_empty() => {
-                hidden.push(format!("{} ({})", entry.key, entry.origin))
+                hidden.push(format!("{} ({})", shown_key(&entry.key), entry.origin))
             }
             _ => {}
         }
@@ -145,9 +145,38 @@ pub fn block_entries(
     found
 }
 
+/// A config key as a warning may show it: a user name tells the person
+/// which entry is meant; a password (`user:password@`) is redacted.
+fn shown_key(key: &str) -> String {
+    let userinfo = key
+        .split_once("://")
+        .and_then(|(_, rest)| rest.split_once('@'))
+        .map(|(userinfo, _)| userinfo);
+    match userinfo {
+        Some(userinfo) if userinfo.contains(':') => crate::secret::redact_url_userinfo(key),
+        _ => key.to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn warnings_show_a_user_name_but_no_password() {
+        assert_eq!(
+            shown_key("credential.https://bob@github.com.helper"),
+            "credential.https://bob@github.com.helper"
+        );
+        assert_eq!(
+            shown_key("credential.https://bob:Secret99@github.com/org.helper"),
+            "credential.https://***@github.com/org.helper"
+        );
+        assert_eq!(
+            shown_key("credential.https://github.com/org.helper"),
+            "credential.https://github.com/org.helper"
+        );
+    }
     use crate::git::helpers::tests::{P, entry, global_github, wrap};
     use std::path::Path;
 
