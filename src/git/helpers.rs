@@ -71,6 +71,39 @@ pub fn classify(value: &str) -> Line {
     }
 }
 
+/// The hosts a helper line of this program names: with `--host` (served
+/// from the platform) and with `--secret-host` (lower case). Either list
+/// empty means the line leaves that choice to git's environment
+/// (`MOLECULE_GIT_HOSTS`, default github.com; `MOLECULE_SECRET_HOSTS`).
+pub fn hosts_named(value: &str) -> (Vec<String>, Vec<String>) {
+    let command = value.strip_prefix('!').unwrap_or(value);
+    let (mut platform, mut secret) = (Vec::new(), Vec::new());
+    let Some(words) = shell::split(command) else {
+        return (platform, secret);
+    };
+    let mut words = words.iter().skip(1).map(String::as_str);
+    while let Some(word) = words.next() {
+        let (flag, inline) = match word.split_once('=') {
+            Some((flag, value)) if flag.starts_with("--") => (flag, Some(value)),
+            _ => (word, None),
+        };
+        if flag != "--host" && flag != "--secret-host" {
+            continue;
+        }
+        let Some(value) = inline.or_else(|| words.next()) else {
+            break;
+        };
+        match flag {
+            "--secret-host" => {
+                let host = value.split_once('=').map_or(value, |(h, _)| h);
+                secret.push(host.trim().to_ascii_lowercase());
+            }
+            _ => platform.push(value.trim().to_ascii_lowercase()),
+        }
+    }
+    (platform, secret)
+}
+
 /// One helper git would run for a host, in the order it would run them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HelperEntry {
@@ -222,6 +255,25 @@ pub fn helper_command(value: &OsStr, operation: &OsStr) -> OsString {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+
+    #[test]
+    fn the_hosts_a_line_names() {
+        let none: (Vec<String>, Vec<String>) = (vec![], vec![]);
+        assert_eq!(hosts_named(P), none);
+        assert_eq!(
+            hosts_named(&format!(
+                "{P} --host GitHub.com --timeout 3 --secret-host=git.example.test=T --host=ghe:8443"
+            )),
+            (
+                vec!["github.com".to_string(), "ghe:8443".to_string()],
+                vec!["git.example.test".to_string()]
+            )
+        );
+        assert_eq!(
+            hosts_named("!'/opt/my tools/molecule-git-token-helper' --secret-host g.test=T"),
+            (vec![], vec!["g.test".to_string()])
+        );
+    }
 
     pub const P: &str = "/usr/local/bin/molecule-git-token-helper";
 

@@ -209,6 +209,47 @@ fn git_config_problems_are_named() {
     assert_eq!(json_status(&json, "git"), "fail");
 }
 
+/// A host served only because a variable names it in this shell: git, run
+/// elsewhere without the variable, gets nothing for it. `status` says so
+/// until configure writes the host into the helper's line.
+#[test]
+fn a_host_the_helper_line_does_not_name_is_a_warning() {
+    let mut ws = Workspace::new();
+    private(&ws.configs.join(".auth_token"));
+    ws.set_env("MOLECULE_SECRET_HOSTS", "git.example.test=GITEA_TOKEN");
+    ws.write_secret("GITEA_TOKEN", "gitea-token-0123456789\n");
+    assert_eq!(ws.helper(&["configure"], "").code(), 0);
+    let (out, _) = status(&ws);
+    let gitea = out
+        .stdout
+        .lines()
+        .find(|l| l.contains(" git ") && l.contains("git.example.test:"))
+        .unwrap_or_else(|| panic!("{out:?}"));
+    assert!(gitea.starts_with("warn"), "{out:?}");
+    assert!(
+        gitea.contains("--secret-host git.example.test=NAME"),
+        "{out:?}"
+    );
+    // github.com is the default: served whatever git's environment holds.
+    let github = out
+        .stdout
+        .lines()
+        .find(|l| l.contains(" git ") && l.contains("github.com:"))
+        .unwrap();
+    assert!(!github.contains("does not name"), "{out:?}");
+
+    let out = ws.helper(&["unconfigure"], "");
+    assert_eq!(out.code(), 0, "{out:?}");
+    let out = ws.helper(
+        &["configure", "--secret-host", "git.example.test=GITEA_TOKEN"],
+        "",
+    );
+    assert_eq!(out.code(), 0, "{out:?}");
+    let (out, _) = status(&ws);
+    assert!(!out.stdout.contains("does not name"), "{out:?}");
+    assert!(!out.stdout.contains("but not"), "{out:?}");
+}
+
 // ---- secret hosts and --probe ------------------------------------------------
 
 const GITEA: &str = "git.example.test";
@@ -219,7 +260,9 @@ fn gitea_workspace(token: &str) -> (Workspace, MockGitea) {
     let mut ws = Workspace::new();
     ws.set_env("MOLECULE_SECRET_HOSTS", format!("{GITEA}=GITEA_TOKEN"));
     private(&ws.configs.join(".auth_token"));
-    assert_eq!(ws.helper(&["configure"], "").code(), 0);
+    let secret_host = format!("{GITEA}=GITEA_TOKEN");
+    let out = ws.helper(&["configure", "--secret-host", &secret_host], "");
+    assert_eq!(out.code(), 0, "{out:?}");
     ws.write_secret("GITEA_TOKEN", &format!("{token}\n"));
     let gitea = MockGitea::start();
     gitea.add_repo("o/r");

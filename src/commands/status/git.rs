@@ -4,7 +4,7 @@
 use super::render::{Check, Mark, check};
 use crate::git::helpers::{self, HelperEntry, Line};
 use crate::secret::redact_secrets;
-use crate::settings::Settings;
+use crate::settings::{DEFAULT_HOST, Settings};
 
 /// For each served host (platform and secret-backed), the helpers git would
 /// run, in order, and what would go wrong: another helper answering first,
@@ -53,6 +53,34 @@ fn host_check(host: &str, list: &[HelperEntry], short_lived: bool) -> Check {
         ),
         Some(0) => {}
         Some(_) => warns.push(format!("{} answers first", describe(&list[0]))),
+    }
+    if let Some(ours) = list.iter().find(|e| e.is_ours()) {
+        let (platform, secret) = helpers::hosts_named(&ours.value);
+        // The list the line names for this kind of host, the flag that names
+        // one, and whether the line serves the host without naming it (the
+        // default platform host).
+        let (named, flag, default) = match short_lived {
+            true => (platform, "--host", host == DEFAULT_HOST),
+            false => (secret, "--secret-host", false),
+        };
+        let example = match short_lived {
+            true => format!("--host {host}"),
+            false => format!("--secret-host {host}=NAME"),
+        };
+        if named.is_empty() && !default {
+            warns.push(format!(
+                "this helper's line in git's config does not name {host}, so git gets a \
+                 credential for it only while MOLECULE_GIT_HOSTS or MOLECULE_SECRET_HOSTS \
+                 names it in git's own environment; write it into the line with \
+                 `molecule-git-token-helper configure {example}`"
+            ));
+        } else if !named.is_empty() && !named.iter().any(|h| h == host) {
+            warns.push(format!(
+                "this helper's line names {flag} {} but not {host}, so git gets nothing from \
+                 it for {host}; run configure again with {example} among its flags",
+                named.join(", ")
+            ));
+        }
     }
     for e in list {
         if e.receives_our_token && short_lived {
