@@ -1,6 +1,8 @@
 #!/bin/sh
 # Make sure the tools the integration tests drive are installed: the real gh
-# (tests/mock_github.rs) and git-lfs. Quiet and exit 0 when they are there;
+# (tests/it/gh.rs, mock_github.rs, life.rs), git-lfs (git_server.rs,
+# life.rs), strace and setpriv (hardening.rs). Quiet and exit 0 when they are
+# there;
 # otherwise installs them with apt-get when run as root, or exits 1 naming
 # the command to run.
 #
@@ -10,6 +12,8 @@ set -eu
 missing=
 command -v gh >/dev/null 2>&1 || missing="$missing gh"
 command -v git-lfs >/dev/null 2>&1 || missing="$missing git-lfs"
+command -v strace >/dev/null 2>&1 || missing="$missing strace"
+command -v setpriv >/dev/null 2>&1 || missing="$missing util-linux"
 [ -z "$missing" ] && exit 0
 
 install="apt-get install -y$missing"
@@ -22,6 +26,8 @@ export DEBIAN_FRONTEND=noninteractive
 # A fresh container has no package lists yet: update once if the install fails.
 apt-get install -y -qq $missing >/dev/null 2>&1 ||
     { apt-get update -qq >/dev/null && apt-get install -y -qq $missing >/dev/null; }
-for tool in $missing; do
+for package in $missing; do
+    tool=$package
+    [ "$package" = util-linux ] && tool=setpriv
     command -v "$tool" >/dev/null 2>&1 || { echo "test-deps.sh: $tool still missing after: $install" >&2; exit 1; }
 done
