@@ -18,6 +18,13 @@
 #     `store` fallback) against a refused port and against a platform that
 #     answers 500: the slowest fill, how many reached the fallback, and the
 #     platform requests (for the refused port, connection attempts);
+#   - git over HTTPS against a real git server (`git http-backend` behind
+#     TLS, examples/git-server.rs): `git ls-remote` with this helper (warm
+#     cache) next to the same with `credential-store` holding the same
+#     token, and their ratio; a cold `git clone` (empty cache) next to one
+#     with credential-store; and an outage: 16 parallel `git ls-remote`s
+#     with the platform refusing connections, each reaching the operator's
+#     PAT in the fallback store: the slowest;
 #   - peak RSS of a warm `get`; the release binary's size.
 #
 # Needs hyperfine, GNU time (/usr/bin/time), curl and gh; as root on Debian it
@@ -32,7 +39,7 @@ while [ $# -gt 0 ]; do
     case $1 in
         --rounds) rounds=$2; shift 2 ;;
         --runs) runs=$2; shift 2 ;;
-        -h|--help) sed -n '2,25s/^# \{0,1\}//p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,33s/^# \{0,1\}//p' "$0"; exit 0 ;;
         *) echo "bench/run.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
     esac
 done
@@ -54,8 +61,9 @@ fi
 
 echo "building the release binary and the mock platform ..." >&2
 bin=$(scripts/build-release.sh)
-cargo build --quiet --release --locked --example mock-platform
+cargo build --quiet --release --locked --example mock-platform --example git-server
 mock=target/release/examples/mock-platform
+gitsrv=target/release/examples/git-server
 
 # Versions now: HOME changes below, and rustup's proxies look there.
 git_version=$(git --version)
@@ -211,6 +219,69 @@ start_mock err --status 500
 outage http500 "http://127.0.0.1:$(cat "$work/err.port")"
 err_slowest=$slowest err_fell_back=$fell_back err_requests=$(requests err)
 
+echo "git over HTTPS: ls-remote with this helper vs credential-store, a cold clone, an outage ..." >&2
+printf 'fallback-pat\n' > "$work/pat"
+"$gitsrv" --port 0 --port-file "$work/git.port" --pat-file "$work/pat" --accept-any-token \
+    --repo demo --ca-file "$work/ca.pem" --quiet 2>"$work/git.log" &
+pids+=($!)
+for _ in $(seq 100); do [ -s "$work/git.port" ] && [ -s "$work/ca.pem" ] && break; sleep 0.05; done
+[ -s "$work/git.port" ] || { echo "bench/run.sh: the git server did not start (see $work/git.log)" >&2; exit 1; }
+githost=127.0.0.1:$(cat "$work/git.port")
+remote=https://$githost/demo.git
+# GIT_SSL_CAINFO would win over http.sslCAInfo.
+unset GIT_SSL_CAINFO
+export PLATFORM_URL=$url
+rm -rf "$work/cache"
+# As configure writes it: a reset line, this helper for the remote's host.
+printf '[http]\n\tsslCAInfo = %s\n[credential "https://%s/"]\n\thelper =\n\thelper = %s --host %s\n' \
+    "$work/ca.pem" "$githost" "$bin" "$githost" > "$work/git-helper.cfg"
+token=$("$bin" --host "$githost" fetch-token "$githost")
+printf 'https://x-access-token:%s@%s\n' "$token" "$githost" > "$work/git-store"
+chmod 600 "$work/git-store"
+printf '[http]\n\tsslCAInfo = %s\n[credential]\n\thelper = store --file=%s\n' \
+    "$work/ca.pem" "$work/git-store" > "$work/git-store.cfg"
+with_helper="GIT_CONFIG_GLOBAL=$work/git-helper.cfg git ls-remote $remote"
+with_store="GIT_CONFIG_GLOBAL=$work/git-store.cfg git ls-remote $remote"
+sh -c "$with_helper" | grep -q refs/heads/main || { echo "bench: ls-remote with the helper failed" >&2; exit 1; }
+sh -c "$with_store" | grep -q refs/heads/main || { echo "bench: ls-remote with credential-store failed" >&2; exit 1; }
+git_runs=$(( runs / 4 > 20 ? runs / 4 : 20 ))
+: > "$work/ls.ours"; : > "$work/ls.store"; : > "$work/ls.ratio"
+for r in $(seq "$rounds"); do
+    if [ $((r % 2)) = 1 ]; then
+        runs=$git_runs hf "$work/l.csv" "$with_helper" "$with_store"
+        o=$(col_median "$work/l.csv" 1); s=$(col_median "$work/l.csv" 2)
+    else
+        runs=$git_runs hf "$work/l.csv" "$with_store" "$with_helper"
+        s=$(col_median "$work/l.csv" 1); o=$(col_median "$work/l.csv" 2)
+    fi
+    echo "$o" >> "$work/ls.ours"; echo "$s" >> "$work/ls.store"
+    awk -v o="$o" -v s="$s" 'BEGIN { print o / s }' >> "$work/ls.ratio"
+done
+ls_ours=$(median "$work/ls.ours"); ls_store=$(median "$work/ls.store"); ls_ratio=$(median "$work/ls.ratio")
+runs=$git_runs hf "$work/clone.csv" --prepare "rm -rf $work/clone $work/cache/token" \
+    "GIT_CONFIG_GLOBAL=$work/git-helper.cfg git clone -q $remote $work/clone" \
+    "GIT_CONFIG_GLOBAL=$work/git-store.cfg git clone -q $remote $work/clone"
+clone_ours=$(col_median "$work/clone.csv" 1); clone_store=$(col_median "$work/clone.csv" 2)
+# The outage: the platform refuses connections, the cache is empty, and the
+# operator's PAT waits in the fallback store after this helper.
+printf 'https://operator:fallback-pat@%s\n' "$githost" > "$work/pat-store"
+chmod 600 "$work/pat-store"
+printf '[http]\n\tsslCAInfo = %s\n[credential "https://%s/"]\n\thelper =\n\thelper = %s --host %s\n\thelper = store --file=%s\n' \
+    "$work/ca.pem" "$githost" "$bin" "$githost" "$work/pat-store" > "$work/git-outage.cfg"
+rm -rf "$work/cache" "$work/ls-outage"
+mkdir -p "$work/ls-outage"
+start=$(date +%s%N)
+(
+    export PLATFORM_URL=http://127.0.0.1:1 GIT_CONFIG_GLOBAL=$work/git-outage.cfg
+    for i in $(seq 16); do
+        { git ls-remote "$remote" > "$work/ls-outage/$i" 2>/dev/null; date +%s%N > "$work/ls-outage/$i.end"; } &
+    done
+    wait
+)
+ls_outage_slowest=$(cat "$work/ls-outage"/*.end | sort -n | tail -1 | awk -v s="$start" '{ printf "%.3f", ($1 - s) / 1e9 }')
+ls_outage_ok=$(grep -l 'refs/heads/main' "$work/ls-outage"/[0-9]* | wc -l)
+export PLATFORM_URL=$url
+
 echo "peak RSS of a warm get ..." >&2
 "$bin" get < "$work/input" >/dev/null
 : > "$work/rss"
@@ -246,6 +317,13 @@ outage, 24 concurrent fills against a refused port
 outage, 24 concurrent fills against a platform answering 500
   slowest fill               $err_slowest s; $err_fell_back of 24 at the fallback   (goal ≤ 1 s)
   platform requests          $err_requests   (goal ≤ 4)
+git ls-remote over HTTPS, this helper (warm)  $(ms "$ls_ours")   (median of $rounds rounds × $git_runs runs)
+git ls-remote, credential-store, same token   $(ms "$ls_store")
+  ratio (ours / store)       $(awk -v r="$ls_ratio" 'BEGIN { printf "%.3f×", r }')   (goal ≤ 1.05×)
+cold git clone, this helper (empty cache, one fetch)  $(ms "$clone_ours")   (median of $git_runs runs)
+git clone, credential-store                           $(ms "$clone_store")
+outage, 16 parallel git ls-remote, platform refusing connections
+  slowest to finish at the PAT  $ls_outage_slowest s; $ls_outage_ok of 16 succeeded   (goal: about 1 s)
 peak RSS, warm get           $rss_median KiB median, $rss_max KiB max of 50   (goal ≤ 4096 KiB)
 release binary size          $size bytes ($(awk -v b="$size" 'BEGIN { printf "%.2f MiB", b / 1048576 }'))
 EOF
