@@ -262,44 +262,43 @@ pub struct StatusArgs {
     pub probe_repo: Vec<String>,
 
     /// With --probe, probe only HOST (a served host) [default: every served host]; repeatable
-    #[arg(long, value_name = "HOST", requires = "probe", value_parser = HostParser)]
+    #[arg(long, value_name = "HOST", requires = "probe", value_parser = host_arg())]
     pub probe_host: Vec<String>,
 
     /// With --probe, HOST's API is at URL (a proxy, a test server) [default: https://HOST/api/v1
     /// for a secret host; https://api.github.com for github.com, https://HOST/api/v3 for another
     /// platform host]; repeatable
-    #[arg(long, value_name = "HOST=URL", requires = "probe", value_parser = ApiUrlParser)]
+    #[arg(long, value_name = "HOST=URL", requires = "probe", value_parser = api_url_arg())]
     pub api_url: Vec<ApiUrl>,
 
     /// With --probe, git reaches platform host HOST at URL (a proxy, a test server): the push
     /// probe asks URL/OWNER/REPO.git/info/refs [default: https://HOST]; repeatable
-    #[arg(long, value_name = "HOST=URL", requires = "probe", value_parser = ApiUrlParser)]
+    #[arg(long, value_name = "HOST=URL", requires = "probe", value_parser = api_url_arg())]
     pub git_url: Vec<ApiUrl>,
 }
 
-/// `--api-url HOST=URL` and `--git-url HOST=URL`, parsed by
-/// [`settings::parse_api_url_arg`]; a refusal echoes the value with its
-/// URL's user information redacted (clap's own message would quote the
-/// password it refuses).
+/// A value parser whose refusal echoes the value with any URL user
+/// information redacted: clap's own message would quote a password pasted
+/// into `--api-url`, `--git-url` or `--probe-host`.
 #[derive(Clone)]
-struct ApiUrlParser;
+struct Redacting<T>(fn(&str) -> Result<T, String>);
 
-impl clap::builder::TypedValueParser for ApiUrlParser {
-    type Value = ApiUrl;
+impl<T: Clone + Send + Sync + 'static> clap::builder::TypedValueParser for Redacting<T> {
+    type Value = T;
 
     fn parse_ref(
         &self,
         cmd: &clap::Command,
         arg: Option<&clap::Arg>,
         value: &std::ffi::OsStr,
-    ) -> Result<ApiUrl, clap::Error> {
+    ) -> Result<T, clap::Error> {
         let text = value.to_string_lossy();
-        settings::parse_api_url_arg(&text).map_err(|why| {
-            let arg = arg.map_or_else(|| "HOST=URL".to_string(), |a| a.to_string());
+        (self.0)(&text).map_err(|why| {
+            let arg = arg.map_or_else(|| "the value".to_string(), |a| format!("'{a}'"));
             clap::Error::raw(
                 clap::error::ErrorKind::ValueValidation,
                 format!(
-                    "invalid value '{}' for '{arg}': {why}\n",
+                    "invalid value '{}' for {arg}: {why}\n",
                     crate::secret::redact_url_userinfo(&text)
                 ),
             )
@@ -308,34 +307,14 @@ impl clap::builder::TypedValueParser for ApiUrlParser {
     }
 }
 
-/// `--probe-host HOST`, parsed by [`settings::parse_host`]; a refusal
-/// echoes the value with any user information redacted (a URL pasted where a
-/// host belongs may carry a password).
-#[derive(Clone)]
-struct HostParser;
+/// `--api-url HOST=URL` and `--git-url HOST=URL`.
+fn api_url_arg() -> Redacting<ApiUrl> {
+    Redacting(settings::parse_api_url_arg)
+}
 
-impl clap::builder::TypedValueParser for HostParser {
-    type Value = String;
-
-    fn parse_ref(
-        &self,
-        cmd: &clap::Command,
-        arg: Option<&clap::Arg>,
-        value: &std::ffi::OsStr,
-    ) -> Result<String, clap::Error> {
-        let text = value.to_string_lossy();
-        settings::parse_host(&text).map_err(|why| {
-            let arg = arg.map_or_else(|| "HOST".to_string(), |a| a.to_string());
-            clap::Error::raw(
-                clap::error::ErrorKind::ValueValidation,
-                format!(
-                    "invalid value '{}' for '{arg}': {why}\n",
-                    crate::secret::redact_url_userinfo(&text)
-                ),
-            )
-            .with_cmd(cmd)
-        })
-    }
+/// `--probe-host HOST`.
+fn host_arg() -> Redacting<String> {
+    Redacting(|value| settings::parse_host(value).map_err(String::from))
 }
 
 const STATUS_ABOUT: &str = "\

@@ -114,17 +114,9 @@ impl Entry {
 
     /// Parse an entry; `None` for anything that is not one we wrote whole.
     fn decode(text: &str) -> Option<Entry> {
-        let mut lines = text.strip_suffix('\n')?.split('\n');
-        if lines.next()? != MAGIC {
-            return None;
-        }
-        let mut field = |name: &str| {
-            let line = lines.next()?;
-            let value = line.strip_prefix(name)?.strip_prefix(' ')?;
-            Some(value.to_string())
-        };
-        let platform = field("platform")?;
-        let bearer_sha256 = field("bearer-sha256")?;
+        let mut fields = Fields::open(text, MAGIC)?;
+        let key = fields.key()?;
+        let mut field = |name: &str| fields.field(name);
         let fetched_at = field("fetched")?.parse().ok()?;
         let refresh_tried_at = match field("refresh-tried")?.as_str() {
             "-" => None,
@@ -132,14 +124,11 @@ impl Entry {
         };
         let expires_at = field("expires")?.parse().ok()?;
         let secret = field("token")?;
-        if lines.next().is_some() || crate::secret::validate(&secret).is_err() {
+        if !fields.done() || crate::secret::validate(&secret).is_err() {
             return None;
         }
         Some(Entry {
-            key: Key {
-                platform,
-                bearer_sha256,
-            },
+            key,
             secret: Secret::new(secret),
             expires_at,
             fetched_at,
@@ -225,17 +214,9 @@ impl Failed {
     }
 
     fn decode(text: &str) -> Option<Failed> {
-        let mut lines = text.strip_suffix('\n')?.split('\n');
-        if lines.next()? != FAILED_MAGIC {
-            return None;
-        }
-        let mut field = |name: &str| {
-            let line = lines.next()?;
-            let value = line.strip_prefix(name)?.strip_prefix(' ')?;
-            Some(value.to_string())
-        };
-        let platform = field("platform")?;
-        let bearer_sha256 = field("bearer-sha256")?;
+        let mut fields = Fields::open(text, FAILED_MAGIC)?;
+        let key = fields.key()?;
+        let mut field = |name: &str| fields.field(name);
         let at_ms = field("at-ms")?.parse().ok()?;
         let unavailable = match field("kind")?.as_str() {
             "unavailable" => true,
@@ -243,18 +224,48 @@ impl Failed {
             _ => return None,
         };
         let message = field("message")?;
-        if lines.next().is_some() {
+        if !fields.done() {
             return None;
         }
         Some(Failed {
-            key: Key {
-                platform,
-                bearer_sha256,
-            },
+            key,
             at_ms,
             unavailable,
             message,
         })
+    }
+}
+
+/// The `name value` lines of a file this module wrote, after its magic
+/// first line, read in the order they were written.
+struct Fields<'a> {
+    lines: std::str::Split<'a, char>,
+}
+
+impl<'a> Fields<'a> {
+    /// `None` unless `text` is whole (ends with a newline) and starts with `magic`.
+    fn open(text: &'a str, magic: &str) -> Option<Fields<'a>> {
+        let mut lines = text.strip_suffix('\n')?.split('\n');
+        (lines.next()? == magic).then_some(Fields { lines })
+    }
+
+    /// The next line's value, if the line is `name value`.
+    fn field(&mut self, name: &str) -> Option<String> {
+        let line = self.lines.next()?;
+        Some(line.strip_prefix(name)?.strip_prefix(' ')?.to_string())
+    }
+
+    /// The platform and bearer fingerprint that every file starts with.
+    fn key(&mut self) -> Option<Key> {
+        Some(Key {
+            platform: self.field("platform")?,
+            bearer_sha256: self.field("bearer-sha256")?,
+        })
+    }
+
+    /// Nothing follows the last field.
+    fn done(&mut self) -> bool {
+        self.lines.next().is_none()
     }
 }
 

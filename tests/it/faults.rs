@@ -269,6 +269,12 @@ fn cache_entry_killed_mid_write_is_old_new_or_absent_never_torn() {
     let mut seen_entries = 0;
     let mut rng = unique_seed();
     let stderr_log = ws.path().join("killed-stderr");
+    // Kill within the time a whole call takes here (a loaded machine is
+    // slower), so that some calls get as far as writing.
+    let timed = std::time::Instant::now();
+    assert_eq!(ws.helper(&["fetch-token"], "").code(), 0);
+    let window_us = (timed.elapsed().as_micros() as u64 * 3 / 2).max(4000);
+    ws.forget_cache();
     for i in 0..150 {
         let mut c = ws.command(BIN);
         let stderr = std::fs::OpenOptions::new()
@@ -281,11 +287,11 @@ fn cache_entry_killed_mid_write_is_old_new_or_absent_never_torn() {
             .stdout(Stdio::null())
             .stderr(stderr);
         let mut child = c.spawn().unwrap();
-        // Kill at a random moment of the call's life (a few milliseconds).
+        // Kill at a random moment of the call's life.
         rng = rng
             .wrapping_mul(6364136223846793005)
             .wrapping_add(1442695040888963407);
-        std::thread::sleep(Duration::from_micros((rng >> 33) % 4000));
+        std::thread::sleep(Duration::from_micros((rng >> 33) % window_us));
         let _ = child.kill();
         let _ = child.wait();
         match std::fs::read_to_string(ws.cache_entry()) {

@@ -6,14 +6,12 @@
 //! real gh cannot show a detail (its argv, its exact environment, exec
 //! semantics) a fake `gh` script after the proxy on PATH records it.
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
+use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::Arc;
-use std::time::Duration;
 
 use crate::support::mock_github::*;
 use crate::support::*;
@@ -89,23 +87,9 @@ impl World {
         self.ws.set_env("PATH", path);
     }
 
-    /// A token freshly minted by the mock platform (asked over HTTP with the bearer).
+    /// A token freshly minted by the mock platform.
     fn mint(&self) -> String {
-        let mut stream = TcpStream::connect(self.ws.platform.addr()).unwrap();
-        stream
-            .set_read_timeout(Some(Duration::from_secs(10)))
-            .unwrap();
-        write!(
-            stream,
-            "GET {} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\nConnection: close\r\n\r\n",
-            crate::support::mock_platform::TOKEN_PATH,
-            self.ws.bearer
-        )
-        .unwrap();
-        let mut answer = String::new();
-        stream.read_to_string(&mut answer).unwrap();
-        assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
-        self.ws.platform.last_token().expect("a minted token")
+        self.ws.mint()
     }
 
     /// `gh ARGS` as a shell runs it: found on PATH (argv[0] `gh`).

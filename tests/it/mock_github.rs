@@ -142,25 +142,9 @@ impl GhWorld {
         }
     }
 
-    /// A token freshly minted by the mock platform (asked over HTTP with the bearer).
+    /// A token freshly minted by the mock platform.
     fn mint(&self) -> String {
-        let mut stream = TcpStream::connect(self.ws.platform.addr()).unwrap();
-        stream
-            .set_read_timeout(Some(Duration::from_secs(10)))
-            .unwrap();
-        write!(
-            stream,
-            "GET {} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\nConnection: close\r\n\r\n",
-            crate::support::mock_platform::TOKEN_PATH,
-            self.ws.bearer
-        )
-        .unwrap();
-        let mut answer = String::new();
-        stream.read_to_string(&mut answer).unwrap();
-        assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
-        let token = self.ws.platform.last_token().expect("a minted token");
-        assert!(answer.contains(&token));
-        token
+        self.ws.mint()
     }
 
     /// Run gh with `args`, `stdin`, and these extra variables (checked for leaks like any run).

@@ -264,6 +264,30 @@ impl Workspace {
         c
     }
 
+    /// A token freshly minted by the mock platform, asked for over HTTP
+    /// with the bearer as the helper would (not through the helper, so its
+    /// cache is untouched).
+    pub fn mint(&self) -> String {
+        use std::io::Read;
+        let mut stream = std::net::TcpStream::connect(self.platform.addr()).unwrap();
+        stream
+            .set_read_timeout(Some(std::time::Duration::from_secs(10)))
+            .unwrap();
+        write!(
+            stream,
+            "GET {} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\nConnection: close\r\n\r\n",
+            mock_platform::TOKEN_PATH,
+            self.bearer
+        )
+        .unwrap();
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).unwrap();
+        assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+        let token = self.platform.last_token().expect("a minted token");
+        assert!(answer.contains(&token));
+        token
+    }
+
     /// Run the helper with `args` and `stdin`.
     pub fn helper(&self, args: &[&str], stdin: &str) -> Out {
         let mut c = self.command(BIN);
