@@ -29,7 +29,11 @@ through to the next helper (an operator's fallback token, say).
 
 Hosts named with --secret-host HOST=NAME (a team's Gitea, say) are served instead from the \
 secret the platform wrote to $CONFIGS_DIR/secrets.d/NAME, with the username git sent (else \
-x-access-token) and no expiry, and never from the platform.";
+x-access-token) and no expiry, and never from the platform.
+
+Linked as `gh` (configure --gh-proxy), it is a proxy for the gh CLI: it runs the next gh on \
+PATH with GH_TOKEN and GITHUB_TOKEN set to a fresh token, since gh prefers those variables \
+(stale in every workspace process) to its own login.";
 
 const AFTER_HELP: &str = "\
 Every setting is a flag or an environment variable; a flag wins. Boolean variables take \
