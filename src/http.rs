@@ -5,7 +5,8 @@
 //! share it; only the GitHub probes may add the `HTTPS_PROXY` proxy, for
 //! https URLs (CONNECT keeps TLS end to end).
 
-use std::time::Duration;
+use std::future::Future;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use reqwest::header::{ACCEPT, AUTHORIZATION, HeaderValue};
@@ -104,6 +105,69 @@ pub fn authorized_get(
             .header(AUTHORIZATION, authorization)
             .header(ACCEPT, "application/json"),
     )
+}
+
+/// A runtime and a client for a run of requests that share one deadline
+/// (`status --probe`'s): each request gets what is left of it.
+pub struct Session {
+    runtime: tokio::runtime::Runtime,
+    client: reqwest::Client,
+    deadline: Instant,
+    /// The whole budget that `deadline` ends, named in messages.
+    timeout: Duration,
+}
+
+impl Session {
+    /// `https`: whether any URL asked will be https (TLS roots are loaded
+    /// only then); `proxy`: see [`client_via`].
+    pub fn new(
+        https: bool,
+        proxy: Option<reqwest::Proxy>,
+        deadline: Instant,
+        timeout: Duration,
+    ) -> Result<Session> {
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        Ok(Session {
+            runtime: runtime()?,
+            client: client_via(https, remaining, proxy)?,
+            deadline,
+            timeout,
+        })
+    }
+
+    pub fn client(&self) -> &reqwest::Client {
+        &self.client
+    }
+
+    /// Run `request` (for `url`) within what is left of the deadline. An
+    /// error is one line naming the URL.
+    pub fn run<T>(
+        &self,
+        url: &str,
+        request: impl Future<Output = Result<T, String>>,
+    ) -> Result<T, String> {
+        let remaining = self.deadline.saturating_duration_since(Instant::now());
+        // The timer is made inside the runtime, whose clock it needs.
+        let outcome = self
+            .runtime
+            .block_on(async { tokio::time::timeout(remaining, request).await });
+        outcome.unwrap_or_else(|_| {
+            Err(format!(
+                "{url} did not answer within the {} s deadline",
+                self.timeout.as_secs_f64()
+            ))
+        })
+    }
+}
+
+/// A request to `url` that got no answer, as one line (never a body).
+pub fn send_error(error: &reqwest::Error, url: &str) -> String {
+    let reason = root_cause(error);
+    if error.is_connect() {
+        format!("cannot connect to {url}: {reason}")
+    } else {
+        format!("the request to {url} failed: {reason}")
+    }
 }
 
 /// The innermost cause, which is the informative one ("connection refused").

@@ -29,26 +29,19 @@ pub struct Answer {
     pub elapsed: Duration,
 }
 
-/// A runtime and a client for the probes of one API, and their deadline.
+/// The probes of one API, within one deadline.
 pub struct Api {
-    runtime: tokio::runtime::Runtime,
-    client: reqwest::Client,
+    session: http::Session,
     base: String,
-    deadline: Instant,
-    timeout: Duration,
 }
 
 impl Api {
     /// `base` without a trailing slash; `timeout` is the whole budget that
     /// `deadline` ends, named in messages.
     pub fn new(base: &str, deadline: Instant, timeout: Duration) -> Result<Api> {
-        let remaining = deadline.saturating_duration_since(Instant::now());
         Ok(Api {
-            runtime: http::runtime()?,
-            client: http::client(base.starts_with("https:"), remaining)?,
+            session: http::Session::new(base.starts_with("https:"), None, deadline, timeout)?,
             base: base.trim_end_matches('/').to_string(),
-            deadline,
-            timeout,
         })
     }
 
@@ -60,28 +53,15 @@ impl Api {
     /// `GET {base}{path}`. An error is one line naming the URL.
     pub fn get(&self, path: &str, token: &Secret) -> Result<Answer, String> {
         let url = self.url(path);
-        let remaining = self.deadline.saturating_duration_since(Instant::now());
         let started = Instant::now();
-        let request = get(&self.client, &url, token, path == "/user");
-        // The timer is made inside the runtime, whose clock it needs.
-        let outcome = self
-            .runtime
-            .block_on(async { tokio::time::timeout(remaining, request).await });
-        match outcome {
-            Ok(Ok((status, login))) => {
-                debug!("GET {url}: HTTP {status}");
-                Ok(Answer {
-                    status,
-                    login,
-                    elapsed: started.elapsed(),
-                })
-            }
-            Ok(Err(why)) => Err(why),
-            Err(_) => Err(format!(
-                "{url} did not answer within the {} s deadline",
-                self.timeout.as_secs_f64()
-            )),
-        }
+        let request = get(self.session.client(), &url, token, path == "/user");
+        let (status, login) = self.session.run(&url, request)?;
+        debug!("GET {url}: HTTP {status}");
+        Ok(Answer {
+            status,
+            login,
+            elapsed: started.elapsed(),
+        })
     }
 }
 
@@ -93,14 +73,10 @@ async fn get(
 ) -> Result<(u16, Option<String>), String> {
     let request = http::authorized_get(client, url, "token", token)
         .ok_or_else(|| "the token cannot be sent in an HTTP header".to_string())?;
-    let mut response = request.send().await.map_err(|e| {
-        let reason = http::root_cause(&e);
-        if e.is_connect() {
-            format!("cannot connect to {url}: {reason}")
-        } else {
-            format!("the request to {url} failed: {reason}")
-        }
-    })?;
+    let mut response = request
+        .send()
+        .await
+        .map_err(|e| http::send_error(&e, url))?;
     let status = response.status().as_u16();
     if status != 200 || !want_login {
         return Ok((status, None));

@@ -57,55 +57,34 @@ pub struct Reply {
     pub elapsed: Duration,
 }
 
-/// A runtime and a client for the probes of the platform's hosts, and
-/// their deadline.
+/// The probes of the platform's hosts, within one deadline.
 pub struct Client {
-    runtime: tokio::runtime::Runtime,
-    client: reqwest::Client,
-    deadline: Instant,
-    timeout: Duration,
+    session: http::Session,
 }
 
 impl Client {
     /// `https`: whether any URL asked will be https (TLS roots are loaded
-    /// only then); `timeout` is the whole budget that `deadline` ends, named
-    /// in messages.
+    /// only then, and only then may `HTTPS_PROXY` be used); `timeout` is the
+    /// whole budget that `deadline` ends, named in messages.
     pub fn new(https: bool, deadline: Instant, timeout: Duration) -> Result<Client> {
-        let remaining = deadline.saturating_duration_since(Instant::now());
         let proxy = match https {
             true => http::https_proxy_from_env()?,
             false => None,
         };
         Ok(Client {
-            runtime: http::runtime()?,
-            client: http::client_via(https, remaining, proxy)?,
-            deadline,
-            timeout,
+            session: http::Session::new(https, proxy, deadline, timeout)?,
         })
     }
 
     /// `GET url` with the token as `auth` says. An error is one line naming
     /// the URL.
     pub fn get(&self, url: &str, auth: Auth, token: &Secret) -> Result<Reply, String> {
-        let remaining = self.deadline.saturating_duration_since(Instant::now());
         let started = Instant::now();
-        let request = get(&self.client, url, auth, token);
-        // The timer is made inside the runtime, whose clock it needs.
-        let outcome = self
-            .runtime
-            .block_on(async { tokio::time::timeout(remaining, request).await });
-        match outcome {
-            Ok(Ok(mut reply)) => {
-                debug!("GET {url}: HTTP {}", reply.status);
-                reply.elapsed = started.elapsed();
-                Ok(reply)
-            }
-            Ok(Err(why)) => Err(why),
-            Err(_) => Err(format!(
-                "{url} did not answer within the {} s deadline",
-                self.timeout.as_secs_f64()
-            )),
-        }
+        let request = get(self.session.client(), url, auth, token);
+        let mut reply = self.session.run(url, request)?;
+        debug!("GET {url}: HTTP {}", reply.status);
+        reply.elapsed = started.elapsed();
+        Ok(reply)
     }
 }
 
@@ -127,14 +106,10 @@ async fn get(
                 .basic_auth("x-access-token", Some(token.expose()))
         }
     };
-    let mut response = request.send().await.map_err(|e| {
-        let reason = http::root_cause(&e);
-        if e.is_connect() {
-            format!("cannot connect to {url}: {reason}")
-        } else {
-            format!("the request to {url} failed: {reason}")
-        }
-    })?;
+    let mut response = request
+        .send()
+        .await
+        .map_err(|e| http::send_error(&e, url))?;
     let mut reply = headers(response.status().as_u16(), response.headers());
     let mut body = Vec::new();
     while let Ok(Some(chunk)) = response.chunk().await {
