@@ -191,15 +191,7 @@ fn an_unwritable_cache_directory_means_working_uncached() {
     std::fs::create_dir_all(&ws.cache).unwrap();
     std::fs::set_permissions(&ws.cache, std::fs::Permissions::from_mode(0o500)).unwrap();
     // Root ignores permission bits; without these capabilities it cannot.
-    let unprivileged = |program: &str| {
-        let mut c = ws.command("setpriv");
-        c.args([
-            "--bounding-set=-dac_override,-dac_read_search,-fowner",
-            "--inh-caps=-all",
-            program,
-        ]);
-        c
-    };
+    let unprivileged = |program: &str| ws.unprivileged(program);
     let probe = ws.cache.join("probe");
     let mut touch = unprivileged("touch");
     touch.arg(&probe);

@@ -191,14 +191,8 @@ fn input_that_never_ends_is_given_up_on_at_the_deadline() {
 
 /// Run git without the capabilities that let root ignore file modes.
 fn fill_unprivileged(ws: &Workspace) -> Out {
-    let mut c = ws.command("setpriv");
-    c.args([
-        "--bounding-set=-dac_override,-dac_read_search,-fowner",
-        "--inh-caps=-all",
-        "git",
-        "credential",
-        "fill",
-    ]);
+    let mut c = ws.unprivileged("git");
+    c.args(["credential", "fill"]);
     ws.run(c, &format!("url={URL}\n\n"))
 }
 

@@ -11,22 +11,9 @@ use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::sync::Arc;
 
 use crate::support::mock_github::*;
 use crate::support::*;
-
-/// The directory holding the real gh on PATH, or a panic saying how to install it.
-fn real_gh_dir() -> PathBuf {
-    std::env::var_os("PATH")
-        .and_then(|p| std::env::split_paths(&p).find(|d| d.join("gh").is_file()))
-        .unwrap_or_else(|| {
-            panic!(
-                "the real gh is not on PATH: install it with `apt-get install -y gh` \
-                 (or run scripts/test-deps.sh as root)"
-            )
-        })
-}
 
 /// A workspace for the real gh: the mock platform minting tokens, the mock
 /// GitHub API accepting only its live ones, gh's own config directory, and
@@ -49,18 +36,10 @@ impl World {
     fn new(hosts: Option<&str>) -> World {
         let gh_dir = real_gh_dir();
         let mut ws = Workspace::new();
-        let checker = ws.platform.checker();
-        let stack = GithubStack::start(ws.path(), Arc::new(move |t: &str| checker.is_live(t)));
-        for (k, v) in stack.env() {
-            ws.set_env(&k, v);
-        }
-        let gh_config = ws.path().join("gh-config");
-        std::fs::create_dir_all(&gh_config).unwrap();
-        ws.set_env("GH_CONFIG_DIR", &gh_config);
+        let (stack, gh_config) = ws.start_github();
         if let Some(hosts) = hosts {
             ws.set_env("MOLECULE_GIT_HOSTS", hosts);
         }
-        stack.github.add_repo("o/r", Perms::all());
         let proxy_dir = ws.path().join("proxy-bin");
         std::fs::create_dir_all(&proxy_dir).unwrap();
         std::os::unix::fs::symlink(BIN, proxy_dir.join("gh")).unwrap();

@@ -600,15 +600,7 @@ fn a_valid_entry_in_an_unwritable_cache_directory_is_served() {
     std::fs::remove_file(ws.cache.join("token.lock")).unwrap();
     std::fs::set_permissions(&ws.cache, std::fs::Permissions::from_mode(0o500)).unwrap();
     // Root ignores permission bits; without these capabilities it cannot.
-    let unprivileged = |program: &str| {
-        let mut c = ws.command("setpriv");
-        c.args([
-            "--bounding-set=-dac_override,-dac_read_search,-fowner",
-            "--inh-caps=-all",
-            program,
-        ]);
-        c
-    };
+    let unprivileged = |program: &str| ws.unprivileged(program);
     let mut touch = unprivileged("touch");
     touch.arg(ws.cache.join("probe"));
     assert_ne!(

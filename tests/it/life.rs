@@ -368,15 +368,6 @@ fn git_lfs_pushes_and_fetches_an_object_with_the_helpers_token() {
     l.assert_store_has_no_token();
 }
 
-/// The directory holding the real gh on PATH, or a panic saying how to
-/// install it.
-fn real_gh() -> PathBuf {
-    std::env::var_os("PATH")
-        .and_then(|p| std::env::split_paths(&p).find(|d| d.join("gh").is_file()))
-        .map(|d| d.join("gh"))
-        .unwrap_or_else(|| panic!("the real gh is not on PATH: apt-get install -y gh"))
-}
-
 /// Every process's argv, sampled until `stop`: what a token must never be in.
 fn sample_argv(stop: &std::sync::atomic::AtomicBool, seen: &std::sync::Mutex<Vec<String>>) {
     while !stop.load(std::sync::atomic::Ordering::Relaxed) {
@@ -431,7 +422,6 @@ fn files_holding(dir: &Path, skip: &Path, secrets: &[String]) -> Vec<PathBuf> {
 /// per lifetime; no token in any stderr, argv or file outside the cache.
 #[test]
 fn a_workspace_lives_through_three_token_lifetimes_and_an_outage() {
-    use crate::support::mock_github::{GithubStack, Perms};
     use std::sync::atomic::{AtomicBool, Ordering};
     use std::time::{Duration, Instant};
 
@@ -440,21 +430,13 @@ fn a_workspace_lives_through_three_token_lifetimes_and_an_outage() {
     // The failure memory (5 s) keeps processes at the fallback for a moment
     // after the platform is back.
     const AFTER_OUTAGE: Duration = Duration::from_secs(6);
-    let real_gh = real_gh();
+    real_gh_dir();
     let mut l = Life::with_env(|ws| ws.set_env("MOLECULE_TOKEN_REFRESH_WINDOW", "10"));
     l.ws.platform.set_expires_in(LIFETIME);
-    let github_dir = l.dir("github");
-    std::fs::create_dir_all(&github_dir).unwrap();
-    let checker = l.ws.platform.checker();
-    let stack = GithubStack::start(&github_dir, Arc::new(move |t: &str| checker.is_live(t)));
-    stack.github.add_repo("o/r", Perms::all());
-    for (k, v) in stack.env() {
-        l.ws.set_env(&k, v);
-    }
+    let (stack, _gh_config) = l.ws.start_github();
     // git reaches its remote on 127.0.0.1 directly; gh and curl go by name.
     l.ws.set_env("NO_PROXY", "127.0.0.1");
     l.ws.set_env("no_proxy", "127.0.0.1");
-    l.ws.set_env("GH_CONFIG_DIR", l.dir("gh-config"));
     let proxy_dir = l.dir("proxy-bin");
     std::fs::create_dir_all(&proxy_dir).unwrap();
     std::os::unix::fs::symlink(BIN, proxy_dir.join("gh")).unwrap();
@@ -582,5 +564,4 @@ fn a_workspace_lives_through_three_token_lifetimes_and_an_outage() {
         files_holding(l.ws.path(), &cache, &tokens),
         Vec::<PathBuf>::new()
     );
-    assert!(real_gh.exists());
 }

@@ -110,31 +110,11 @@ struct GhWorld {
     gh_config: std::path::PathBuf,
 }
 
-/// The real gh on PATH, or a panic saying how to install it.
-fn require_gh() {
-    let found = std::env::var_os("PATH")
-        .map(|p| std::env::split_paths(&p).any(|d| d.join("gh").is_file()))
-        .unwrap_or(false);
-    assert!(
-        found,
-        "the real gh is not on PATH: install it with `apt-get install -y gh git-lfs` \
-         (or run scripts/test-deps.sh as root)"
-    );
-}
-
 impl GhWorld {
     fn new() -> GhWorld {
-        require_gh();
+        real_gh_dir();
         let mut ws = Workspace::new();
-        let checker = ws.platform.checker();
-        let stack = GithubStack::start(ws.path(), Arc::new(move |t: &str| checker.is_live(t)));
-        for (k, v) in stack.env() {
-            ws.set_env(&k, v);
-        }
-        let gh_config = ws.path().join("gh-config");
-        std::fs::create_dir_all(&gh_config).unwrap();
-        ws.set_env("GH_CONFIG_DIR", &gh_config);
-        stack.github.add_repo("o/r", Perms::all());
+        let (stack, gh_config) = ws.start_github();
         GhWorld {
             ws,
             stack,

@@ -288,6 +288,40 @@ impl Workspace {
         token
     }
 
+    /// The HTTPS mock of the GitHub API for this workspace (with its
+    /// CONNECT proxy and test CA, under `github/`), reached the way the real
+    /// gh reaches GitHub: it accepts the tokens this workspace's mock platform
+    /// says are live; every process run here gets gh's variables and a gh
+    /// config directory of its own (returned); `o/r` is a repository the App
+    /// may do everything in.
+    pub fn start_github(&mut self) -> (mock_github::GithubStack, PathBuf) {
+        let dir = self.path().join("github");
+        std::fs::create_dir_all(&dir).unwrap();
+        let checker = self.platform.checker();
+        let check = std::sync::Arc::new(move |t: &str| checker.is_live(t));
+        let stack = mock_github::GithubStack::start(&dir, check);
+        for (k, v) in stack.env() {
+            self.set_env(&k, v);
+        }
+        let gh_config = self.path().join("gh-config");
+        std::fs::create_dir_all(&gh_config).unwrap();
+        self.set_env("GH_CONFIG_DIR", &gh_config);
+        stack.github.add_repo("o/r", mock_github::Perms::all());
+        (stack, gh_config)
+    }
+
+    /// `program` in this workspace, run by `setpriv` without the
+    /// capabilities that let root ignore file modes (the tests run as root).
+    pub fn unprivileged(&self, program: &str) -> Command {
+        let mut c = self.command("setpriv");
+        c.args([
+            "--bounding-set=-dac_override,-dac_read_search,-fowner",
+            "--inh-caps=-all",
+            program,
+        ]);
+        c
+    }
+
     /// Run the helper with `args` and `stdin`.
     pub fn helper(&self, args: &[&str], stdin: &str) -> Out {
         let mut c = self.command(BIN);
@@ -356,6 +390,19 @@ impl Workspace {
             }
         }
     }
+}
+
+/// The directory holding the real gh on PATH, or a panic naming the
+/// command that installs it.
+pub fn real_gh_dir() -> PathBuf {
+    std::env::var_os("PATH")
+        .and_then(|p| std::env::split_paths(&p).find(|d| d.join("gh").is_file()))
+        .unwrap_or_else(|| {
+            panic!(
+                "the real gh is not on PATH: install it with `apt-get install -y gh` \
+                 (scripts/test.sh does, as root)"
+            )
+        })
 }
 
 /// A string unique to this run, for bearers and tokens made at run time.
