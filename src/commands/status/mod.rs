@@ -86,7 +86,7 @@ pub fn checks(settings: &Settings, options: &Options) -> Vec<Check> {
     checks::platform(settings, bearer.as_ref(), &mut checks);
     checks::cache(settings, &mut checks);
     probe::secret_hosts(settings, options, &mut checks);
-    probe_github::platform_hosts(settings, options, &mut checks);
+    probe_github::platform_hosts(settings, options, token.as_ref(), &mut checks);
     checks.extend(git::checks(settings));
     gh::checks(settings, token.as_ref(), &mut checks);
     checks

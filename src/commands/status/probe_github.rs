@@ -14,15 +14,21 @@ use super::github::{self, Auth, Reply};
 use super::render::{Check, Mark, check};
 use crate::secret::Secret;
 use crate::settings::Settings;
-use crate::token::{self, format_rfc3339, now_unix};
+use crate::token::{Token, format_rfc3339, now_unix};
 
 /// What to do about a permission the App lacks.
 const GRANT: &str = "grant it in the GitHub App's permissions (the App's settings: Permissions \
                      & events), then accept the new permissions on the installation";
 
-/// For each platform host: with `--probe`, its API and git; without, one
-/// line saying what `--probe` would ask.
-pub fn platform_hosts(settings: &Settings, options: &Options, checks: &mut Vec<Check>) {
+/// For each platform host: with `--probe`, its API and git, asked with
+/// `token` (the one the token check got, as git would); without, one line
+/// saying what `--probe` would ask.
+pub fn platform_hosts(
+    settings: &Settings,
+    options: &Options,
+    token: Option<&Token>,
+    checks: &mut Vec<Check>,
+) {
     let api = |host: &str| match options.api_urls.iter().find(|a| a.host == host) {
         Some(a) => a.url.clone(),
         None => github::default_api(host),
@@ -47,9 +53,9 @@ pub fn platform_hosts(settings: &Settings, options: &Options, checks: &mut Vec<C
     if hosts.is_empty() {
         return;
     }
-    let token = match token::platform_token(settings) {
-        Ok(token) => token.secret,
-        Err(_) => {
+    let token = match token {
+        Some(token) => &token.secret,
+        None => {
             for host in hosts {
                 checks.push(check(
                     "api",
@@ -74,7 +80,7 @@ pub fn platform_hosts(settings: &Settings, options: &Options, checks: &mut Vec<C
             },
             api: api(host),
             git: git(host),
-            token: &token,
+            token,
             repos: &options.probe_repos,
         };
         probe.run(deadline, settings.timeout, checks);
