@@ -416,13 +416,13 @@ impl Cache {
     /// process that holds it (it is fetching; its entry is what we want).
     pub fn lock(&self, deadline: Instant) -> Result<Lock, LockError> {
         match self.try_lock()? {
-            Ok(lock) => Ok(lock),
-            Err(held) => held.wait(deadline),
+            Attempt::Locked(lock) => Ok(lock),
+            Attempt::Held(held) => held.wait(deadline),
         }
     }
 
     /// Take the lock if nobody holds it; else the means to wait for it.
-    pub fn try_lock(&self) -> Result<Result<Lock, Held>, LockError> {
+    pub fn try_lock(&self) -> Result<Attempt, LockError> {
         self.ensure_dir()?;
         let path = self.lock_path();
         let file = open_nofollow(
@@ -436,8 +436,8 @@ impl Cache {
         .map_err(|e| Unusable(format!("cannot open {}: {}", path.display(), reason(&e))))?;
         check_ours(&file, &path).map_err(Unusable)?;
         match file.try_lock() {
-            Ok(()) => Ok(Ok(Lock { _file: file })),
-            Err(std::fs::TryLockError::WouldBlock) => Ok(Err(Held { file, path })),
+            Ok(()) => Ok(Attempt::Locked(Lock { _file: file })),
+            Err(std::fs::TryLockError::WouldBlock) => Ok(Attempt::Held(Held { file, path })),
             Err(std::fs::TryLockError::Error(e)) => Err(LockError::Unusable(Unusable(format!(
                 "cannot lock {}: {}",
                 path.display(),
@@ -445,6 +445,14 @@ impl Cache {
             )))),
         }
     }
+}
+
+/// What [`Cache::try_lock`] found.
+pub enum Attempt {
+    /// The lock is ours.
+    Locked(Lock),
+    /// Another process holds it.
+    Held(Held),
 }
 
 /// The lock, held by another process (it is fetching).

@@ -16,7 +16,7 @@ use time::{OffsetDateTime, UtcOffset};
 use crate::diag::debug;
 use crate::secret::{self, Secret};
 use crate::settings::{SecretHost, Settings};
-use cache::{Cache, Entry, Freshness};
+use cache::{Attempt, Cache, Entry, Freshness};
 
 /// A token to hand out, with its expiry in unix seconds when one is known.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -145,14 +145,14 @@ pub fn serve(settings: &Settings) -> Result<Served> {
     // A fetch looks needed. Take the lock; whoever held it may have just
     // fetched, so look again before asking the platform.
     let _lock = match (cache.try_lock(), valid) {
-        (Ok(Ok(lock)), _) => lock,
+        (Ok(Attempt::Locked(lock)), _) => lock,
         // Another process is fetching, or is stalled: a token that still
         // works is served now rather than after its fetch.
-        (Ok(Err(_)), Some(entry)) => {
+        (Ok(Attempt::Held(_)), Some(entry)) => {
             debug!("cache: another process holds the lock; serving the still-valid token");
             return Ok(hit(entry, Freshness::Refresh));
         }
-        (Ok(Err(held)), None) => match held.wait(deadline) {
+        (Ok(Attempt::Held(held)), None) => match held.wait(deadline) {
             Ok(lock) => lock,
             Err(error) => return lock_failed(settings, &cache, &bearer, deadline, error),
         },
