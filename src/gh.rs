@@ -18,7 +18,7 @@ pub const GH: &str = "gh";
 /// The variables gh reads a github.com token from.
 const GITHUB_VARIABLES: [&str; 2] = ["GH_TOKEN", "GITHUB_TOKEN"];
 /// The same and those gh reads an Enterprise host's token from.
-const ALL_VARIABLES: [&str; 4] = [
+pub const ALL_VARIABLES: [&str; 4] = [
     "GH_TOKEN",
     "GITHUB_TOKEN",
     "GH_ENTERPRISE_TOKEN",

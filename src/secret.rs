@@ -120,6 +120,13 @@ pub fn validate(secret: &str) -> Result<(), Invalid> {
     }
 }
 
+/// SHA-256 of `data` in hex: a fingerprint that tells a changed secret
+/// apart without keeping it (callers put a domain string before it).
+pub fn sha256_hex(data: &[u8]) -> String {
+    let digest = ring::digest::digest(&ring::digest::SHA256, data);
+    digest.as_ref().iter().map(|b| format!("{b:02x}")).collect()
+}
+
 /// `value` with the user information of a URL in it (`user:password@`)
 /// replaced by `***@`, for messages that echo a URL. Generous on purpose:
 /// everything between `://` (or the start) and the last `@` goes, so that no

@@ -8,8 +8,7 @@
 //! (never the token) is kept per host in the cache directory, so cron can
 //! run this every minute for the cost of a warm `get`.
 
-use std::io::{Read, Write};
-use std::os::unix::fs::OpenOptionsExt;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
@@ -17,24 +16,13 @@ use anyhow::anyhow;
 
 use crate::diag::{self, debug, io_reason, warning};
 use crate::error::{Error, Result};
-use crate::gh::fingerprint_path;
+use crate::gh::{ALL_VARIABLES, fingerprint_path};
 use crate::secret::Secret;
 use crate::settings::{Route, Settings};
 use crate::token::{self, cache::Cache};
 
-/// gh refuses to log in while one of these is set, and they hold the stale
-/// token this command exists to replace.
-const STALE_VARIABLES: [&str; 4] = [
-    "GH_TOKEN",
-    "GITHUB_TOKEN",
-    "GH_ENTERPRISE_TOKEN",
-    "GITHUB_ENTERPRISE_TOKEN",
-];
-
 /// The first line of a fingerprint file.
 const FINGERPRINT_MAGIC: &str = "molecule-git-token-helper gh-login v1";
-/// A fingerprint file is larger than this only if something else wrote it.
-const MAX_FINGERPRINT: u64 = 256;
 
 /// What `gh-login` was asked.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -162,7 +150,9 @@ fn login(gh: &Path, host: &str, token: &Secret) -> std::result::Result<(), Login
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-    for name in STALE_VARIABLES {
+    // gh refuses to log in while one of these is set, and they hold the
+    // stale token this command exists to replace.
+    for name in ALL_VARIABLES {
         command.env_remove(name);
     }
     let other = |error| LoginError::Other {
@@ -247,11 +237,10 @@ impl Fingerprint {
             data.extend_from_slice(part.as_bytes());
             data.push(0);
         }
-        let digest = ring::digest::digest(&ring::digest::SHA256, &data);
         Some(Fingerprint {
             cache: Cache::new(dir),
             path: fingerprint_path(dir, host),
-            digest: digest.as_ref().iter().map(|b| format!("{b:02x}")).collect(),
+            digest: crate::secret::sha256_hex(&data),
         })
     }
 
@@ -259,49 +248,22 @@ impl Fingerprint {
         format!("{FINGERPRINT_MAGIC}\nsha256 {}\n", self.digest)
     }
 
-    /// Does the file hold this fingerprint? Anything unreadable is "no".
-    fn unchanged(&self) -> bool {
-        let Ok(file) = std::fs::OpenOptions::new()
-            .read(true)
-            .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
-            .open(&self.path)
-        else {
-            return false;
-        };
-        let mut text = String::new();
-        file.take(MAX_FINGERPRINT)
-            .read_to_string(&mut text)
-            .is_ok_and(|_| text == self.text())
+    fn name(&self) -> String {
+        let name = self.path.file_name().unwrap_or_default();
+        name.to_string_lossy().into_owned()
     }
 
-    /// Remember this fingerprint: a temporary file (0600, in the 0700
-    /// cache directory) renamed over the old one. A failure costs only a
-    /// login next time, so it is a debug line.
+    /// Does the file hold this fingerprint? Anything unreadable is "no".
+    fn unchanged(&self) -> bool {
+        self.cache.read_file(&self.name()) == Some(self.text())
+    }
+
+    /// Remember this fingerprint, as the cache writes its files (0600, in
+    /// the 0700 cache directory, atomically). A failure costs only a login
+    /// next time, so it is a debug line.
     fn write(&self) {
-        if let Err(why) = self.cache.ensure_dir() {
+        if let Err(why) = self.cache.write_file(&self.name(), &self.text()) {
             debug!("gh-login: {}", why.0);
-            return;
-        }
-        let name = self.path.file_name().unwrap_or_default().to_string_lossy();
-        let tmp = self
-            .path
-            .with_file_name(format!(".{name}.{}.tmp", std::process::id()));
-        let _ = std::fs::remove_file(&tmp);
-        let written = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .custom_flags(libc::O_NOFOLLOW)
-            .open(&tmp)
-            .and_then(|mut f| f.write_all(self.text().as_bytes()))
-            .and_then(|()| std::fs::rename(&tmp, &self.path));
-        if let Err(e) = written {
-            let _ = std::fs::remove_file(&tmp);
-            debug!(
-                "gh-login: cannot write {}: {}",
-                self.path.display(),
-                io_reason(&e)
-            );
         }
     }
 

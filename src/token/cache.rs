@@ -63,11 +63,9 @@ impl Key {
     pub fn new(platform_url: &str, bearer: &Secret) -> Key {
         let mut data = b"molecule-git-token-helper bearer\0".to_vec();
         data.extend_from_slice(bearer.expose().as_bytes());
-        let digest = ring::digest::digest(&ring::digest::SHA256, &data);
-        let hex = digest.as_ref().iter().map(|b| format!("{b:02x}")).collect();
         Key {
             platform: platform_url.to_string(),
-            bearer_sha256: hex,
+            bearer_sha256: crate::secret::sha256_hex(&data),
         }
     }
 }
@@ -502,9 +500,10 @@ impl Cache {
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.subsec_nanos());
+        let name = path.file_name().unwrap_or_default().to_string_lossy();
         let tmp = self
             .dir
-            .join(format!(".token.{}.{nanos}.tmp", std::process::id()));
+            .join(format!(".{name}.{}.{nanos}.tmp", std::process::id()));
         let written = open_nofollow(
             &tmp,
             OpenOptions::new().write(true).create_new(true).mode(0o600),
@@ -537,6 +536,20 @@ impl Cache {
                 let _ = std::fs::remove_file(self.dir.join(&*name));
             }
         }
+    }
+
+    /// Another command's small file in the cache directory (`gh-login`'s
+    /// fingerprints), read as the entry is: never through a symlink, only
+    /// a regular file of this user. `None` for none, or anything unusable.
+    pub fn read_file(&self, name: &str) -> Option<String> {
+        read_small(&self.dir.join(name)).ok().flatten()
+    }
+
+    /// Write such a file as the entry is written: the directory 0700, the
+    /// file 0600 from its creation, replaced atomically.
+    pub fn write_file(&self, name: &str, text: &str) -> Result<(), Unusable> {
+        self.ensure_dir()?;
+        self.replace(&self.dir.join(name), text, false)
     }
 
     /// Remove the entry. Call with the lock held.
