@@ -16,27 +16,34 @@ use crate::settings::Settings;
 pub const GH: &str = "gh";
 
 /// The variables gh reads a github.com token from.
-const GITHUB_VARIABLES: [&str; 2] = ["GH_TOKEN", "GITHUB_TOKEN"];
-/// The same and those gh reads an Enterprise host's token from.
+pub const GITHUB_VARIABLES: [&str; 2] = ["GH_TOKEN", "GITHUB_TOKEN"];
+/// The variables gh reads an Enterprise host's token from.
+pub const ENTERPRISE_VARIABLES: [&str; 2] = ["GH_ENTERPRISE_TOKEN", "GITHUB_ENTERPRISE_TOKEN"];
+/// All four.
 pub const ALL_VARIABLES: [&str; 4] = [
-    "GH_TOKEN",
-    "GITHUB_TOKEN",
-    "GH_ENTERPRISE_TOKEN",
-    "GITHUB_ENTERPRISE_TOKEN",
+    GITHUB_VARIABLES[0],
+    GITHUB_VARIABLES[1],
+    ENTERPRISE_VARIABLES[0],
+    ENTERPRISE_VARIABLES[1],
 ];
 
-/// The environment gh needs: the variables that get the platform's token.
-/// `GH_TOKEN` and `GITHUB_TOKEN` always; `GH_ENTERPRISE_TOKEN` and
-/// `GITHUB_ENTERPRISE_TOKEN` only when a served platform host is not
-/// github.com, since gh hands those to any Enterprise host it talks to and
-/// the token must never reach a host this program does not serve. The others
-/// are left as they were. Used by `exec`, the gh proxy and `status`.
-pub fn gh_token_variables(settings: &Settings) -> &'static [&'static str] {
-    if settings.serves_enterprise() {
-        &ALL_VARIABLES
-    } else {
-        &GITHUB_VARIABLES
+/// The variable rule, in one place: which of gh's variables get the
+/// platform's token. The github.com pair only when github.com is served
+/// (gh sends `GH_TOKEN`/`GITHUB_TOKEN` to github.com whatever else it talks
+/// to); the enterprise pair only when a served platform host is not
+/// github.com (gh hands those to any Enterprise host). The others are left as
+/// they were: the token must never reach a host this program does not serve.
+/// Every place that sets, prints or checks these variables (the gh proxy,
+/// `exec`, `env`, `shell-init`, `status`) asks this function.
+pub fn gh_token_variables(settings: &Settings) -> Vec<&'static str> {
+    let mut names = Vec::with_capacity(4);
+    if settings.serves_host(crate::settings::DEFAULT_HOST) {
+        names.extend(GITHUB_VARIABLES);
     }
+    if settings.serves_enterprise() {
+        names.extend(ENTERPRISE_VARIABLES);
+    }
+    names
 }
 
 /// Put `token` in `command`'s environment as [`gh_token_variables`] says.
@@ -110,4 +117,30 @@ pub fn gh_on_path<'a>(
 /// gh for `host`: `gh-login.HOST`, mode 0600.
 pub fn fingerprint_path(cache_dir: &Path, host: &str) -> PathBuf {
     cache_dir.join(format!("gh-login.{host}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::settings::{Flags, resolve};
+
+    fn rule(hosts: &str) -> Vec<&'static str> {
+        let env = |name: &str| match name {
+            "MOLECULE_GIT_HOSTS" => Some(hosts.into()),
+            "XDG_RUNTIME_DIR" => Some("/run/user/7".into()),
+            _ => None,
+        };
+        gh_token_variables(&resolve(&Flags::default(), &env).unwrap())
+    }
+
+    #[test]
+    fn the_variable_rule() {
+        assert_eq!(rule("github.com"), GITHUB_VARIABLES);
+        assert_eq!(rule("GitHub.COM"), GITHUB_VARIABLES);
+        // An Enterprise-only workspace: github.com's pair is not ours.
+        assert_eq!(rule("ghe.corp.example"), ENTERPRISE_VARIABLES);
+        assert_eq!(rule("GitHub.com,ghe.corp.example"), ALL_VARIABLES);
+        // A port makes it another host: not github.com.
+        assert_eq!(rule("github.com:8443"), ENTERPRISE_VARIABLES);
+    }
 }
