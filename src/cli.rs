@@ -12,6 +12,7 @@ use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 
 use crate::commands::configure::Location;
 use crate::commands::{Action, gh_login, status};
+use crate::owner::Owner;
 use crate::settings::{self, ApiUrl, Flags};
 
 const ABOUT: &str = "Serve git, gh and scripts a fresh GitHub App installation token from the \
@@ -423,6 +424,22 @@ pub struct FetchTokenArgs {
     /// and for a secret host)
     #[arg(long)]
     pub json: bool,
+
+    /// The token of OWNER's GitHub App installation (an organisation or user login), from a
+    /// platform that mints per owner; a platform that ignores owners gives its one token
+    /// [default: the platform's default installation]
+    #[arg(long, value_name = "OWNER", value_parser = parse_owner)]
+    pub owner: Option<Owner>,
+}
+
+/// A `--owner` value: a GitHub login (letters, digits, hyphens, at most 39).
+fn parse_owner(value: &str) -> Result<Owner, String> {
+    Owner::parse(value).ok_or_else(|| {
+        format!(
+            "{value:?} is not a GitHub login (letters, digits and hyphens, at most {})",
+            crate::owner::MAX_LOGIN
+        )
+    })
 }
 
 #[derive(Debug, Args)]
@@ -442,6 +459,10 @@ pub struct GhLoginArgs {
 
 #[derive(Debug, Args)]
 pub struct ExecArgs {
+    /// The token of OWNER's GitHub App installation, as fetch-token --owner
+    #[arg(long, value_name = "OWNER", value_parser = parse_owner)]
+    pub owner: Option<Owner>,
+
     /// The command and its arguments, after `--`
     #[arg(
         value_name = "CMD",
@@ -493,7 +514,9 @@ impl Cli {
             Command::Get => Action::Get,
             Command::Store => Action::Store,
             Command::Erase => Action::Erase,
-            Command::FetchToken(FetchTokenArgs { host, json }) => Action::FetchToken { host, json },
+            Command::FetchToken(FetchTokenArgs { host, json, owner }) => {
+                Action::FetchToken { host, json, owner }
+            }
             Command::GhLogin(GhLoginArgs {
                 hostname,
                 gh,
@@ -503,7 +526,7 @@ impl Cli {
                 gh,
                 force,
             }),
-            Command::Exec(ExecArgs { command }) => Action::Exec { command },
+            Command::Exec(ExecArgs { owner, command }) => Action::Exec { command, owner },
             Command::Configure(ConfigureCommand { location, gh_proxy }) => Action::Configure {
                 location: location.location(),
                 gh_proxy,

@@ -18,6 +18,7 @@ use std::path::PathBuf;
 
 use crate::error::{Error, Result};
 use crate::git::stdin;
+use crate::owner::Owner;
 use crate::settings::{Flags, HelperFlags, Settings};
 
 /// What the command line asks for, resolved from clap's parse by `cli.rs`.
@@ -33,12 +34,15 @@ pub enum Action {
     FetchToken {
         host: Option<String>,
         json: bool,
+        /// The installation to ask for (`--owner`); `None`: the default.
+        owner: Option<Owner>,
     },
     /// `gh auth login --with-token` for each platform host (or each named one).
     GhLogin(gh_login::Options),
     /// Become `command` with a fresh token in its environment.
     Exec {
         command: Vec<OsString>,
+        owner: Option<Owner>,
     },
     /// Register the helper in one git config file; with `gh_proxy`, also
     /// link the gh proxy (`Some(None)`: in the default directory).
@@ -76,9 +80,13 @@ pub fn run(action: Action, flags: &Flags, settings: &Settings) -> Result<Exit> {
         Action::Get => credential::get(settings, stdin())?,
         Action::Store => credential::store(stdin())?,
         Action::Erase => credential::erase(settings, stdin())?,
-        Action::FetchToken { host, json } => fetch_token::run(settings, host.as_deref(), json)?,
+        Action::FetchToken { host, json, owner } => {
+            fetch_token::run(settings, host.as_deref(), json, owner.as_ref())?
+        }
         Action::GhLogin(options) => gh_login::run(settings, &options)?,
-        Action::Exec { command } => return Err(exec::run(settings, &command)),
+        Action::Exec { command, owner } => {
+            return Err(exec::run(settings, &command, owner.as_ref()));
+        }
         Action::Configure { location, gh_proxy } => {
             let helper_flags = HelperFlags::new(flags, settings)?;
             // Refuse before git's config is touched.
@@ -130,4 +138,21 @@ pub fn write_stdout(bytes: &[u8]) -> Result<()> {
             crate::diag::io_reason(&e)
         ))),
     }
+}
+
+/// TEMPORARY (until the engine of issue 19 lands and the per-owner cache is
+/// built on it): the owner is not yet passed to the platform.
+pub fn platform_token_for(
+    settings: &Settings,
+    _owner: Option<&Owner>,
+) -> anyhow::Result<crate::token::Token> {
+    crate::token::platform_token(settings)
+}
+
+/// TEMPORARY, as [`platform_token_for`].
+pub fn serve_for(
+    settings: &Settings,
+    _owner: Option<&Owner>,
+) -> anyhow::Result<crate::token::Served> {
+    crate::token::serve(settings)
 }
