@@ -9,7 +9,6 @@ use crate::error::Error;
 use crate::gh::set_gh_token;
 use crate::owner::Owner;
 use crate::settings::Settings;
-use crate::token;
 
 /// Become `command` (program and arguments) with `owner`'s token (`None`:
 /// the default installation's); returns only on failure.

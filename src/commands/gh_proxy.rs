@@ -27,7 +27,6 @@ use crate::gh::{
     GH, GhContext, ThisProgram, gh_on_path, gh_owner, gh_token_variables, set_gh_token,
 };
 use crate::settings::{self, Flags};
-use crate::token;
 
 /// Set in the environment of the gh the proxy execs, to the proxy's process
 /// id: exec keeps the id, so a proxy that finds its own id there was exec'd
