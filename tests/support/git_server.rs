@@ -252,7 +252,10 @@ impl GitServer {
     pub fn create_bare_with(&self, name: &str, files: &[(&str, &str)]) -> String {
         let url = self.create_bare(name);
         let path = self.bare_path(name);
-        let index = self.dir.path().join(format!("index-{name}"));
+        let index = self
+            .dir
+            .path()
+            .join(format!("index-{}", name.replace('/', "-")));
         let index_env = [("GIT_INDEX_FILE", index.as_os_str())];
         for (file, contents) in files {
             let oid = self.run_git(&path, &["hash-object", "-w", "--stdin"], Some(contents));
