@@ -197,6 +197,52 @@ otherwise they are left as they were, so that the token never reaches a host
 that is not served.
 .B exec
 follows the same rule.
+.SH OWNERS
+A GitHub App is installed per account (organisation or user), and each
+installation's token serves only that account's repositories.
+A platform that mints per owner is asked
+.RB "GET .../admin/github\-installation\-token?owner=" OWNER
+and answers with
+.B owner
+in its JSON; one that ignores the query (today's platform) gives one token
+for every owner, and the helper then asks once per token life, as before.
+An owner without an installation (HTTP 404) falls through to the next git
+helper, for that owner only.
+.PP
+The owner is chosen the same way everywhere, and must be a GitHub login
+(letters, digits and hyphens, at most 39); anything else means "the default
+token":
+.TP
+.B git
+the first segment of the repository's path:
+.B configure
+turns on
+.B credential.https://HOST/.useHttpPath
+for platform hosts (not secret hosts), so that git sends
+.BR path= .
+git then no longer matches a stored credential without a path against the
+request, so the kept fallback helpers get the request without
+.BR path= ;
+a helper that configure did not wrap (in a repository's own config) gets the
+path, and
+.B status
+says so.
+.TP
+.B gh (the proxy)
+.BR \-R / \-\-repo " OWNER/REPO" ,
+else
+.BR GH_REPO ,
+else the
+.B origin
+remote of the repository the current directory is in (its config file is
+read; git is not run).
+.TP
+.BR "fetch\-token" ", " exec
+.B \-\-owner
+.IR OWNER .
+.TP
+.B gh\-login
+the default token (gh keeps one login per host).
 .SH ENVIRONMENT
 Each setting is a flag (see
 .BR OPTIONS )
@@ -611,6 +657,7 @@ mod tests {
             "DESCRIPTION",
             "OPTIONS",
             "COMMANDS",
+            "OWNERS",
             "ENVIRONMENT",
             "FILES",
             "EXIT STATUS",
