@@ -321,3 +321,54 @@ fn gh_through_the_proxy_gets_the_token_of_the_repository_it_works_on() {
     // Two owners, two platform requests; the stale variables never sent.
     assert_eq!(ws.platform.token_requests(), 3, "the stale one, orgB, orgA");
 }
+
+#[test]
+fn fetch_token_and_exec_take_an_owner() {
+    let ws = Workspace::new();
+    ws.platform.set_owners(&["orgA", "orgB"]);
+    let checker = ws.platform.checker();
+    let fetch = |args: &[&str]| {
+        let out = ws.helper(args, "");
+        assert_eq!(out.code(), 0, "{out:?}");
+        out.stdout.trim().to_string()
+    };
+    let b = fetch(&["fetch-token", "--owner", "orgB"]);
+    assert_eq!(checker.owner_of(&b), Some(Some("orgB".to_string())));
+    // Cached per owner, whatever the case of the login.
+    assert_eq!(fetch(&["fetch-token", "--owner", "ORGB"]), b);
+    let default = fetch(&["fetch-token"]);
+    assert_eq!(checker.owner_of(&default), Some(Some("orgA".to_string())));
+    let json = fetch(&["fetch-token", "--json", "--owner", "orgB"]);
+    assert!(json.starts_with(&format!("{{\"token\":\"{b}\"")), "{json}");
+    assert_eq!(ws.platform.token_requests(), 2);
+
+    // exec hands the command the owner's token.
+    let out = ws.helper(
+        &[
+            "exec",
+            "--owner",
+            "orgB",
+            "--",
+            "sh",
+            "-c",
+            "test \"$GH_TOKEN\" = \"$1\"",
+            "sh",
+            &b,
+        ],
+        "",
+    );
+    assert_eq!(out.code(), 0, "{out:?}");
+
+    // Not a login: a usage error naming the value; nothing asked.
+    for bad in ["org/x", "org_x", &"a".repeat(40), ""] {
+        let out = ws.helper(&["fetch-token", "--owner", bad], "");
+        assert_eq!(out.code(), 2, "{bad}: {out:?}");
+        assert!(out.stderr.contains("not a GitHub login"), "{out:?}");
+    }
+    // An owner without an installation: one line naming it, exit 1.
+    let out = ws.helper(&["fetch-token", "--owner", "orgC"], "");
+    assert_eq!((out.code(), out.stdout.as_str()), (1, ""), "{out:?}");
+    out.assert_one_error("orgC");
+    assert!(out.stderr.contains("404"), "{out:?}");
+    assert_eq!(ws.platform.token_requests(), 3);
+}
