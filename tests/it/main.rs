@@ -18,6 +18,7 @@ mod life;
 mod mock_gitea;
 mod mock_github;
 mod mock_platform;
+mod outage;
 mod owners;
 mod probe_github;
 mod secret_hosts;

@@ -175,7 +175,7 @@ pub fn cache(settings: &Settings, checks: &mut Vec<Check>) {
     }
     let mut message = format!("{shown} ({dir_mode:04o}); {entry}");
     // A failure other processes are answered with for a few seconds.
-    if let Some(failed) = cache.read_failed() {
+    if let Some(failed) = crate::token::memory::read_failed(&cache) {
         let age = (cache::now_ms() - failed.at_ms).max(0) / 1000;
         if age < 60 {
             message.push_str(&format!(

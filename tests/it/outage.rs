@@ -1,0 +1,292 @@
+//! Outages that never stall git: at most one process waits on a failing
+//! platform, the memory of an outage grows while it lasts and ends at the
+//! first success, remembered times from the future are stale, and a name
+//! server that never answers never holds a command past its deadline.
+//! Through the real `git credential fill` where git is the caller.
+
+use std::time::{Duration, Instant};
+
+use crate::support::*;
+
+const URL: &str = "https://github.com/org/repo.git";
+
+/// `f`, and how long it took.
+fn timed<T>(f: impl FnOnce() -> T) -> (T, Duration) {
+    let started = Instant::now();
+    let out = f();
+    (out, started.elapsed())
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+}
+
+/// Rewrite the `NAME VALUE` line of the cache file `name` with `value`.
+fn set_field(ws: &Workspace, name: &str, field: &str, value: i64) {
+    let path = ws.cache.join(name);
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let prefix = format!("{field} ");
+    assert!(
+        text.lines().any(|l| l.starts_with(&prefix)),
+        "no {field} line in {name}: {text}"
+    );
+    let changed: String = text
+        .lines()
+        .map(|l| match l.starts_with(&prefix) {
+            true => format!("{prefix}{value}\n"),
+            false => format!("{l}\n"),
+        })
+        .collect();
+    std::fs::write(&path, changed).unwrap();
+}
+
+/// The remembered failure happened `ago_ms` ago (negative: in the future).
+fn age_failure(ws: &Workspace, ago_ms: i64) {
+    set_field(ws, "token.failed", "at-ms", now_ms() - ago_ms);
+}
+
+/// The number on the `streak` line of the failure memory.
+fn streak(ws: &Workspace) -> u32 {
+    let text = std::fs::read_to_string(ws.cache.join("token.failed")).unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix("streak "))
+        .unwrap_or_else(|| panic!("no streak line: {text}"))
+        .parse()
+        .unwrap()
+}
+
+#[test]
+fn while_one_process_waits_on_a_hung_platform_the_others_fall_through() {
+    let mut ws = Workspace::new();
+    ws.configure_generic();
+    ws.set_env("MOLECULE_TOKEN_TIMEOUT", "8");
+    ws.platform.set_default(Reply::Hang);
+    std::thread::scope(|s| {
+        let first = s.spawn(|| timed(|| ws.fill(URL)));
+        assert!(
+            ws.platform.wait_for_count(1, Duration::from_secs(10)),
+            "the first fill never asked the platform"
+        );
+        // The first is asking a platform that does not answer: the others
+        // do not queue behind it (they would wait 8 s, and fail anyway).
+        let others: Vec<_> = (0..4).map(|_| s.spawn(|| timed(|| ws.fill(URL)))).collect();
+        for other in others {
+            let (out, took) = other.join().unwrap();
+            out.assert_fallback();
+            out.assert_one_error("not waiting for it");
+            assert!(took < Duration::from_secs(4), "waited {took:?}: {out:?}");
+        }
+        let (out, took) = first.join().unwrap();
+        out.assert_fallback();
+        out.assert_one_error("did not answer within the 8 s deadline");
+        assert!(took >= Duration::from_secs(8), "{took:?}");
+    });
+    assert_eq!(ws.platform.count(), 1, "only the first asked");
+}
+
+#[test]
+fn while_one_process_asks_again_after_an_outage_the_others_do_not_wait() {
+    let mut ws = Workspace::new();
+    ws.configure_generic();
+    ws.set_env("MOLECULE_TOKEN_TIMEOUT", "6");
+    ws.platform.set_default(Reply::status(500));
+    ws.assert_falls_through(URL, "HTTP 500");
+    let asked = ws.platform.count();
+    // The memory has lapsed, and another process holds the lock: it is
+    // asking the platform again. This one answers with the outage at once.
+    age_failure(&ws, 60_000);
+    let lock = std::fs::File::options()
+        .read(true)
+        .write(true)
+        .open(ws.cache.join("token.lock"))
+        .unwrap();
+    lock.lock().unwrap();
+    let (out, took) = timed(|| ws.fill(URL));
+    out.assert_fallback();
+    out.assert_one_error("HTTP 500");
+    assert!(took < Duration::from_secs(3), "waited {took:?}: {out:?}");
+    assert_eq!(ws.platform.count(), asked);
+    drop(lock);
+}
+
+#[test]
+fn an_outage_is_remembered_longer_while_it_lasts_and_the_first_success_ends_it() {
+    let mut ws = Workspace::new();
+    ws.configure_generic();
+    ws.set_env("MOLECULE_TOKEN_TIMEOUT", "1");
+    ws.platform.set_default(Reply::status(503));
+    ws.assert_falls_through(URL, "HTTP 503");
+    assert_eq!(streak(&ws), 1);
+    let asked = ws.platform.count();
+    // 5 s for the first failure: a moment later nobody asks.
+    age_failure(&ws, 4_000);
+    ws.assert_falls_through(URL, "HTTP 503");
+    assert_eq!(ws.platform.count(), asked, "asked within the 5 s memory");
+    // Past it, one process asks again, fails, and the memory doubles.
+    age_failure(&ws, 6_000);
+    ws.assert_falls_through(URL, "HTTP 503");
+    let asked = {
+        let now = ws.platform.count();
+        assert!(now > asked, "nobody asked after the 5 s memory");
+        now
+    };
+    assert_eq!(streak(&ws), 2);
+    age_failure(&ws, 6_000);
+    ws.assert_falls_through(URL, "HTTP 503");
+    assert_eq!(ws.platform.count(), asked, "asked within the 10 s memory");
+    // However long the outage, a minute at most.
+    set_field(&ws, "token.failed", "streak", 40);
+    age_failure(&ws, 59_000);
+    ws.assert_falls_through(URL, "HTTP 503");
+    assert_eq!(ws.platform.count(), asked, "asked within the minute");
+
+    // The platform is back: the first process to ask ends it for everyone.
+    ws.platform.set_default(Reply::Token);
+    age_failure(&ws, 61_000);
+    let token = ws.fill(URL).served_token();
+    assert!(!ws.cache.join("token.failed").exists());
+    let asked = ws.platform.count();
+    let outs: Vec<Out> = std::thread::scope(|s| {
+        let fills: Vec<_> = (0..8).map(|_| s.spawn(|| ws.fill(URL))).collect();
+        fills.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    for out in outs {
+        assert_eq!(out.served_token(), token);
+    }
+    assert_eq!(ws.platform.count(), asked);
+}
+
+#[test]
+fn a_failure_remembered_while_the_clock_was_ahead_never_blocks_a_fetch() {
+    let ws = Workspace::new();
+    ws.configure_generic();
+    ws.platform.set_default(Reply::status(500));
+    ws.assert_falls_through(URL, "HTTP 500");
+    // The clock was an hour ahead when it failed (an NTP step back, a VM
+    // resumed): the platform is healthy now, and is asked.
+    ws.platform.set_default(Reply::Token);
+    age_failure(&ws, -3_600_000);
+    let token = ws.fill(URL).served_token();
+    assert_eq!(ws.platform.last_token(), Some(token));
+    assert_eq!(ws.platform.count(), 2);
+}
+
+#[test]
+fn an_entry_fetched_in_the_future_is_not_served() {
+    let ws = Workspace::new();
+    ws.configure_generic();
+    let first = ws.fill(URL).served_token();
+    // Fetched "in 200 s": the clock went back, and how old the token is
+    // cannot be known. A fresh one is fetched.
+    set_field(&ws, "token", "fetched", now_ms() / 1000 + 200);
+    let second = ws.fill(URL).served_token();
+    assert_ne!(first, second);
+    assert_eq!(ws.platform.count(), 2);
+    assert_eq!(ws.fill(URL).served_token(), second);
+    assert_eq!(ws.platform.count(), 2);
+}
+
+#[test]
+fn a_token_of_the_longest_accepted_length_is_cached_and_one_longer_is_refused() {
+    let ws = Workspace::new();
+    ws.configure_generic();
+    let long = |n: usize| {
+        let mut token = format!("ghs_{}", unique());
+        while token.len() < n {
+            token.push('a');
+        }
+        token
+    };
+    let token = long(4096);
+    ws.add_secret(&token);
+    ws.platform.push(Reply::TokenWith {
+        token: token.clone(),
+        expires_at: Some(mock_platform::expires_at_in(3600)),
+    });
+    assert_eq!(ws.fill(URL).served_token(), token);
+    assert_eq!(ws.fill(URL).served_token(), token, "not read back");
+    assert_eq!(ws.platform.count(), 1, "not read back from the cache");
+
+    let ws = Workspace::new();
+    ws.configure_generic();
+    let token = long(4097);
+    ws.add_secret(&token);
+    ws.platform.push(Reply::TokenWith {
+        token,
+        expires_at: Some(mock_platform::expires_at_in(3600)),
+    });
+    ws.assert_falls_through(URL, "longer than 4096 bytes");
+}
+
+/// A workspace whose platform is `http://PLATFORM_NAME:PORT` (the mock's
+/// port), and a silent name server for it.
+fn behind_a_silent_resolver() -> (Workspace, resolver::Resolver) {
+    let mut ws = Workspace::new();
+    let url = format!("http://{}:{}", resolver::PLATFORM_NAME, ws.platform.port());
+    ws.set_env("PLATFORM_URL", url);
+    let resolver = resolver::Resolver::silent(&ws.path().join("resolver"));
+    (ws, resolver)
+}
+
+#[test]
+fn a_name_server_that_never_answers_never_holds_a_command_past_its_deadline() {
+    let (mut ws, resolver) = behind_a_silent_resolver();
+    ws.set_env("MOLECULE_TOKEN_TIMEOUT", "1");
+    // The gh proxy: a link named gh, ahead of the real gh on PATH.
+    let proxy_dir = ws.path().join("proxy");
+    std::fs::create_dir_all(&proxy_dir).unwrap();
+    std::os::unix::fs::symlink(BIN, proxy_dir.join("gh")).unwrap();
+    let path = format!(
+        "{}:{}",
+        proxy_dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let get = "protocol=https\nhost=github.com\n\n";
+    let runs: [(&str, Vec<&str>, &str); 6] = [
+        ("get", vec!["get"], get),
+        ("fetch-token", vec!["fetch-token"], ""),
+        ("exec", vec!["exec", "--", "true"], ""),
+        ("status", vec!["status"], ""),
+        ("status --probe", vec!["status", "--probe"], ""),
+        ("the gh proxy", vec![], ""),
+    ];
+    for (what, args, stdin) in runs {
+        let mut command = if args.is_empty() {
+            let mut c = ws.command("gh");
+            c.env("PATH", &path).arg("--version");
+            c
+        } else {
+            let mut c = ws.command(BIN);
+            c.args(&args);
+            c
+        };
+        resolver.apply(&mut command);
+        let (out, took) = timed(|| ws.run(command, stdin));
+        // getaddrinfo waits 5 s twice on a silent server; a command that
+        // waited for it would take 10 s.
+        assert!(
+            took < Duration::from_secs(4),
+            "{what} took {took:?}: {out:?}"
+        );
+        // (status prints its checks on stdout.)
+        assert!(
+            out.stderr.contains(resolver::PLATFORM_NAME)
+                || out.stdout.contains(resolver::PLATFORM_NAME),
+            "{what} did not name the platform: {out:?}"
+        );
+    }
+    assert_eq!(ws.platform.count(), 0);
+
+    // The name resolves again and the remembered outage has lapsed: served.
+    resolver.answer();
+    age_failure(&ws, 61_000);
+    let mut command = ws.command(BIN);
+    command.arg("fetch-token");
+    resolver.apply(&mut command);
+    let out = ws.run(command, "");
+    assert_eq!(out.code(), 0, "{out:?}");
+    assert_eq!(ws.platform.count(), 1);
+}
