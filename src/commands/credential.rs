@@ -61,7 +61,7 @@ pub fn answer(settings: &Settings, request: &Request) -> Result<Answer> {
         Ok(Route::Secret(secret)) => secret,
         Ok(Route::Platform | Route::NotServed) => {
             let owner = request_owner(request);
-            let served = super::serve_for(settings, owner.as_ref())?;
+            let served = token::serve_for(settings, owner.as_ref())?;
             debug!(
                 "get: answering with the token {} ({})",
                 if served.from_cache {

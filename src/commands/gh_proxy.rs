@@ -27,6 +27,7 @@ use crate::gh::{
     GH, GhContext, ThisProgram, gh_on_path, gh_owner, gh_token_variables, set_gh_token,
 };
 use crate::settings::{self, Flags};
+use crate::token;
 
 /// Set in the environment of the gh the proxy execs, to the proxy's process
 /// id: exec keeps the id, so a proxy that finds its own id there was exec'd
@@ -97,7 +98,7 @@ pub fn run(argv: &[OsString]) -> Error {
                 git_dir: git_dir.as_deref(),
             };
             let owner = gh_owner(&settings, &context);
-            match super::platform_token_for(&settings, owner.as_ref()) {
+            match token::platform_token_for(&settings, owner.as_ref()) {
                 Ok(token) => {
                     debug!(
                         "gh proxy: running {} with a fresh token of {} in {}",

@@ -139,20 +139,3 @@ pub fn write_stdout(bytes: &[u8]) -> Result<()> {
         ))),
     }
 }
-
-/// TEMPORARY (until the engine of issue 19 lands and the per-owner cache is
-/// built on it): the owner is not yet passed to the platform.
-pub fn platform_token_for(
-    settings: &Settings,
-    _owner: Option<&Owner>,
-) -> anyhow::Result<crate::token::Token> {
-    crate::token::platform_token(settings)
-}
-
-/// TEMPORARY, as [`platform_token_for`].
-pub fn serve_for(
-    settings: &Settings,
-    _owner: Option<&Owner>,
-) -> anyhow::Result<crate::token::Served> {
-    crate::token::serve(settings)
-}

@@ -3,7 +3,14 @@
 //!
 //! Layout of the cache directory (created 0700):
 //!
-//! - `token`: the entry (0600), a few `key value` lines; see [`Entry`].
+//! - `token`: the default entry (0600), a few `key value` lines; see
+//!   [`Entry`]. It holds the token of a request that named no owner, and
+//!   the token of a platform that ignored the owner asked for (which serves
+//!   every owner: [`Entry::any_owner`]).
+//! - `token@OWNER` (the owner's login in lower case): the entry of one
+//!   owner's installation, from a platform that mints per owner; each entry
+//!   has its own files below (`token@OWNER.lock`, …), so that single flight,
+//!   the refresh window and the failure memory hold per entry.
 //! - `token.lock`: locked exclusively (`flock`) by the one process fetching;
 //!   see [`super::lock`].
 //! - `token.failed`, `token.history`: the failure memory and the record of
@@ -24,12 +31,13 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::diag::io_reason;
+use crate::owner::Owner;
 use crate::secret::Secret;
 use crate::token::Token;
 
 pub const ENTRY_FILE: &str = "token";
 pub const LOCK_FILE: &str = "token.lock";
-const MAGIC: &str = "molecule-git-token-helper cache v1";
+const MAGIC: &str = "molecule-git-token-helper cache v2";
 /// The largest file this module reads or writes: an entry holding the
 /// longest token [`crate::secret::validate`] accepts, with room for a long
 /// platform URL. An entry that would be larger is not written (the helper
@@ -47,13 +55,16 @@ pub const NOT_PRIVATE: u32 = 0o077;
 /// A directory others may write to is refused: the helper works uncached.
 pub const WRITABLE_BY_OTHERS: u32 = 0o022;
 
-/// What makes an entry ours to serve: the platform and the bearer that got it.
+/// What makes an entry ours to serve: the platform and the bearer that got
+/// it, and the owner whose installation's token it is.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Key {
     pub platform: String,
     /// SHA-256 of the bearer (domain-separated), in hex: comparing it tells
     /// a rotated bearer apart without keeping the bearer anywhere.
     pub bearer_sha256: String,
+    /// The owner's login in lower case; `None` for the default entry.
+    pub owner: Option<String>,
 }
 
 impl Key {
@@ -63,6 +74,15 @@ impl Key {
         Key {
             platform: platform_url.to_string(),
             bearer_sha256: crate::secret::sha256_hex(&data),
+            owner: None,
+        }
+    }
+
+    /// This key for `owner`'s entry (`None`: the default entry).
+    pub fn for_owner(&self, owner: Option<&Owner>) -> Key {
+        Key {
+            owner: owner.map(Owner::key),
+            ..self.clone()
         }
     }
 }
@@ -78,6 +98,10 @@ pub struct Entry {
     pub fetched_at: i64,
     /// When a re-fetch within the refresh window was last tried, if ever.
     pub refresh_tried_at: Option<i64>,
+    /// The platform ignored the owner it was asked for (today's platform):
+    /// this token serves every owner, and other owners are served from it
+    /// with no request of their own. Only the default entry has it.
+    pub any_owner: bool,
 }
 
 impl Entry {
@@ -96,12 +120,12 @@ impl Entry {
 
     fn encode(&self) -> String {
         format!(
-            "{MAGIC}\nplatform {}\nbearer-sha256 {}\nfetched {}\nrefresh-tried {}\nexpires {}\ntoken {}\n",
-            self.key.platform,
-            self.key.bearer_sha256,
+            "{MAGIC}\n{}fetched {}\nrefresh-tried {}\nany-owner {}\nexpires {}\ntoken {}\n",
+            self.key.encode(),
             self.fetched_at,
             self.refresh_tried_at
                 .map_or_else(|| "-".to_string(), |t| t.to_string()),
+            if self.any_owner { "yes" } else { "no" },
             self.expires_at,
             self.secret.expose(),
         )
@@ -117,6 +141,11 @@ impl Entry {
             "-" => None,
             t => Some(t.parse().ok()?),
         };
+        let any_owner = match field("any-owner")?.as_str() {
+            "yes" => true,
+            "no" => false,
+            _ => return None,
+        };
         let expires_at = field("expires")?.parse().ok()?;
         let secret = field("token")?;
         if !fields.done() || crate::secret::validate(&secret).is_err() {
@@ -128,7 +157,20 @@ impl Entry {
             expires_at,
             fetched_at,
             refresh_tried_at,
+            any_owner,
         })
+    }
+}
+
+impl Key {
+    /// The key's lines, as every file of the cache starts with them.
+    pub(crate) fn encode(&self) -> String {
+        format!(
+            "platform {}\nbearer-sha256 {}\nowner {}\n",
+            self.platform,
+            self.bearer_sha256,
+            self.owner.as_deref().unwrap_or("-")
+        )
     }
 }
 
@@ -191,6 +233,10 @@ impl<'a> Fields<'a> {
         Some(Key {
             platform: self.field("platform")?,
             bearer_sha256: self.field("bearer-sha256")?,
+            owner: match self.field("owner")?.as_str() {
+                "-" => None,
+                owner => Some(Owner::parse(owner)?.key()),
+            },
         })
     }
 
@@ -208,10 +254,14 @@ pub fn now_ms() -> i64 {
     }
 }
 
-/// The cache directory. Nothing is created until something is written.
+/// One entry's files in the cache directory (the default entry's, or an
+/// owner's). Nothing is created until something is written.
 #[derive(Clone, Debug)]
 pub struct Cache {
     dir: PathBuf,
+    /// The entry's file name, which its other files' names start with:
+    /// `token`, or `token@OWNER`.
+    stem: String,
 }
 
 /// Why the cache cannot be used for a write (the caller works uncached).
@@ -219,10 +269,42 @@ pub struct Cache {
 pub struct Unusable(pub String);
 
 impl Cache {
+    /// The default entry's files in `dir`.
     pub fn new(dir: &Path) -> Cache {
+        Cache::for_owner(dir, None)
+    }
+
+    /// `owner`'s entry's files in `dir` (`None`: the default entry's).
+    pub fn for_owner(dir: &Path, owner: Option<&Owner>) -> Cache {
         Cache {
             dir: dir.to_path_buf(),
+            stem: match owner {
+                Some(owner) => format!("{ENTRY_FILE}@{}", owner.key()),
+                None => ENTRY_FILE.to_string(),
+            },
         }
+    }
+
+    /// The default entry's and every owner's, found by their entry files.
+    pub fn all(dir: &Path) -> Vec<Cache> {
+        let mut owners: Vec<Owner> = std::fs::read_dir(dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|e| {
+                let name = e.file_name().into_string().ok()?;
+                Owner::parse(name.strip_prefix(ENTRY_FILE)?.strip_prefix('@')?)
+            })
+            .collect();
+        owners.sort_by_key(Owner::key);
+        std::iter::once(Cache::new(dir))
+            .chain(owners.iter().map(|o| Cache::for_owner(dir, Some(o))))
+            .collect()
+    }
+
+    /// The owner of this entry (lower case), `None` for the default one.
+    pub fn owner(&self) -> Option<&str> {
+        self.stem.split_once('@').map(|(_, owner)| owner)
     }
 
     /// The directory itself.
@@ -231,11 +313,16 @@ impl Cache {
     }
 
     pub fn entry_path(&self) -> PathBuf {
-        self.dir.join(ENTRY_FILE)
+        self.dir.join(&self.stem)
     }
 
     pub fn lock_path(&self) -> PathBuf {
-        self.dir.join(LOCK_FILE)
+        self.dir.join(self.file_name(".lock"))
+    }
+
+    /// The name of this entry's file with `suffix` (`.failed`, …).
+    pub fn file_name(&self, suffix: &str) -> String {
+        format!("{}{suffix}", self.stem)
     }
 
     /// Read the entry. `Ok(None)` when there is none; `Err` (a reason, for
@@ -313,6 +400,13 @@ impl Cache {
     pub fn write(&self, entry: &Entry) -> Result<(), Unusable> {
         self.ensure_dir()?;
         self.remove_leftovers();
+        self.write_unlocked(entry)
+    }
+
+    /// [`Cache::write`] without its lock held (another entry's fetch
+    /// brought this one's token): leftovers are left to its lock holder.
+    pub fn write_unlocked(&self, entry: &Entry) -> Result<(), Unusable> {
+        self.ensure_dir()?;
         self.replace(&self.entry_path(), &entry.encode(), true)
     }
 
@@ -356,15 +450,17 @@ impl Cache {
         })
     }
 
-    /// Temporary files of writers that were killed mid-write. With the lock
-    /// held nobody else is writing, so every one of them is a leftover.
+    /// Temporary files of this entry's writers that were killed mid-write.
+    /// With its lock held nobody else is writing them, so every one of them
+    /// is a leftover (another entry's are its lock holder's).
     fn remove_leftovers(&self) {
         let Ok(names) = std::fs::read_dir(&self.dir) else {
             return;
         };
+        let prefix = format!(".{}.", self.stem);
         for name in names.flatten().map(|e| e.file_name()) {
             let name = name.to_string_lossy();
-            if name.starts_with(".token.") && name.ends_with(".tmp") {
+            if name.starts_with(&prefix) && name.ends_with(".tmp") {
                 let _ = std::fs::remove_file(self.dir.join(&*name));
             }
         }
@@ -482,7 +578,46 @@ mod tests {
             expires_at,
             fetched_at,
             refresh_tried_at,
+            any_owner: false,
         }
+    }
+
+    #[test]
+    fn an_owners_entry_has_files_of_its_own_and_a_key_of_its_own() {
+        let tmp = tempfile::tempdir().unwrap();
+        let orgb = Owner::parse("OrgB").unwrap();
+        let cache = Cache::for_owner(tmp.path(), Some(&orgb));
+        assert_eq!(cache.entry_path(), tmp.path().join("token@orgb"));
+        assert_eq!(cache.lock_path(), tmp.path().join("token@orgb.lock"));
+        assert_eq!(cache.owner(), Some("orgb"));
+        assert_eq!(Cache::new(tmp.path()).owner(), None);
+        let mut e = entry(1000, 4000, None);
+        e.key = key().for_owner(Some(&orgb));
+        cache.write(&e).unwrap();
+        assert_eq!(cache.read(), Ok(Some(e.clone())));
+        assert_eq!(Cache::new(tmp.path()).read(), Ok(None));
+        // Not the default entry's key, nor another owner's.
+        assert_eq!(freshness(&e, &key(), 1000, WINDOW), Freshness::Unusable);
+        let orga = Owner::parse("orgA").unwrap();
+        assert_eq!(
+            freshness(&e, &key().for_owner(Some(&orga)), 1000, WINDOW),
+            Freshness::Unusable
+        );
+        assert_eq!(
+            freshness(&e, &key().for_owner(Some(&orgb)), 1000, WINDOW),
+            Freshness::Fresh
+        );
+        std::fs::write(tmp.path().join("token@not_a_login"), "x").unwrap();
+        std::fs::write(tmp.path().join("token@orgb.failed"), "x").unwrap();
+        let owners: Vec<Option<String>> = Cache::all(tmp.path())
+            .iter()
+            .map(|c| c.owner().map(str::to_string))
+            .collect();
+        assert_eq!(owners, [None, Some("orgb".to_string())]);
+        // A any-owner flag survives the round trip.
+        let mut d = entry(1000, 4000, None);
+        d.any_owner = true;
+        assert_eq!(Entry::decode(&d.encode()), Some(d));
     }
 
     #[test]
@@ -513,7 +648,12 @@ mod tests {
             assert_eq!(Entry::decode(&text[..cut]), None, "cut at {cut}");
         }
         assert_eq!(Entry::decode(&format!("{text}extra\n")), None);
-        assert_eq!(Entry::decode(&text.replace("v1", "v2")), None);
+        assert_eq!(Entry::decode(&text.replace("v2", "v1")), None);
+        assert_eq!(
+            Entry::decode(&text.replace("any-owner no", "any-owner maybe")),
+            None
+        );
+        assert_eq!(Entry::decode(&text.replace("owner -", "owner a_b")), None);
         assert_eq!(Entry::decode(&text.replace("ghs_cached", "ghs bad")), None);
         assert_eq!(Entry::decode(&text.replace("4000", "soon")), None);
         assert_eq!(Entry::decode(""), None);

@@ -1,5 +1,9 @@
 //! The one HTTP call: `GET {PLATFORM_URL}/admin/github-installation-token`.
 //!
+//! With an owner, `?owner=OWNER` asks for that owner's installation's token
+//! (`docs/platform-api.md`); the answer says whose token it is (`owner`) or
+//! does not (the platform ignored the query: its token serves every owner).
+//!
 //! One deadline covers the whole fetch, retries included. A platform that
 //! cannot be reached at all (refused, no such host) is retried at most twice
 //! within about a second, so git reaches its fallback helper quickly; 429,
@@ -21,6 +25,7 @@ use serde::Deserialize;
 
 use crate::diag::debug;
 use crate::http::{self, authorized_get, root_cause};
+use crate::owner::Owner;
 use crate::secret::{self, Secret};
 use crate::settings::Settings;
 use crate::token::{Token, now_unix, parse_rfc3339};
@@ -66,21 +71,53 @@ impl std::fmt::Display for FetchError {
 
 impl std::error::Error for FetchError {}
 
-/// Fetch a fresh token by `deadline` (the caller's: time spent waiting for
-/// another process's fetch counts against it). Builds a current-thread
-/// runtime and an HTTP client for this one call; nothing is started unless a
-/// fetch is needed.
-pub fn fetch(settings: &Settings, bearer: &Secret, deadline: Instant) -> Result<Token, FetchError> {
+/// The platform's answer: the token, and the owner it was minted for when
+/// the platform said (`None`: it serves every owner).
+#[derive(Debug)]
+pub struct Answer {
+    pub token: Token,
+    pub owner: Option<Owner>,
+}
+
+/// Fetch a fresh token of `owner`'s installation (`None`: the platform's
+/// default) by `deadline` (the caller's: time spent waiting for another
+/// process's fetch counts against it). Builds a current-thread runtime and
+/// an HTTP client for this one call; nothing is started unless a fetch is
+/// needed. An answer for another owner than the one asked for is refused.
+pub fn fetch(
+    settings: &Settings,
+    bearer: &Secret,
+    deadline: Instant,
+    owner: Option<&Owner>,
+) -> Result<Answer, FetchError> {
     let local = |e: anyhow::Error| FetchError {
         failure: Failure::BadAnswer,
         message: format!("{e:#}"),
     };
-    http::runtime().map_err(local)?.block_on(fetch_with_retries(
-        &settings.token_url(),
-        bearer,
-        settings.timeout,
-        deadline,
-    ))
+    let mut url = settings.token_url();
+    if let Some(owner) = owner {
+        // A login needs no percent-encoding (letters, digits, hyphens).
+        url = format!("{url}?owner={owner}");
+    }
+    let answer = http::runtime()
+        .map_err(local)?
+        .block_on(fetch_with_retries(
+            &url,
+            owner,
+            bearer,
+            settings.timeout,
+            deadline,
+        ))?;
+    match (owner, &answer.owner) {
+        (Some(asked), Some(minted)) if asked != minted => Err(FetchError {
+            failure: Failure::BadAnswer,
+            message: format!(
+                "the platform at {url} answered with a token for {minted}, not for {asked}; \
+                 not using it"
+            ),
+        }),
+        _ => Ok(answer),
+    }
 }
 
 /// How an attempt failed, and whether trying again can help.
@@ -133,10 +170,11 @@ impl AttemptError {
 
 async fn fetch_with_retries(
     url: &str,
+    owner: Option<&Owner>,
     bearer: &Secret,
     timeout: Duration,
     deadline: Instant,
-) -> Result<Token, FetchError> {
+) -> Result<Answer, FetchError> {
     let client = http::client(
         url.starts_with("https:"),
         deadline.saturating_duration_since(Instant::now()),
@@ -151,7 +189,8 @@ async fn fetch_with_retries(
     for attempt in 1.. {
         let remaining = deadline.saturating_duration_since(Instant::now());
         let attempt_started = Instant::now();
-        let outcome = tokio::time::timeout(remaining, attempt_once(&client, url, bearer)).await;
+        let outcome =
+            tokio::time::timeout(remaining, attempt_once(&client, url, owner, bearer)).await;
         let error = match outcome {
             Ok(Ok(token)) => {
                 debug!(
@@ -227,8 +266,9 @@ fn seconds(d: Duration) -> String {
 async fn attempt_once(
     client: &reqwest::Client,
     url: &str,
+    owner: Option<&Owner>,
     bearer: &Secret,
-) -> Result<Token, AttemptError> {
+) -> Result<Answer, AttemptError> {
     let request = authorized_get(client, url, "Bearer", bearer).ok_or_else(|| {
         fail(
             Retry::Final,
@@ -249,7 +289,15 @@ async fn attempt_once(
         404 => {
             return Err(fail(
                 Retry::Final,
-                format!("the platform has no GitHub App configured (HTTP 404) at {url}"),
+                match owner {
+                    Some(owner) => format!(
+                        "the platform has no GitHub App installation for {owner} (HTTP 404) \
+                         at {url}"
+                    ),
+                    None => {
+                        format!("the platform has no GitHub App configured (HTTP 404) at {url}")
+                    }
+                },
             ));
         }
         429 => {
@@ -317,7 +365,7 @@ async fn attempt_once(
         }
         body.extend_from_slice(&chunk);
     }
-    decode(&body, now_unix()).map_err(|why| {
+    decode_answer(&body, now_unix()).map_err(|why| {
         fail(
             Retry::Final,
             format!("the platform's response from {url} was refused: {why}"),
@@ -414,11 +462,19 @@ struct Wire {
     token: String,
     #[serde(default)]
     expires_at: Option<serde_json::Value>,
+    #[serde(default)]
+    owner: Option<serde_json::Value>,
 }
 
 /// Decode and check the platform's JSON. The reason returned never quotes
 /// the body: serde's own messages can, so they are not used.
 pub fn decode(body: &[u8], now: i64) -> Result<Token, String> {
+    decode_answer(body, now).map(|answer| answer.token)
+}
+
+/// [`decode`], with the owner the token was minted for: a GitHub login, or
+/// none (missing or `null`); anything else is refused.
+pub fn decode_answer(body: &[u8], now: i64) -> Result<Answer, String> {
     let wire: Wire = serde_json::from_slice(body).map_err(|e| match e.classify() {
         serde_json::error::Category::Data => {
             "it is not of the form {\"token\": \"…\", \"expires_at\": \"<RFC 3339>\"}".to_string()
@@ -451,9 +507,19 @@ pub fn decode(body: &[u8], now: i64) -> Result<Token, String> {
             crate::token::format_rfc3339(t)
         ));
     }
-    Ok(Token {
-        secret: Secret::new(wire.token),
-        expires_at,
+    let owner = match &wire.owner {
+        None | Some(serde_json::Value::Null) => None,
+        Some(serde_json::Value::String(text)) => {
+            Some(Owner::parse(text).ok_or("its owner is not a GitHub login")?)
+        }
+        Some(_) => return Err("its owner is not a GitHub login".to_string()),
+    };
+    Ok(Answer {
+        token: Token {
+            secret: Secret::new(wire.token),
+            expires_at,
+        },
+        owner,
     })
 }
 
@@ -510,6 +576,21 @@ mod tests {
         for body in cases {
             let why = decode(body, NOW).unwrap_err();
             assert!(!why.contains("secret"), "{why}");
+        }
+    }
+
+    #[test]
+    fn the_owner_a_token_was_minted_for() {
+        let body = |owner: &str| {
+            format!(r#"{{"token":"ghs_x1","expires_at":"2026-11-23T13:34:56Z"{owner}}}"#)
+        };
+        let owner = |extra: &str| decode_answer(body(extra).as_bytes(), NOW).map(|a| a.owner);
+        assert_eq!(owner(""), Ok(None));
+        assert_eq!(owner(r#","owner":null"#), Ok(None));
+        assert_eq!(owner(r#","owner":"orgB""#), Ok(Owner::parse("orgB")));
+        for bad in [r#","owner":"org/b""#, r#","owner":7"#, ",\"owner\":\"\""] {
+            let why = owner(bad).unwrap_err();
+            assert!(why.contains("owner"), "{bad}: {why}");
         }
     }
 

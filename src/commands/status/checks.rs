@@ -93,7 +93,7 @@ pub fn platform(settings: &Settings, bearer: Option<&Secret>, checks: &mut Vec<C
         return;
     };
     let started = Instant::now();
-    match platform::fetch(settings, bearer, started + settings.timeout) {
+    match platform::fetch(settings, bearer, started + settings.timeout, None) {
         Ok(_) => checks.push(check(
             "platform",
             Mark::Ok,
