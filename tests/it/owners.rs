@@ -373,3 +373,65 @@ fn fetch_token_and_exec_take_an_owner() {
     assert!(out.stderr.contains("404"), "{out:?}");
     assert_eq!(ws.platform.token_requests(), 3);
 }
+
+/// The line of `status` for check `name` that contains `needle`.
+fn status_line<'a>(out: &'a Out, name: &str, needle: &str) -> &'a str {
+    out.stdout
+        .lines()
+        .find(|l| l.split_whitespace().nth(1) == Some(name) && l.contains(needle))
+        .unwrap_or_else(|| panic!("no {name} line with {needle:?}: {out:?}"))
+}
+
+#[test]
+fn status_lists_the_entries_and_probes_each_repository_with_its_owners_token() {
+    let (ws, stack) = gh_world(&["orgA", "orgB"]);
+    let token = |args: &[&str]| {
+        let out = ws.helper(args, "");
+        assert_eq!(out.code(), 0, "{out:?}");
+        out.stdout.trim().to_string()
+    };
+    token(&["fetch-token"]);
+    token(&["fetch-token", "--owner", "orgB"]);
+    let out = ws.helper(&["status"], "");
+    ws.assert_no_secret_in(&out.stdout, "stdout");
+    let cache = status_line(&out, "cache", "tokens cached");
+    for name in ["default", "orgb"] {
+        let shown = |m: u32| cache.contains(&format!("{name} {m} min left"));
+        assert!(shown(59) || shown(60), "{name}: {out:?}");
+    }
+
+    let out = ws.helper(
+        &[
+            "status",
+            "--probe",
+            "--probe-repo",
+            "orgA/x",
+            "--probe-repo",
+            "orgB/y",
+        ],
+        "",
+    );
+    ws.assert_no_secret_in(&out.stdout, "stdout");
+    for repo in ["orgA/x", "orgB/y"] {
+        let line = status_line(&out, "api", &format!("{repo}:"));
+        assert!(
+            line.starts_with("ok"),
+            "{repo}: {out:?}\n{}",
+            stack.github.describe()
+        );
+    }
+    assert_eq!(
+        owner_seen(&ws, &stack, "/repos/orgA/x").as_deref(),
+        Some("orgA")
+    );
+    assert_eq!(
+        owner_seen(&ws, &stack, "/repos/orgB/y").as_deref(),
+        Some("orgB")
+    );
+
+    // An owner without an installation: that repository's probe fails, naming it.
+    let out = ws.helper(&["status", "--probe", "--probe-repo", "orgC/z"], "");
+    assert_eq!(out.code(), 1, "{out:?}");
+    let line = status_line(&out, "api", "orgC/z");
+    assert!(line.starts_with("fail") && line.contains("404"), "{out:?}");
+}

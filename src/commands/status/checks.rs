@@ -174,6 +174,9 @@ pub fn cache(settings: &Settings, checks: &mut Vec<Check>) {
         ));
     }
     let mut message = format!("{shown} ({dir_mode:04o}); {entry}");
+    if let Some(entries) = super::owners::entries(settings) {
+        message.push_str(&format!("; tokens cached: {entries}"));
+    }
     // A failure other processes are answered with for a few seconds.
     if let Some(failed) = crate::token::memory::read_failed(&cache) {
         let age = (cache::now_ms() - failed.at_ms).max(0) / 1000;

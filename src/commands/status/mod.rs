@@ -7,13 +7,16 @@
 //! `git.rs` (the helpers git runs for each host), `probe.rs` (secret
 //! hosts and their APIs, through `gitea.rs`), `probe_github.rs` (the
 //! platform's hosts, through `github.rs`) and `gh.rs` (what gh gets: its
-//! token variables, the proxy, gh-login); `render.rs` prints them.
+//! token variables, the proxy, gh-login); `owners.rs` lists the cached
+//! entries per owner and probes each `--probe-repo` with its owner's
+//! token; `render.rs` prints them.
 
 mod checks;
 mod gh;
 mod git;
 mod gitea;
 mod github;
+mod owners;
 mod probe;
 mod probe_github;
 mod render;
@@ -86,7 +89,10 @@ pub fn checks(settings: &Settings, options: &Options) -> Vec<Check> {
     checks::platform(settings, bearer.as_ref(), &mut checks);
     checks::cache(settings, &mut checks);
     probe::secret_hosts(settings, options, &mut checks);
-    probe_github::platform_hosts(settings, options, token.as_ref(), &mut checks);
+    // Each --probe-repo O/R with O's installation's token.
+    for (options, token) in owners::probe_groups(settings, options, token.as_ref(), &mut checks) {
+        probe_github::platform_hosts(settings, &options, token.as_ref(), &mut checks);
+    }
     checks.extend(git::checks(settings));
     gh::checks(settings, token.as_ref(), &mut checks);
     checks
