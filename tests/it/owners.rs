@@ -435,3 +435,67 @@ fn status_lists_the_entries_and_probes_each_repository_with_its_owners_token() {
     let line = status_line(&out, "api", "orgC/z");
     assert!(line.starts_with("fail") && line.contains("404"), "{out:?}");
 }
+
+#[test]
+fn erase_drops_only_the_entry_that_holds_the_rejected_token() {
+    let ws = Workspace::new();
+    ws.platform.set_owners(&["orgA", "orgB"]);
+    let fetch = |owner: &str| {
+        let out = ws.helper(&["fetch-token", "--owner", owner], "");
+        assert_eq!(out.code(), 0, "{out:?}");
+        out.stdout.trim().to_string()
+    };
+    let (a, b) = (fetch("orgA"), fetch("orgB"));
+    assert_ne!(a, b);
+    let erase = |token: &str, path: &str| {
+        let out = ws.helper(
+            &["erase"],
+            &format!(
+                "protocol=https\nhost=github.com\npath={path}\nusername=x-access-token\npassword={token}\n\n"
+            ),
+        );
+        assert_eq!(out.code(), 0, "{out:?}");
+    };
+    // Whatever path git sends with it, the entry holding orgB's token goes.
+    erase(&b, "orgA/x.git");
+    assert!(ws.cache.join("token@orga").exists());
+    assert!(!ws.cache.join("token@orgb").exists());
+    assert_eq!(fetch("orgA"), a, "orgA's entry is untouched");
+    assert_ne!(fetch("orgB"), b, "orgB's is fetched again");
+    // A token no entry holds changes nothing.
+    erase(&b, "orgB/y.git");
+    assert!(ws.cache.join("token@orgb").exists());
+    assert_eq!(ws.platform.token_requests(), 3);
+}
+
+#[test]
+fn an_owners_failure_is_remembered_for_that_owner_only() {
+    let ws = Workspace::new();
+    ws.platform.set_owners(&["orgA", "orgB"]);
+    // orgA's fetch meets a platform error (remembered: the platform is
+    // failing) ...
+    ws.platform
+        .push(crate::support::mock_platform::Reply::status(503));
+    ws.platform
+        .push(crate::support::mock_platform::Reply::status(503));
+    ws.platform
+        .push(crate::support::mock_platform::Reply::status(503));
+    ws.platform
+        .push(crate::support::mock_platform::Reply::status(503));
+    ws.platform
+        .push(crate::support::mock_platform::Reply::status(503));
+    let out = ws.helper(&["--timeout", "1", "fetch-token", "--owner", "orgA"], "");
+    assert_eq!(out.code(), 1, "{out:?}");
+    assert!(ws.cache.join("token@orga.failed").exists());
+    let asked = ws.platform.token_requests();
+    // ... so orgA's next request is answered from that memory, at once ...
+    let out = ws.helper(&["fetch-token", "--owner", "orgA"], "");
+    assert_eq!(out.code(), 1, "{out:?}");
+    assert!(out.stderr.contains("another helper process"), "{out:?}");
+    assert_eq!(ws.platform.token_requests(), asked);
+    // ... while orgB asks the platform for itself.
+    ws.platform.clear_script();
+    let out = ws.helper(&["fetch-token", "--owner", "orgB"], "");
+    assert_eq!(out.code(), 0, "{out:?}");
+    assert_eq!(ws.platform.token_requests(), asked + 1);
+}
