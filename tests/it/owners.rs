@@ -474,16 +474,7 @@ fn an_owners_failure_is_remembered_for_that_owner_only() {
     ws.platform.set_owners(&["orgA", "orgB"]);
     // orgA's fetch meets a platform error (remembered: the platform is
     // failing) ...
-    ws.platform
-        .push(crate::support::mock_platform::Reply::status(503));
-    ws.platform
-        .push(crate::support::mock_platform::Reply::status(503));
-    ws.platform
-        .push(crate::support::mock_platform::Reply::status(503));
-    ws.platform
-        .push(crate::support::mock_platform::Reply::status(503));
-    ws.platform
-        .push(crate::support::mock_platform::Reply::status(503));
+    ws.platform.set_default(Reply::status(503));
     let out = ws.helper(&["--timeout", "1", "fetch-token", "--owner", "orgA"], "");
     assert_eq!(out.code(), 1, "{out:?}");
     assert!(ws.cache.join("token@orga.failed").exists());
@@ -494,7 +485,7 @@ fn an_owners_failure_is_remembered_for_that_owner_only() {
     assert!(out.stderr.contains("another helper process"), "{out:?}");
     assert_eq!(ws.platform.token_requests(), asked);
     // ... while orgB asks the platform for itself.
-    ws.platform.clear_script();
+    ws.platform.set_default(Reply::Token);
     let out = ws.helper(&["fetch-token", "--owner", "orgB"], "");
     assert_eq!(out.code(), 0, "{out:?}");
     assert_eq!(ws.platform.token_requests(), asked + 1);
