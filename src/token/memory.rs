@@ -19,7 +19,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::diag::debug;
-use crate::token::cache::{Cache, Fields, Key, Unusable};
+use crate::token::cache::{Cache, Unusable};
+use crate::token::entry::{Fields, Key};
 
 /// The default entry's failure memory; an owner's is `token@OWNER.failed`.
 pub const FAILED_FILE: &str = "token.failed";

@@ -3,7 +3,9 @@
 //! all the processes that ask at once; and `forget`, which drops a token git
 //! rejected. Also the token's expiry arithmetic.
 
+pub mod answer;
 pub mod cache;
+pub mod entry;
 pub mod lock;
 pub mod memory;
 pub mod platform;
@@ -20,7 +22,8 @@ use crate::diag::debug;
 use crate::owner::Owner;
 use crate::secret::{self, Secret};
 use crate::settings::{SecretHost, Settings};
-use cache::{Cache, Entry, Freshness};
+use cache::Cache;
+use entry::{Entry, Freshness};
 use lock::{Attempt, LockError};
 use memory::Failed;
 
@@ -128,7 +131,7 @@ pub fn serve_for(settings: &Settings, owner: Option<&Owner>) -> Result<Served> {
         debug!("cache: off");
         return fetched(platform::fetch(settings, &bearer, deadline, owner)?.token);
     };
-    let default_key = cache::Key::new(&settings.platform_url, &bearer);
+    let default_key = entry::Key::new(&settings.platform_url, &bearer);
     let window = settings.refresh_window;
 
     // The fast path: one small file, no lock, no runtime, no client.
@@ -147,7 +150,7 @@ pub fn serve_for(settings: &Settings, owner: Option<&Owner>) -> Result<Served> {
     // A token that is due for a refresh but still works.
     let mut valid = None;
     if let Some(entry) = &seen {
-        match cache::freshness(entry, key, now_unix(), window) {
+        match entry::freshness(entry, key, now_unix(), window) {
             f @ (Freshness::Fresh | Freshness::Hold) => return Ok(hit(entry, f)),
             Freshness::Refresh => valid = Some(entry),
             f => debug!("cache: entry is {f:?}"),
@@ -212,7 +215,7 @@ pub fn serve_for(settings: &Settings, owner: Option<&Owner>) -> Result<Served> {
     let current = cache.read().unwrap_or_default();
     let mut stale = None;
     if let Some(entry) = current {
-        let freshness = cache::freshness(&entry, key, now, window);
+        let freshness = entry::freshness(&entry, key, now, window);
         match freshness {
             Freshness::Fresh | Freshness::Hold => return Ok(hit(&entry, freshness)),
             // Another process replaced the entry while we waited: that was

@@ -13,7 +13,8 @@
 use std::path::Path;
 use std::time::Duration;
 
-use super::cache::{self, Cache, Entry, Freshness, Key};
+use super::cache::Cache;
+use super::entry::{self, Entry, Freshness, Key};
 use crate::owner::Owner;
 
 /// The entry a request is served from (and whose lock and failure memory
@@ -46,7 +47,7 @@ pub fn choose(dir: &Path, key: &Key, owner: Option<&Owner>, now: i64, window: Du
         seen: Cache::for_owner(dir, Some(owner)).read(),
     };
     let usable = |slot: &Slot| match &slot.seen {
-        Ok(Some(entry)) => cache::freshness(entry, &slot.key, now, window) != Freshness::Unusable,
+        Ok(Some(entry)) => entry::freshness(entry, &slot.key, now, window) != Freshness::Unusable,
         _ => false,
     };
     if usable(&own) {
