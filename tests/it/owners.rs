@@ -490,3 +490,30 @@ fn an_owners_failure_is_remembered_for_that_owner_only() {
     assert_eq!(out.code(), 0, "{out:?}");
     assert_eq!(ws.platform.token_requests(), asked + 1);
 }
+
+#[test]
+fn an_answer_for_another_owner_is_refused_and_not_cached() {
+    let ws = Workspace::new();
+    let token = crate::support::mock_platform::new_token();
+    ws.platform.push(Reply::Body(format!(
+        r#"{{"token":"{token}","expires_at":"{}","owner":"orgZ"}}"#,
+        crate::support::mock_platform::expires_at_in(3600)
+    )));
+    let out = ws.helper(&["fetch-token", "--owner", "orgA"], "");
+    assert_eq!((out.code(), out.stdout.as_str()), (1, ""), "{out:?}");
+    out.assert_one_error("answered with a token for orgZ, not for orgA");
+    assert!(!out.stderr.contains(&token));
+    let names: Vec<String> = std::fs::read_dir(&ws.cache)
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.file_name().into_string().unwrap())
+                .collect()
+        })
+        .unwrap_or_default();
+    assert!(
+        !names
+            .iter()
+            .any(|n| n == "token" || n.starts_with("token@") && !n.contains('.')),
+        "{names:?}"
+    );
+}
