@@ -135,18 +135,18 @@ pub fn serve_for(settings: &Settings, owner: Option<&Owner>) -> Result<Served> {
     let window = settings.refresh_window;
 
     // The fast path: one small file, no lock, no runtime, no client.
-    let slot = slot::choose(dir, &default_key, owner, now_unix(), window);
+    let mut slot = slot::choose(dir, &default_key, owner, now_unix(), window);
     if owner.is_some() && slot.cache.owner().is_none() {
         debug!("cache: the platform ignored owners; serving from the default entry");
     }
-    let (cache, key) = (&slot.cache, &slot.key);
-    let seen = match slot.seen.clone() {
+    let seen = match std::mem::replace(&mut slot.seen, Ok(None)) {
         Ok(entry) => entry,
         Err(why) => {
             debug!("cache: {why}; treating it as empty");
             None
         }
     };
+    let (cache, key) = (&slot.cache, &slot.key);
     // A token that is due for a refresh but still works.
     let mut valid = None;
     if let Some(entry) = &seen {
