@@ -16,7 +16,7 @@ use anyhow::anyhow;
 
 use crate::diag::{self, debug, io_reason, warning};
 use crate::error::{Error, Result};
-use crate::gh::{ALL_VARIABLES, fingerprint_path};
+use crate::gh::{ALL_VARIABLES, GH, ThisProgram, fingerprint_path, gh_on_path};
 use crate::secret::Secret;
 use crate::settings::{Route, Settings};
 use crate::token::{self, cache::Cache};
@@ -82,6 +82,7 @@ pub fn run(settings: &Settings, options: &Options) -> Result<()> {
     if hosts.is_empty() {
         return Ok(());
     }
+    let gh = real_gh(&options.gh)?;
     let token = token::platform_token(settings)?;
     let config = gh_config_dir();
     // Every host is attempted; each failure is gh's own words and one line.
@@ -92,7 +93,7 @@ pub fn run(settings: &Settings, options: &Options) -> Result<()> {
             debug!("gh-login: {host}: gh already holds the current token");
             continue;
         }
-        let outcome = login(&options.gh, host, &token.secret);
+        let outcome = login(&gh, host, &token.secret);
         match (&outcome, &mark) {
             (Ok(()), Some(mark)) => mark.write(),
             (Err(_), Some(mark)) => mark.remove(),
@@ -127,6 +128,47 @@ pub fn run(settings: &Settings, options: &Options) -> Result<()> {
         }
         None => Ok(()),
     }
+}
+
+/// The gh to run. `--gh gh` (the default) is looked up on PATH the way the
+/// proxy looks it up, skipping links to this program: after `configure
+/// --gh-proxy` the first `gh` on PATH is the proxy, which would put back the
+/// variables this command removes, and gh refuses to log in while they are
+/// set. A `--gh` naming the proxy itself is refused for the same reason.
+fn real_gh(given: &Path) -> Result<PathBuf> {
+    let me = ThisProgram::find().map_err(|e| {
+        Error::Failed(anyhow!(
+            "cannot find this program's own path: {}",
+            io_reason(&e)
+        ))
+    })?;
+    if given.as_os_str() == GH {
+        let path = std::env::var_os("PATH");
+        let mut proxy = None;
+        for found in gh_on_path(path.as_deref(), &me) {
+            if !found.is_proxy {
+                return Ok(found.path);
+            }
+            proxy.get_or_insert(found.path);
+        }
+        return match proxy {
+            Some(proxy) => Err(Error::Failed(anyhow!(
+                "no gh on PATH but the gh proxy ({}); install the GitHub CLI (apt-get \
+                 install gh) in a directory on PATH, or name it with --gh PATH",
+                proxy.display()
+            ))),
+            // No gh at all: spawning it says "not found", naming the way out.
+            None => Ok(given.to_path_buf()),
+        };
+    }
+    if given.components().count() > 1 && me.is(given) {
+        return Err(Error::Failed(anyhow!(
+            "--gh {}: it is the gh proxy (a link to this program), which would set GH_TOKEN \
+             again, and gh refuses to log in while it is set; name the real gh",
+            given.display()
+        )));
+    }
+    Ok(given.to_path_buf())
 }
 
 /// Why one login failed; `said` is gh's stderr (token masked), to show

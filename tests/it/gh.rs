@@ -292,6 +292,58 @@ fn gh_login_then_gh_without_the_variables_and_again_only_when_the_token_changed(
 }
 
 #[test]
+fn gh_login_with_the_proxy_first_on_path_logs_the_real_gh_in() {
+    // configure --gh-proxy's set-up: the proxy first on PATH, the cron line's
+    // `gh-login` finds `gh` there. With the workspace's stale variables set,
+    // and with none set at all: the proxy must not put them back.
+    for stale in [true, false] {
+        let mut w = World::new(None);
+        w.with_proxy();
+        assert_eq!(which_gh(&w), w.proxy_dir.join("gh").to_str().unwrap());
+        let mut c = w.ws.command(BIN);
+        c.arg("gh-login");
+        if !stale {
+            c.env_remove("GH_TOKEN").env_remove("GITHUB_TOKEN");
+        }
+        let out = w.ws.run(c, "");
+        assert_eq!(
+            (out.code(), out.stdout.as_str(), out.stderr.as_str()),
+            (0, "", ""),
+            "stale variables: {stale}: {out:?}\n{}",
+            w.log()
+        );
+        let token = w.current();
+        w.assert_logged(API_HOST, "/", 200, &token);
+        let hosts = std::fs::read_to_string(w.gh_config.join("hosts.yml")).unwrap();
+        assert!(hosts.contains("github.com:"), "{hosts}");
+        // gh's stored login is the fresh token (the real gh, no variables).
+        let mut c = w.ws.command(real_gh_dir().join("gh"));
+        c.args(["auth", "token", "--hostname", "github.com"])
+            .env_remove("GH_TOKEN")
+            .env_remove("GITHUB_TOKEN");
+        let out = w.ws.run(c, "");
+        assert_eq!((out.code(), out.stdout.trim()), (0, token.as_str()));
+    }
+}
+
+#[test]
+fn gh_login_refuses_a_gh_option_naming_the_proxy() {
+    let w = World::new(None);
+    let link = w.proxy_dir.join("gh");
+    let out =
+        w.ws.helper(&["gh-login", "--gh", link.to_str().unwrap()], "");
+    assert_eq!((out.code(), out.stdout.as_str()), (1, ""), "{out:?}");
+    out.assert_one_error("is the gh proxy");
+    // The proxy alone on PATH: no gh to log in.
+    let mut c = w.ws.command(BIN);
+    c.arg("gh-login").env("PATH", &w.proxy_dir);
+    let out = w.ws.run(c, "");
+    assert_eq!((out.code(), out.stdout.as_str()), (1, ""), "{out:?}");
+    out.assert_one_error("no gh on PATH but the gh proxy");
+    assert!(!w.gh_config.join("hosts.yml").exists());
+}
+
+#[test]
 fn gh_login_drops_a_token_gh_calls_bad_so_the_next_run_gets_a_fresh_one() {
     let w = World::new(None);
     assert_eq!(w.ws.helper(&["gh-login"], "").code(), 0);
