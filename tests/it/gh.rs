@@ -219,6 +219,104 @@ fn proxy_never_gives_an_unserved_enterprise_host_the_token() {
     w.assert_logged(API_HOST, "/repos/o/r", 200, &current);
 }
 
+/// An Enterprise-only workspace: the platform serves ghe.example.test, not
+/// github.com; the container's stale `GH_TOKEN`/`GITHUB_TOKEN` are set.
+fn enterprise_only() -> World {
+    World::new(Some(GHE_HOST))
+}
+
+/// `gh auth token --hostname github.com` as a shell runs it: the token gh
+/// would send to github.com.
+fn github_com_token(w: &World) -> Out {
+    w.gh(&["auth", "token", "--hostname", "github.com"], &[])
+}
+
+#[test]
+fn an_enterprise_only_workspace_never_gives_github_com_the_token_through_the_proxy() {
+    let mut w = enterprise_only();
+    w.with_proxy();
+    let out = github_com_token(&w);
+    assert_eq!(
+        (out.code(), out.stdout.trim()),
+        (0, w.stale.as_str()),
+        "github.com's pair is left as it was: {out:?}"
+    );
+    // The Enterprise host gets the fresh token (the enterprise pair).
+    let out = w.gh(&["api", "--hostname", GHE_HOST, "repos/o/r"], &[]);
+    assert_eq!(out.code(), 0, "{out:?}\n{}", w.log());
+    let current = w.current();
+    w.assert_logged(GHE_HOST, "/api/v3/repos/o/r", 200, &current);
+    // github.com gets the stale token it had, never the platform's.
+    assert_bad_credentials(&w.gh(&["api", "repos/o/r"], &[]));
+    w.assert_logged(API_HOST, "/repos/o/r", 401, &w.stale);
+    assert!(
+        w.stack
+            .github
+            .requests()
+            .iter()
+            .filter(|r| r.host != GHE_HOST)
+            .all(|r| r.token_tail.as_deref() != Some(&tail4(&current))),
+        "the platform's token reached github.com:\n{}",
+        w.log()
+    );
+    // With none set, github.com gets none.
+    let out = w.gh(
+        &["auth", "token", "--hostname", "github.com"],
+        &[("GH_TOKEN", ""), ("GITHUB_TOKEN", "")],
+    );
+    assert!(!out.stdout.contains(&current), "{out:?}");
+}
+
+#[test]
+fn an_enterprise_only_workspace_never_gives_github_com_the_token_through_exec() {
+    let w = enterprise_only();
+    let mut c = w.ws.command(BIN);
+    c.args([
+        "exec",
+        "--",
+        "gh",
+        "auth",
+        "token",
+        "--hostname",
+        "github.com",
+    ]);
+    let out = w.ws.run(c, "");
+    assert_eq!(
+        (out.code(), out.stdout.trim()),
+        (0, w.stale.as_str()),
+        "{out:?}"
+    );
+    let mut c = w.ws.command(BIN);
+    c.args(["exec", "--", "gh", "auth", "token", "--hostname", GHE_HOST]);
+    let out = w.ws.run(c, "");
+    assert_eq!(out.code(), 0, "{out:?}");
+    assert_eq!(out.stdout.trim(), w.current());
+    let mut c = w.ws.command(BIN);
+    c.args(["exec", "--", "sh", "-c", "echo \"$GH_TOKEN $GITHUB_TOKEN\""]);
+    let out = w.ws.run(c, "");
+    assert_eq!(out.stdout, format!("{0} {0}\n", w.stale));
+}
+
+#[test]
+fn status_in_an_enterprise_only_workspace_checks_the_enterprise_pair_only() {
+    let mut w = enterprise_only();
+    // The stale github.com pair is not ours: no warning about it.
+    let line = status_line(&w, "gh-env");
+    assert_eq!(
+        line.split_whitespace().collect::<Vec<_>>().join(" "),
+        "ok gh-env GH_ENTERPRISE_TOKEN, GITHUB_ENTERPRISE_TOKEN unset"
+    );
+    w.ws.set_env("GH_ENTERPRISE_TOKEN", w.stale.clone());
+    let line = status_line(&w, "gh-env");
+    assert!(
+        line.starts_with("warn")
+            && line.contains("GH_ENTERPRISE_TOKEN holds a token other")
+            && !line.contains("GH_TOKEN")
+            && !line.contains("GITHUB_TOKEN"),
+        "{line}"
+    );
+}
+
 // ---- gh-login, with the real gh ---------------------------------------------
 
 #[test]
