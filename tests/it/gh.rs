@@ -462,6 +462,122 @@ fn gh_login_drops_a_token_gh_calls_bad_so_the_next_run_gets_a_fresh_one() {
     w.assert_logged(API_HOST, "/", 200, &second);
 }
 
+/// Make gh-login's fingerprint for `host` say gh's login was last checked
+/// `ago` seconds ago (negative: in the future, a clock that was ahead), as if
+/// that much time had passed: its `checked UNIX` line.
+fn set_checked(w: &World, host: &str, ago: i64) {
+    let path = w.ws.cache.join(format!("gh-login.{host}"));
+    let text = std::fs::read_to_string(&path).unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let mut lines: Vec<String> = text
+        .lines()
+        .filter(|l| !l.starts_with("checked "))
+        .map(str::to_string)
+        .collect();
+    lines.push(format!("checked {}", now - ago));
+    std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+}
+
+/// The token gh's stored login holds for github.com (the real gh, no variables).
+fn stored_token(w: &World) -> String {
+    let mut c = w.ws.command(real_gh_dir().join("gh"));
+    c.args(["auth", "token", "--hostname", "github.com"])
+        .env_remove("GH_TOKEN")
+        .env_remove("GITHUB_TOKEN");
+    let out = w.ws.run(c, "");
+    assert_eq!(out.code(), 0, "{out:?}");
+    out.stdout.trim().to_string()
+}
+
+#[test]
+fn cron_gh_login_notices_a_revoked_token_within_ten_minutes_without_force() {
+    let mut w = World::new(None);
+    w.with_proxy();
+    assert_eq!(w.ws.helper(&["gh-login"], "").code(), 0);
+    let first = w.current();
+    assert_eq!(stored_token(&w), first);
+
+    // Revoked behind everyone's back (not expired): the cache still holds it.
+    w.ws.platform.revoke(&first);
+    // Checked less than 10 minutes ago: cron's run costs nothing, asks nobody.
+    set_checked(&w, "github.com", 9 * 60);
+    w.stack.github.clear_requests();
+    let out = w.ws.helper(&["gh-login"], "");
+    assert_eq!((out.code(), out.stderr.as_str()), (0, ""), "{out:?}");
+    assert!(w.stack.github.requests().is_empty(), "{}", w.log());
+    assert_eq!(
+        w.ws.platform.count(),
+        2,
+        "the stale mint and the first fetch"
+    );
+
+    // Ten minutes on: one cheap check with gh, GitHub says 401, the token is
+    // dropped from the cache and gh logged in with a fresh one, in this run.
+    set_checked(&w, "github.com", 10 * 60 + 1);
+    let out = w.ws.helper(&["gh-login"], "");
+    assert_eq!(out.code(), 0, "{out:?}\n{}", w.log());
+    let lines = out.helper_lines();
+    assert_eq!(lines.len(), 1, "{out:?}");
+    assert!(
+        lines[0]
+            .contains("warning: gh-login: github.com: GitHub refused the token gh held (HTTP 401)"),
+        "{out:?}"
+    );
+    w.assert_logged(API_HOST, "/rate_limit", 401, &first);
+    let second = w.current();
+    assert_ne!(first, second);
+    w.assert_logged(API_HOST, "/", 200, &second);
+    assert_eq!(stored_token(&w), second);
+    // The fresh token's check is recorded: the next run asks nobody.
+    w.stack.github.clear_requests();
+    let out = w.ws.helper(&["gh-login"], "");
+    assert_eq!((out.code(), out.stderr.as_str()), (0, ""), "{out:?}");
+    assert!(w.stack.github.requests().is_empty(), "{}", w.log());
+}
+
+#[test]
+fn gh_login_checks_a_login_recorded_in_the_future_and_keeps_a_good_one() {
+    let w = World::new(None);
+    assert_eq!(w.ws.helper(&["gh-login"], "").code(), 0);
+    let token = w.current();
+    // Written while the clock was an hour ahead: stale, so checked now.
+    set_checked(&w, "github.com", -3600);
+    w.stack.github.clear_requests();
+    let out = w.ws.helper(&["gh-login"], "");
+    assert_eq!((out.code(), out.stderr.as_str()), (0, ""), "{out:?}");
+    let asked: Vec<String> = w
+        .stack
+        .github
+        .requests()
+        .iter()
+        .map(|r| r.path.clone())
+        .collect();
+    assert_eq!(
+        asked,
+        ["/rate_limit"],
+        "one cheap check, no login: {}",
+        w.log()
+    );
+    w.assert_logged(API_HOST, "/rate_limit", 200, &token);
+    assert_eq!(stored_token(&w), token);
+    assert_eq!(w.ws.platform.count(), 2, "the stale mint and one fetch");
+    // Recorded as checked now: within the 10 minutes, nobody is asked.
+    w.stack.github.clear_requests();
+    assert_eq!(w.ws.helper(&["gh-login"], "").code(), 0);
+    assert!(w.stack.github.requests().is_empty(), "{}", w.log());
+
+    // gh lost its login (hosts.yml removed): the next check finds none, and
+    // gh is logged in again with the same token.
+    std::fs::remove_file(w.gh_config.join("hosts.yml")).unwrap();
+    set_checked(&w, "github.com", 10 * 60);
+    let out = w.ws.helper(&["gh-login"], "");
+    assert_eq!((out.code(), out.stderr.as_str()), (0, ""), "{out:?}");
+    assert_eq!(stored_token(&w), token);
+}
+
 #[test]
 fn gh_login_logs_in_to_an_enterprise_host_too() {
     let w = World::new(Some("github.com,ghe.example.test"));
