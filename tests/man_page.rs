@@ -364,8 +364,9 @@ once complete
 what
 .B gh\-login
 last gave gh for HOST: a SHA\-256 fingerprint of the host, gh's configuration
-directory and the token, never the token; its modification time is when
-gh's login was last refreshed
+directory and the token, never the token, and when GitHub last accepted it
+(a login, or the check made every 10 minutes); its modification time is when
+gh's login was last checked
 .RE
 .TP
 .IR ~/.gitconfig ", " $XDG_CONFIG_HOME/git/config ", " /etc/gitconfig

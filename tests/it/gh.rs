@@ -539,6 +539,41 @@ fn cron_gh_login_notices_a_revoked_token_within_ten_minutes_without_force() {
 }
 
 #[test]
+fn status_reports_a_revoked_token_with_probe_and_is_well_again_after_cron_gh_login() {
+    let w = World::new(None);
+    assert_eq!(w.ws.helper(&["gh-login"], "").code(), 0);
+    let first = w.current();
+    w.ws.platform.revoke(&first);
+    w.stack.github.clear_requests();
+    // Without --probe, status asks GitHub nothing, and says so.
+    let line = status_line(&w, "api");
+    assert!(
+        line.starts_with("skip") && line.contains("not asked whether it accepts the token"),
+        "{line}"
+    );
+    assert!(w.stack.github.requests().is_empty(), "{}", w.log());
+    // With --probe, the refused token fails status.
+    let out = w.ws.helper(&["status", "--probe"], "");
+    assert_eq!(out.code(), 1, "{out:?}");
+    assert!(
+        out.stdout.lines().any(|l| l.starts_with("fail  api")
+            && l.contains("/rate_limit answered HTTP 401")
+            && l.contains("the token is not valid")),
+        "{out:?}"
+    );
+    // Cron's gh-login, 10 minutes on, replaces it; status --probe is well.
+    set_checked(&w, "github.com", 10 * 60);
+    assert_eq!(w.ws.helper(&["gh-login"], "").code(), 0);
+    let out = w.ws.helper(&["status", "--probe"], "");
+    assert_eq!(out.code(), 0, "{out:?}");
+    let line = status_line(&w, "gh-login");
+    assert!(
+        line.starts_with("ok") && line.contains("last checked by gh-login: github.com "),
+        "{line}"
+    );
+}
+
+#[test]
 fn gh_login_checks_a_login_recorded_in_the_future_and_keeps_a_good_one() {
     let w = World::new(None);
     assert_eq!(w.ws.helper(&["gh-login"], "").code(), 0);
