@@ -131,7 +131,12 @@ pub enum Command {
         to one). A fingerprint of what gh was last given for each host (SHA-256, never the \
         token) is kept in the cache directory as gh-login.HOST, and a host whose login \
         already holds the current token is not logged in again unless --force is given: run \
-        it from cron every minute.")]
+        it from cron every minute. A token can be revoked before it expires: every 10 minutes \
+        such a login is checked with one `gh api --hostname HOST rate_limit` (free of rate \
+        limit), and when GitHub answers HTTP 401 the token is dropped from the cache and gh \
+        logged in with a fresh one, in the same run, with one warning line.\n\n\
+        The gh run is the first gh on PATH that is not a link to this program (the gh proxy \
+        that configure --gh-proxy puts first would set GH_TOKEN again).")]
     GhLogin(GhLoginArgs),
     /// Run a command with GH_TOKEN and GITHUB_TOKEN set to a fresh token
     #[command(
@@ -431,7 +436,7 @@ pub struct GhLoginArgs {
     #[arg(long, value_name = "HOST")]
     pub hostname: Vec<String>,
 
-    /// The gh binary to run [default: gh, found on PATH]
+    /// The gh binary to run [default: gh, found on PATH, skipping the gh proxy]
     #[arg(long, value_name = "PATH", default_value = "gh")]
     pub gh: PathBuf,
 
