@@ -110,7 +110,7 @@ pub fn run(settings: &Settings, options: &Options) -> Result<()> {
                     debug!("gh-login: {host}: gh already holds the current token");
                     continue;
                 }
-                Some(State::Unchecked) => match check(&gh, host) {
+                Some(State::Unchecked) => match check(&gh, host, &token.secret) {
                     Checked::Accepted => {
                         debug!("gh-login: {host}: GitHub accepts the token gh holds");
                         mark.iter().for_each(Fingerprint::write);
@@ -199,7 +199,7 @@ enum Checked {
 /// One cheap question with gh's stored login: `gh api --hostname HOST
 /// rate_limit` (GitHub does not count it against the rate limit), with the
 /// token variables removed, as for the login.
-fn check(gh: &Path, host: &str) -> Checked {
+fn check(gh: &Path, host: &str, token: &Secret) -> Checked {
     let mut command = Command::new(gh);
     command
         .args(["api", "--hostname", host, "rate_limit", "--silent"])
@@ -215,7 +215,8 @@ fn check(gh: &Path, host: &str) -> Checked {
             return Checked::Unknown(format!("cannot run {}: {}", gh.display(), io_reason(&e)));
         }
     };
-    let said = String::from_utf8_lossy(&output.stderr);
+    // gh's own words, with the token masked should gh ever echo it.
+    let said = String::from_utf8_lossy(&output.stderr).replace(token.expose(), "********");
     match output.status.code() {
         Some(0) => Checked::Accepted,
         _ if said.contains("HTTP 401") => Checked::Refused,
