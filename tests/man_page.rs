@@ -191,12 +191,34 @@ A proxy run by another proxy (through a wrapper that execs
 .B gh
 again, say) stops with one error line and exit status 127.
 .PP
-.BR GH_ENTERPRISE_TOKEN " and " GITHUB_ENTERPRISE_TOKEN
-get the token too only when a served platform host is not github.com;
-otherwise they are left as they were, so that the token never reaches a host
-that is not served.
+The variable rule, the same for the proxy,
 .B exec
-follows the same rule.
+and
+.BR status :
+.BR GH_TOKEN " and " GITHUB_TOKEN
+get the token only when github.com is served (gh sends them to github.com
+whatever else it talks to);
+.BR GH_ENTERPRISE_TOKEN " and " GITHUB_ENTERPRISE_TOKEN
+only when a served platform host is not github.com (gh hands them to any
+Enterprise host).
+A variable the rule does not name is left as it was, so that the token never
+reaches a host that is not served: in an Enterprise-only workspace
+.RB ( MOLECULE_GIT_HOSTS=ghe.corp.example )
+.B gh auth token \-\-hostname github.com
+prints what the environment held.
+.PP
+.B gh\-login
+runs the real gh: the first
+.B gh
+on
+.B PATH
+that is not a link to this program, since the proxy would set
+.B GH_TOKEN
+again and gh refuses to log in while it is set.
+Every 10 minutes it checks an unchanged login with one
+.BR "gh api \-\-hostname HOST rate_limit" ;
+on HTTP 401 (a token revoked before it expires) it drops the token from the
+cache and logs gh in with a fresh one, with one warning line.
 .SH ENVIRONMENT
 Each setting is a flag (see
 .BR OPTIONS )
@@ -296,7 +318,8 @@ is given), as for git itself.
 .BR GH_TOKEN ", " GITHUB_TOKEN
 Set to a fresh token for the command that
 .B exec
-runs and for gh run through the gh proxy.
+runs and for gh run through the gh proxy, when github.com is served (see
+.BR "GH PROXY" ).
 .B gh\-login
 removes them, and
 .BR GH_ENTERPRISE_TOKEN " and " GITHUB_ENTERPRISE_TOKEN ,
@@ -364,8 +387,9 @@ once complete
 what
 .B gh\-login
 last gave gh for HOST: a SHA\-256 fingerprint of the host, gh's configuration
-directory and the token, never the token; its modification time is when
-gh's login was last refreshed
+directory and the token, never the token, and when GitHub last accepted it
+(a login, or the check made every 10 minutes); its modification time is when
+gh's login was last checked
 .RE
 .TP
 .IR ~/.gitconfig ", " $XDG_CONFIG_HOME/git/config ", " /etc/gitconfig
@@ -463,7 +487,8 @@ becomes the gh proxy (see
 .BR "GH PROXY" ).
 .PP
 From cron, keep gh's stored login fresh for what does not go through the proxy
-(quiet on success; gh is run only when the token changed):
+(quiet on success; gh is run only when the token changed, and every 10
+minutes for one check that GitHub still accepts it):
 .PP
 .RS 4
 .nf
