@@ -621,7 +621,7 @@ fn the_path_written_is_the_one_on_path_when_it_is_this_program() {
     std::fs::create_dir(&bin).unwrap();
     let link = bin.join("molecule-git-token-helper");
     std::os::unix::fs::symlink(BIN, &link).unwrap();
-    let path = std::env::var_os("PATH").unwrap();
+    let path = crate::support::test_git::path();
     let mut dirs = vec![bin.clone()];
     dirs.extend(std::env::split_paths(&path));
     ws.set_env("PATH", std::env::join_paths(dirs).unwrap());

@@ -440,7 +440,7 @@ fn a_workspace_lives_through_three_token_lifetimes_and_an_outage() {
     let proxy_dir = l.dir("proxy-bin");
     std::fs::create_dir_all(&proxy_dir).unwrap();
     std::os::unix::fs::symlink(BIN, proxy_dir.join("gh")).unwrap();
-    let path = std::env::var("PATH").unwrap();
+    let path = crate::support::test_git::path_string();
     l.ws.set_env("PATH", format!("{}:{path}", proxy_dir.display()));
     // The container-start tokens: minted once, long dead.
     let stale = "ghs_containerStartTokenDiedLongAgo000";
