@@ -352,7 +352,11 @@ fn assert_platform_token(ws: &Workspace, out: &Out) {
         "{out:?}"
     );
     assert_eq!(out.attr("password"), ws.platform.last_token(), "{out:?}");
-    assert!(out.attr("password_expiry_utc").is_some(), "{out:?}");
+    assert_eq!(
+        out.attr("password_expiry_utc").is_some(),
+        git_passes_expiry(),
+        "{out:?}"
+    );
 }
 
 #[test]
@@ -692,11 +696,17 @@ fn unconfigure_with_hosts_removes_only_theirs() {
 #[test]
 fn a_held_lock_is_reported_and_nothing_is_written() {
     let ws = Workspace::new();
-    let start = "[credential]\n\thelper = store\n";
-    ws.write_gitconfig(start);
+    ws.write_gitconfig("[credential]\n\thelper = store\n");
     let lock = lock_of(&ws.gitconfig);
     std::fs::write(&lock, "someone else's").unwrap();
     for command in ["configure", "unconfigure"] {
+        if command == "unconfigure" {
+            // unconfigure locks only a file it has something to remove from.
+            std::fs::remove_file(&lock).unwrap();
+            ok(&ws.helper(&["configure"], ""));
+            std::fs::write(&lock, "someone else's").unwrap();
+        }
+        let start = read(&ws.gitconfig);
         let out = ws.helper(&[command], "");
         assert_eq!(out.code(), 1, "{out:?}");
         out.assert_one_error(&format!("{} exists", lock.display()));

@@ -415,6 +415,13 @@ pub fn real_gh_dir() -> PathBuf {
         })
 }
 
+/// git 2.41 and later pass a helper's `password_expiry_utc` on in `git
+/// credential fill`'s answer; older gits drop the line (and use the token
+/// until the helper stops serving it).
+pub fn git_passes_expiry() -> bool {
+    test_git().version >= (2, 41, 0)
+}
+
 /// A string unique to this run, for bearers and tokens made at run time.
 pub fn unique() -> String {
     use std::sync::atomic::{AtomicU64, Ordering};

@@ -95,7 +95,10 @@ fn choose() -> TestGit {
         .chars()
         .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
         .collect();
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("test-git{label}"));
+    // (Integration tests have cargo's target tmp dir; the examples that
+    // share this file, the system's.)
+    let tmp = option_env!("CARGO_TARGET_TMPDIR").map_or_else(std::env::temp_dir, PathBuf::from);
+    let dir = tmp.join(format!("test-git{label}"));
     std::fs::create_dir_all(&dir).unwrap();
     let link = dir.join("git");
     if std::fs::read_link(&link).ok().as_deref() != Some(program.as_path()) {
