@@ -300,6 +300,11 @@ mod erase_tests {
         assert!(holds(
             "!cat >/dev/null; echo username=u; echo password=dead; :"
         ));
+        // Prompts off; the request ends (cat returns at the closed stdin).
+        assert!(holds(
+            "!cat >/dev/null; [ \"$GIT_TERMINAL_PROMPT\" = 0 ] && [ \"$GCM_INTERACTIVE\" = never ] \
+             && echo password=dead; :"
+        ));
         assert!(!holds("!cat >/dev/null; echo password=live; :"));
         assert!(!holds("!cat >/dev/null; :"));
         assert!(!holds("!cat >/dev/null; echo password=dead; exit 1; :"));
