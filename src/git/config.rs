@@ -45,22 +45,12 @@ impl Entry {
 /// command as `what` (never the values, which may hold a secret) with git's
 /// exit status and first stderr line.
 pub fn git(args: &[OsString], what: &str) -> Result<Vec<u8>> {
-    git_env(args, what, &[], &[])
+    git_env(args, what, &[], &[], None)
 }
 
 /// [`git`] with the variables `env_remove` taken out of git's environment
-/// and those of `env_set` set.
+/// and those of `env_set` set, run in `dir` when given.
 pub fn git_env(
-    args: &[OsString],
-    what: &str,
-    env_remove: &[&str],
-    env_set: &[(&str, &str)],
-) -> Result<Vec<u8>> {
-    git_in(args, what, env_remove, env_set, None)
-}
-
-/// [`git_env`], run in `dir` when given.
-fn git_in(
     args: &[OsString],
     what: &str,
     env_remove: &[&str],
@@ -124,7 +114,7 @@ pub fn list_everywhere(location: &[OsString], what: &str) -> Result<Vec<Entry>> 
     args.extend(location.iter().cloned());
     args.extend(["--list", "--show-scope", "--show-origin", "-z"].map(OsString::from));
     let not_here = ["GIT_DIR", "GIT_WORK_TREE", "GIT_COMMON_DIR"];
-    let out = git_in(&args, what, &not_here, &[], Some(Path::new("/")))?;
+    let out = git_env(&args, what, &not_here, &[], Some(Path::new("/")))?;
     parse_listing(&out)
 }
 

@@ -132,8 +132,10 @@ fn compiled_in_system_file() -> Result<PathBuf> {
     let out = config::git_env(
         &args,
         what,
-        &["GIT_CONFIG_SYSTEM"],
+        &["GIT_CONFIG_SYSTEM", "GIT_DIR", "GIT_WORK_TREE"],
         &[("GIT_EDITOR", "printf %s")],
+        // Outside any repository: a repository's config is none of this.
+        Some(Path::new("/")),
     )?;
     let path = String::from_utf8(out).map_err(|_| anyhow!("`{what}`: the path is not UTF-8"))?;
     if !path.starts_with('/') || path.contains('\n') {

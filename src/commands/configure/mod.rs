@@ -48,7 +48,7 @@ use crate::git::version;
 use crate::settings::{HelperFlags, Settings};
 pub use location::Location;
 use location::{program_path, same_file};
-use plan::{block_entries, our_key, plan_host};
+use plan::{HostPlan, block_entries, our_key, plan_host};
 
 /// `configure`: for each served host, the block described in the module
 /// documentation; unchanged when it is already there and last.
@@ -80,23 +80,7 @@ pub fn configure(settings: &Settings, flags: &HelperFlags, location: &Location) 
     for host in &settings.all_hosts() {
         let plan = plan_host(&entries, &in_target, host, &ours, &wrap)
             .map_err(|e| locked.failed(&format!("{e:#}")))?;
-        // Conditional includes read before the block are behind its reset
-        // line; one after a block left in place is not.
-        let block_end = match plan.unchanged() {
-            true => block_entries(&entries, &in_target, &our_key(host))
-                .last()
-                .map_or(entries.len(), |i| i + 1),
-            false => entries.len(),
-        };
-        for found in conditional::conditional_helpers(&entries[..block_end], host) {
-            warning!("{}", found.warning(host, &target));
-        }
-        for hidden in &plan.hidden {
-            warning!(
-                "{hidden} applies to some https://{host} URLs only: the reset line hides it \
-                 there and it is not kept as a fallback"
-            );
-        }
+        warn_about_hidden_helpers(&entries, &in_target, &plan, &target);
         if plan.unchanged() {
             debug!(
                 "configure: https://{host}/ is already configured in {}",
@@ -150,6 +134,34 @@ pub fn configure(settings: &Settings, flags: &HelperFlags, location: &Location) 
         .iter()
         .map(|p| format!("configured https://{}/ in {}\n", p.host, target.display()))
         .collect())
+}
+
+/// One warning line for each helper the block's reset line hides from some
+/// requests: those that an `includeIf` read before the block brings in
+/// (an `includeIf` after a block left in place is not hidden), and those
+/// scoped to a path or a user name.
+fn warn_about_hidden_helpers(
+    entries: &[Entry],
+    in_target: &dyn Fn(&Entry) -> bool,
+    plan: &HostPlan,
+    target: &std::path::Path,
+) {
+    let host = &plan.host;
+    let block_end = match plan.unchanged() {
+        true => block_entries(entries, in_target, &our_key(host))
+            .last()
+            .map_or(entries.len(), |i| i + 1),
+        false => entries.len(),
+    };
+    for found in conditional::conditional_helpers(&entries[..block_end], host) {
+        warning!("{}", found.warning(host, target));
+    }
+    for hidden in &plan.hidden {
+        warning!(
+            "{hidden} applies to some https://{host} URLs only: the reset line hides it there \
+             and it is not kept as a fallback"
+        );
+    }
 }
 
 /// `unconfigure`: remove the blocks configure wrote to the file, for the
