@@ -182,8 +182,18 @@ Each helper that git would have run for https://HOST before is kept after this o
 fallback, through the hidden `fallback` wrapper: it answers git as before, but is never asked \
 to store a short-lived token (one with password_expiry_utc, or username \
 x-access-token), so a storing helper keeps the operator's token and not an installation \
-token that will have died by the next platform outage. erase is passed on, so a dead token \
-that an older setup stored goes when git rejects it.
+token that will have died by the next platform outage. erase reaches a kept helper only \
+when that helper's own get (prompts off, at most 2 s) answers with the rejected password, so \
+a dead token that an older setup stored goes when git rejects it, and a rejected platform \
+token never costs the operator a stored PAT (git < 2.41's store erases by host and user name).
+
+Needs git 2.34 or newer (it refuses, naming the version found, below). The file is the one \
+git itself writes: --global is $GIT_CONFIG_GLOBAL, else ~/.gitconfig unless only \
+$XDG_CONFIG_HOME/git/config (default ~/.config/git/config) exists; --system is \
+$GIT_CONFIG_SYSTEM, else the file git was built with. Helpers are read as they apply in every \
+repository: one that an [includeIf] brings in is never kept as a fallback everywhere, and \
+configure warns, naming the condition and the file, when this section's reset line hides it \
+inside matching repositories (README: conditional includes).
 
 Secret-backed hosts are registered the same way: name them with --secret-host, which is \
 written into the helper's line (a host named only in MOLECULE_SECRET_HOSTS is registered, but \

@@ -403,7 +403,26 @@ line, this helper, then the helpers that were there before, each through the
 wrapper that keeps the short\-lived token out of storing helpers)
 and
 .B unconfigure
-removes it: the global file by default.
+removes it: the global file by default
+.RB ( $GIT_CONFIG_GLOBAL ,
+else
+.I ~/.gitconfig
+unless only the XDG file is there), as git picks it for writing;
+.B \-\-system
+writes
+.B $GIT_CONFIG_SYSTEM
+or the file git was built with.
+They need git 2.34 or newer and refuse, naming the version found, below it.
+A helper that an
+.B includeIf
+brings in is never kept as a fallback for every repository; when it comes
+before the section, configure warns that inside matching repositories the
+reset line hides it.
+The wrapper passes
+.B erase
+to a kept helper only when that helper's own
+.B get
+(prompts off, at most 2 s) answers with the rejected password.
 .SH "EXIT STATUS"
 .TP
 .B 0

@@ -8,3 +8,4 @@ pub mod protocol;
 pub mod shell;
 pub mod stdin;
 pub mod url;
+pub mod version;

@@ -43,7 +43,7 @@ impl World {
         let proxy_dir = ws.path().join("proxy-bin");
         std::fs::create_dir_all(&proxy_dir).unwrap();
         std::os::unix::fs::symlink(BIN, proxy_dir.join("gh")).unwrap();
-        let plain_path = std::env::var("PATH").unwrap();
+        let plain_path = crate::support::test_git::path_string();
         assert!(plain_path.contains(gh_dir.to_str().unwrap()));
         let mut w = World {
             ws,
@@ -908,7 +908,7 @@ fn proxied_fake() -> (Workspace, PathBuf, PathBuf) {
             "{}:{}:{}",
             proxy.display(),
             fake.display(),
-            std::env::var("PATH").unwrap()
+            crate::support::test_git::path_string()
         ),
     );
     for name in [
@@ -1097,7 +1097,7 @@ fn a_proxy_that_execs_a_proxy_stops_but_gh_may_run_gh_through_it() {
             proxy.display(),
             wrapper.display(),
             fake.display(),
-            std::env::var("PATH").unwrap()
+            crate::support::test_git::path_string()
         ),
     );
     let (_, out) = run_proxy(&ws, &proxy, &["exit", "0"], "");

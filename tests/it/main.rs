@@ -8,6 +8,8 @@ mod support;
 mod cache;
 mod commands;
 mod configure;
+mod configure_gits;
+mod configure_includes;
 mod fallback;
 mod faults;
 mod gh;
