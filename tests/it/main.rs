@@ -23,3 +23,4 @@ mod probe_github;
 mod secret_hosts;
 mod ship;
 mod status;
+mod status_redaction;
