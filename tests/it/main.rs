@@ -20,6 +20,7 @@ mod mock_github;
 mod mock_platform;
 mod outage;
 mod probe_github;
+mod proxy_sandbox;
 mod secret_hosts;
 mod ship;
 mod status;

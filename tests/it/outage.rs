@@ -223,11 +223,11 @@ fn a_token_of_the_longest_accepted_length_is_cached_and_one_longer_is_refused() 
 
 /// A workspace whose platform is `http://PLATFORM_NAME:PORT` (the mock's
 /// port), and a silent name server for it.
-fn behind_a_silent_resolver() -> (Workspace, resolver::Resolver) {
+fn behind_a_silent_resolver() -> (Workspace, namespace::Resolver) {
     let mut ws = Workspace::new();
-    let url = format!("http://{}:{}", resolver::PLATFORM_NAME, ws.platform.port());
+    let url = format!("http://{}:{}", namespace::PLATFORM_NAME, ws.platform.port());
     ws.set_env("PLATFORM_URL", url);
-    let resolver = resolver::Resolver::silent(&ws.path().join("resolver"));
+    let resolver = namespace::Resolver::silent(&ws.path().join("resolver"));
     (ws, resolver)
 }
 
@@ -273,8 +273,8 @@ fn a_name_server_that_never_answers_never_holds_a_command_past_its_deadline() {
         );
         // (status prints its checks on stdout.)
         assert!(
-            out.stderr.contains(resolver::PLATFORM_NAME)
-                || out.stdout.contains(resolver::PLATFORM_NAME),
+            out.stderr.contains(namespace::PLATFORM_NAME)
+                || out.stdout.contains(namespace::PLATFORM_NAME),
             "{what} did not name the platform: {out:?}"
         );
     }
@@ -360,9 +360,9 @@ fn run_outage(kind: Kind) -> Outcome {
             refused_port = Some(port);
         }
         Kind::SilentResolver => {
-            let url = format!("http://{}:{}", resolver::PLATFORM_NAME, ws.platform.port());
+            let url = format!("http://{}:{}", namespace::PLATFORM_NAME, ws.platform.port());
             ws.set_env("PLATFORM_URL", url);
-            resolver = Some(resolver::Resolver::silent(&ws.path().join("resolver")));
+            resolver = Some(namespace::Resolver::silent(&ws.path().join("resolver")));
         }
         Kind::Reset => ws.platform.set_default(Reply::ResetMidResponse),
         Kind::Http500 => ws.platform.set_default(Reply::status(500)),
