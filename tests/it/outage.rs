@@ -122,7 +122,7 @@ fn an_outage_is_remembered_longer_while_it_lasts_and_the_first_success_ends_it()
     assert_eq!(streak(&ws), 1);
     let asked = ws.platform.count();
     // 5 s for the first failure: a moment later nobody asks.
-    age_failure(&ws, 4_000);
+    age_failure(&ws, 3_000);
     ws.assert_falls_through(URL, "HTTP 503");
     assert_eq!(ws.platform.count(), asked, "asked within the 5 s memory");
     // Past it, one process asks again, fails, and the memory doubles.
@@ -139,7 +139,7 @@ fn an_outage_is_remembered_longer_while_it_lasts_and_the_first_success_ends_it()
     assert_eq!(ws.platform.count(), asked, "asked within the 10 s memory");
     // However long the outage, a minute at most.
     set_field(&ws, "token.failed", "streak", 40);
-    age_failure(&ws, 59_000);
+    age_failure(&ws, 57_000);
     ws.assert_falls_through(URL, "HTTP 503");
     assert_eq!(ws.platform.count(), asked, "asked within the minute");
 
