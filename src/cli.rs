@@ -94,8 +94,9 @@ pub struct GlobalArgs {
     #[arg(long, global = true)]
     pub no_cache: bool,
 
-    /// Give up on the platform after this long, retries included (and on status --probe's
-    /// requests): seconds, or with an s/ms suffix [env: MOLECULE_TOKEN_TIMEOUT] [default: 10]
+    /// Give up on the platform after this long, name lookup and retries included (and on
+    /// status --probe's requests): seconds, or with an s/ms suffix [env: MOLECULE_TOKEN_TIMEOUT]
+    /// [default: 10]
     #[arg(long, global = true, value_name = "SECONDS")]
     pub timeout: Option<String>,
 
@@ -343,7 +344,11 @@ Diagnose the bearer, the platform, the token, the cache, the secret hosts and gi
 
 Each check prints one line: ok, warn, fail or skip, its name, and what it found. The exit \
 status is 1 when any check fails; warnings alone leave 0. No token, bearer or secret is \
-ever printed.
+ever printed: every message, text or JSON, passes one redaction step (the secrets status \
+read, a URL's password, secret-looking arguments in helper lines).
+
+The history check says what happened: the last platform failure (when, what, how many since \
+the last success) and the last time git rejected a token.
 
 For each secret host (--secret-host), the secret check looks at its file: present, \
 non-empty, usable, and not readable by other users. With --probe, the api checks ask the \

@@ -18,11 +18,36 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// A current-thread runtime for one command's HTTP calls: one request at a
 /// time needs no thread pool.
-pub fn runtime() -> Result<tokio::runtime::Runtime> {
+pub fn runtime() -> Result<Runtime> {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
+        .map(|runtime| Runtime(Some(runtime)))
         .context("cannot start the HTTP runtime")
+}
+
+/// A tokio runtime that does not wait, when dropped, for the threads it
+/// started: a name lookup (`getaddrinfo`, which cannot be cancelled) runs
+/// in one, and a resolver that never answers would otherwise hold the
+/// command past its deadline (a plain runtime's drop joins it). The lookup
+/// is left to end on its own; the process exits without it.
+pub struct Runtime(Option<tokio::runtime::Runtime>);
+
+impl Runtime {
+    pub fn block_on<F: Future>(&self, future: F) -> F::Output {
+        self.0
+            .as_ref()
+            .expect("the runtime lives until dropped")
+            .block_on(future)
+    }
+}
+
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        if let Some(runtime) = self.0.take() {
+            runtime.shutdown_background();
+        }
+    }
 }
 
 /// The one way this program builds an HTTP client (the platform's fetch and
@@ -110,7 +135,7 @@ pub fn authorized_get(
 /// A runtime and a client for a run of requests that share one deadline
 /// (`status --probe`'s): each request gets what is left of it.
 pub struct Session {
-    runtime: tokio::runtime::Runtime,
+    runtime: Runtime,
     client: reqwest::Client,
     deadline: Instant,
     /// The whole budget that `deadline` ends, named in messages.

@@ -94,6 +94,8 @@ pub enum Invalid {
     /// A byte outside printable ASCII without space (0x21..=0x7E): it could
     /// inject a line into git's protocol or a header into HTTP.
     BadByte,
+    /// Longer than [`MAX_SECRET`] bytes.
+    TooLong,
 }
 
 impl fmt::Display for Invalid {
@@ -104,14 +106,25 @@ impl fmt::Display for Invalid {
                 "it contains a character that is not printable ASCII \
                  (a space, control character or non-ASCII byte)",
             ),
+            Invalid::TooLong => write!(f, "it is longer than {MAX_SECRET} bytes"),
         }
     }
 }
 
-/// Accept only non-empty printable ASCII without spaces (bytes 0x21 to 0x7E).
+/// The one length rule for a token or secret: at most this many bytes
+/// (a GitHub token is 40 to a few hundred). What [`validate`] accepts, the
+/// cache stores and reads back, and a secret file of this length (plus its
+/// line ending) is read.
+pub const MAX_SECRET: usize = 4096;
+
+/// Accept only non-empty printable ASCII without spaces (bytes 0x21 to 0x7E),
+/// at most [`MAX_SECRET`] bytes.
 pub fn validate(secret: &str) -> Result<(), Invalid> {
     if secret.is_empty() {
         return Err(Invalid::Empty);
+    }
+    if secret.len() > MAX_SECRET {
+        return Err(Invalid::TooLong);
     }
     if secret.bytes().all(|b| (0x21..=0x7e).contains(&b)) {
         Ok(())
@@ -213,7 +226,9 @@ pub fn redact_secrets(text: &str) -> String {
     out
 }
 
-pub const MAX_BEARER_FILE: u64 = 4096;
+/// A bearer file larger than this is refused unread: the longest secret,
+/// with room for the whitespace around it.
+pub const MAX_BEARER_FILE: u64 = MAX_SECRET as u64 + 64;
 
 /// Read and validate the bearer; every error names the path.
 pub fn read_bearer(path: &Path) -> Result<Secret> {
@@ -221,8 +236,9 @@ pub fn read_bearer(path: &Path) -> Result<Secret> {
 }
 
 /// A secret file of a secret-backed host larger than this is refused unread
-/// (a Gitea token is 40 characters).
-pub const MAX_SECRET_FILE: u64 = 4096;
+/// (a Gitea token is 40 characters): the longest secret, with room for the
+/// whitespace around it.
+pub const MAX_SECRET_FILE: u64 = MAX_SECRET as u64 + 64;
 
 /// Read and validate the secret in `path`. `what` names it in errors
 /// (`the workspace bearer`); files over `max` bytes are refused unread.

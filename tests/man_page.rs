@@ -190,6 +190,13 @@ one error line and exit status 127.
 A proxy run by another proxy (through a wrapper that execs
 .B gh
 again, say) stops with one error line and exit status 127.
+It finds its own file without
+.I /proc
+too, and skips a
+.B gh
+it may not execute, as
+.BR execvp (3)
+does.
 .PP
 The variable rule, the same for the proxy,
 .B exec
@@ -336,8 +343,8 @@ only when a served platform host is not github.com (see
 otherwise left as they are.
 .TP
 .B MOLECULE_GH_PROXY_PID
-Set by the gh proxy in gh's environment, to its process id, to catch a proxy
-that execs a proxy.
+Set by the gh proxy in gh's environment, to its process id, its parent's and
+the time (PID:PPID:UNIX_MS), to catch a proxy that execs a proxy.
 .TP
 .BR GH_CONFIG_DIR ", " XDG_CONFIG_HOME
 Where gh keeps its login; part of what
@@ -376,7 +383,14 @@ locked by the one process fetching, so that processes asking at once cause one f
 .TP
 .I token.failed
 the last failed fetch, so that the processes queued behind it fail at once
-(an unavailable platform: every process, for 5 seconds)
+(an unavailable platform: every process, for 5 seconds after the first
+failure, doubling while the outage lasts, 60 seconds at most)
+.TP
+.I token.history
+what happened: the last failed fetch (when, its message), how many failed
+since the last success, and when git last rejected the cached token; shown by
+.B status
+(never a token)
 .TP
 .I .token.*.tmp
 an entry being written, renamed over
@@ -484,9 +498,28 @@ The cache directory is created mode 0700 and every file in it 0600.
 A credential is given only for
 .B protocol=https
 and a served host.
-A token must be printable ASCII without spaces; anything else could inject
-lines into git's credential protocol and is refused, as is a token that has
-already expired.
+A token must be printable ASCII without spaces, at most 4096 bytes; anything
+else could inject lines into git's credential protocol and is refused, as is a
+token that has already expired.
+.PP
+.B status
+passes every message it prints, text or JSON, through one redaction step:
+the token, the bearer and the secrets it read, a URL's password, the values of
+secret\-looking arguments in helper lines
+.RB ( \-\-password ", " \-\-token ", " \-p ", " password= ,
+the arguments of a
+.B printf
+whose format has
+.BR password= )
+become
+.BR *** .
+.PP
+During an outage at most one process waits on the platform: the others,
+with nothing valid cached, fall through within about a second, and a failure
+is remembered for 5 seconds after the first, doubling while the outage
+lasts, 60 seconds at most.
+.B \-\-timeout
+bounds the name lookup too.
 .SH EXAMPLES
 In a container entrypoint, once: register the helper in the global git config
 for each served host, ahead of the helpers already there, which stay as fallbacks:

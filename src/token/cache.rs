@@ -4,11 +4,12 @@
 //! Layout of the cache directory (created 0700):
 //!
 //! - `token`: the entry (0600), a few `key value` lines; see [`Entry`].
-//! - `token.lock`: locked exclusively (`flock`) by the one process fetching.
-//! - `token.failed`: the failure memory (0600), the last fetch that failed,
-//!   keyed like the entry; see [`Failed`].
-//! - `.token.<pid>.<nanos>.tmp`: an entry (or a failure) being written,
-//!   renamed over `token` (`token.failed`) once it is complete and on disk.
+//! - `token.lock`: locked exclusively (`flock`) by the one process fetching;
+//!   see [`super::lock`].
+//! - `token.failed`, `token.history`: the failure memory and the record of
+//!   what happened (0600); see [`super::memory`].
+//! - `.token.<pid>.<nanos>.tmp`: an entry (or another file) being written,
+//!   renamed over `token` (or its own name) once it is complete.
 //!
 //! Every file is opened with `O_NOFOLLOW` and checked to be a regular file
 //! owned by this user before it is read or written: a symlink or another
@@ -20,8 +21,7 @@ use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Write};
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::diag::io_reason;
 use crate::secret::Secret;
@@ -29,13 +29,12 @@ use crate::token::Token;
 
 pub const ENTRY_FILE: &str = "token";
 pub const LOCK_FILE: &str = "token.lock";
-pub const FAILED_FILE: &str = "token.failed";
 const MAGIC: &str = "molecule-git-token-helper cache v1";
-const FAILED_MAGIC: &str = "molecule-git-token-helper failure v1";
-/// A failure's message is cut to this many bytes when it is remembered.
-const MAX_FAILED_MESSAGE: usize = 1024;
-/// An entry is larger than this only if something else wrote it.
-const MAX_ENTRY: u64 = 4096;
+/// The largest file this module reads or writes: an entry holding the
+/// longest token [`crate::secret::validate`] accepts, with room for a long
+/// platform URL. An entry that would be larger is not written (the helper
+/// works uncached), so what is written is always read back.
+const MAX_FILE: u64 = 16 * 1024;
 /// An entry is kept at most this long after its fetch, whatever its
 /// `expires_at` says (a platform clock or bug cannot pin a token for days).
 pub const MAX_AGE: i64 = 3600;
@@ -47,8 +46,6 @@ pub const REFRESH_INTERVAL: i64 = 30;
 pub const NOT_PRIVATE: u32 = 0o077;
 /// A directory others may write to is refused: the helper works uncached.
 pub const WRITABLE_BY_OTHERS: u32 = 0o022;
-/// A `fetched` time further ahead than this means the clock went back.
-const CLOCK_SKEW: i64 = 300;
 
 /// What makes an entry ours to serve: the platform and the bearer that got it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -150,7 +147,9 @@ pub enum Freshness {
 }
 
 pub fn freshness(entry: &Entry, key: &Key, now: i64, window: Duration) -> Freshness {
-    if entry.key != *key || entry.fetched_at > now + CLOCK_SKEW {
+    // Fetched in the future: the clock went back, and how old the entry
+    // really is cannot be known.
+    if entry.key != *key || entry.fetched_at > now {
         return Freshness::Unusable;
     }
     let left = entry.good_until() - now;
@@ -168,93 +167,27 @@ pub fn freshness(entry: &Entry, key: &Key, now: i64, window: Duration) -> Freshn
     }
 }
 
-/// A remembered failed fetch: so that processes queued behind it, or
-/// arriving just after it while the platform is down, fail at once (and git
-/// reaches its next helper quickly) instead of each asking again in turn.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Failed {
-    pub key: Key,
-    /// When the fetch failed, in unix milliseconds.
-    pub at_ms: i64,
-    /// Whether the platform was unavailable (shared with every process for
-    /// a few seconds) or answered badly (shared only with the processes that
-    /// were already waiting behind that fetch).
-    pub unavailable: bool,
-    /// The fetch's error, one line, never a secret.
-    pub message: String,
-}
-
-impl Failed {
-    fn encode(&self) -> String {
-        let mut message: String = self
-            .message
-            .chars()
-            .map(|c| if c.is_control() { ' ' } else { c })
-            .collect();
-        if message.len() > MAX_FAILED_MESSAGE {
-            let mut cut = MAX_FAILED_MESSAGE;
-            while !message.is_char_boundary(cut) {
-                cut -= 1;
-            }
-            message.truncate(cut);
-        }
-        format!(
-            "{FAILED_MAGIC}\nplatform {}\nbearer-sha256 {}\nat-ms {}\nkind {}\nmessage {message}\n",
-            self.key.platform,
-            self.key.bearer_sha256,
-            self.at_ms,
-            if self.unavailable {
-                "unavailable"
-            } else {
-                "bad-answer"
-            },
-        )
-    }
-
-    fn decode(text: &str) -> Option<Failed> {
-        let mut fields = Fields::open(text, FAILED_MAGIC)?;
-        let key = fields.key()?;
-        let mut field = |name: &str| fields.field(name);
-        let at_ms = field("at-ms")?.parse().ok()?;
-        let unavailable = match field("kind")?.as_str() {
-            "unavailable" => true,
-            "bad-answer" => false,
-            _ => return None,
-        };
-        let message = field("message")?;
-        if !fields.done() {
-            return None;
-        }
-        Some(Failed {
-            key,
-            at_ms,
-            unavailable,
-            message,
-        })
-    }
-}
-
 /// The `name value` lines of a file this module wrote, after its magic
 /// first line, read in the order they were written.
-struct Fields<'a> {
+pub(crate) struct Fields<'a> {
     lines: std::str::Split<'a, char>,
 }
 
 impl<'a> Fields<'a> {
     /// `None` unless `text` is whole (ends with a newline) and starts with `magic`.
-    fn open(text: &'a str, magic: &str) -> Option<Fields<'a>> {
+    pub(crate) fn open(text: &'a str, magic: &str) -> Option<Fields<'a>> {
         let mut lines = text.strip_suffix('\n')?.split('\n');
         (lines.next()? == magic).then_some(Fields { lines })
     }
 
     /// The next line's value, if the line is `name value`.
-    fn field(&mut self, name: &str) -> Option<String> {
+    pub(crate) fn field(&mut self, name: &str) -> Option<String> {
         let line = self.lines.next()?;
         Some(line.strip_prefix(name)?.strip_prefix(' ')?.to_string())
     }
 
     /// The platform and bearer fingerprint that every file starts with.
-    fn key(&mut self) -> Option<Key> {
+    pub(crate) fn key(&mut self) -> Option<Key> {
         Some(Key {
             platform: self.field("platform")?,
             bearer_sha256: self.field("bearer-sha256")?,
@@ -262,7 +195,7 @@ impl<'a> Fields<'a> {
     }
 
     /// Nothing follows the last field.
-    fn done(&mut self) -> bool {
+    pub(crate) fn done(&mut self) -> bool {
         self.lines.next().is_none()
     }
 }
@@ -285,31 +218,16 @@ pub struct Cache {
 #[derive(Debug)]
 pub struct Unusable(pub String);
 
-/// The exclusive lock; released when dropped (or when the process ends).
-pub struct Lock {
-    _file: File,
-}
-
-/// Why the lock was not taken.
-#[derive(Debug)]
-pub enum LockError {
-    /// Another process held it past the deadline.
-    Timeout,
-    /// The cache cannot be used at all (the caller works uncached).
-    Unusable(Unusable),
-}
-
-impl From<Unusable> for LockError {
-    fn from(why: Unusable) -> LockError {
-        LockError::Unusable(why)
-    }
-}
-
 impl Cache {
     pub fn new(dir: &Path) -> Cache {
         Cache {
             dir: dir.to_path_buf(),
         }
+    }
+
+    /// The directory itself.
+    pub fn dir(&self) -> &Path {
+        &self.dir
     }
 
     pub fn entry_path(&self) -> PathBuf {
@@ -318,10 +236,6 @@ impl Cache {
 
     pub fn lock_path(&self) -> PathBuf {
         self.dir.join(LOCK_FILE)
-    }
-
-    pub fn failed_path(&self) -> PathBuf {
-        self.dir.join(FAILED_FILE)
     }
 
     /// Read the entry. `Ok(None)` when there is none; `Err` (a reason, for
@@ -335,25 +249,6 @@ impl Cache {
                 None => Err(format!("{} is not a cache entry", path.display())),
             },
         }
-    }
-
-    /// Read the remembered failure, if there is one (anything unreadable
-    /// or not one we wrote is none).
-    pub fn read_failed(&self) -> Option<Failed> {
-        Failed::decode(&read_small(&self.failed_path()).ok()??)
-    }
-
-    /// Remember a failed fetch, atomically (0600 from its creation), for the
-    /// processes that come next. Call with the lock held.
-    pub fn write_failed(&self, failed: &Failed) -> Result<(), Unusable> {
-        self.ensure_dir()?;
-        self.replace(&self.failed_path(), &failed.encode(), false)
-    }
-
-    /// Forget the remembered failure (a fetch succeeded). Call with the
-    /// lock held.
-    pub fn remove_failed(&self) {
-        let _ = std::fs::remove_file(self.failed_path());
     }
 
     /// Create the directory (0700) if needed and check that it is a real
@@ -409,78 +304,6 @@ impl Cache {
         }
         Ok(())
     }
-
-    /// Take the exclusive lock, waiting no later than `deadline` for a
-    /// process that holds it (it is fetching; its entry is what we want).
-    pub fn lock(&self, deadline: Instant) -> Result<Lock, LockError> {
-        match self.try_lock()? {
-            Attempt::Locked(lock) => Ok(lock),
-            Attempt::Held(held) => held.wait(deadline),
-        }
-    }
-
-    /// Take the lock if nobody holds it; else the means to wait for it.
-    pub fn try_lock(&self) -> Result<Attempt, LockError> {
-        self.ensure_dir()?;
-        let path = self.lock_path();
-        let file = open_nofollow(
-            &path,
-            OpenOptions::new()
-                .read(true)
-                .write(true)
-                .create(true)
-                .mode(0o600),
-        )
-        .map_err(|e| Unusable(format!("cannot open {}: {}", path.display(), reason(&e))))?;
-        check_ours(&file, &path).map_err(Unusable)?;
-        match file.try_lock() {
-            Ok(()) => Ok(Attempt::Locked(Lock { _file: file })),
-            Err(std::fs::TryLockError::WouldBlock) => Ok(Attempt::Held(Held { file, path })),
-            Err(std::fs::TryLockError::Error(e)) => Err(LockError::Unusable(Unusable(format!(
-                "cannot lock {}: {}",
-                path.display(),
-                io_reason(&e)
-            )))),
-        }
-    }
-}
-
-/// What [`Cache::try_lock`] found.
-pub enum Attempt {
-    /// The lock is ours.
-    Locked(Lock),
-    /// Another process holds it.
-    Held(Held),
-}
-
-/// The lock, held by another process (it is fetching).
-pub struct Held {
-    file: File,
-    path: PathBuf,
-}
-
-impl Held {
-    /// Wait for the lock until `deadline`.
-    pub fn wait(self, deadline: Instant) -> Result<Lock, LockError> {
-        let Held { file, path } = self;
-        // Block in a thread so that we can give up at the deadline; the
-        // lock is the file's, so it comes back with it.
-        let (send, receive) = mpsc::channel();
-        std::thread::spawn(move || {
-            let outcome = file.lock().map(|()| file);
-            let _ = send.send(outcome);
-        });
-        let wait = deadline.saturating_duration_since(Instant::now());
-        match receive.recv_timeout(wait) {
-            Ok(Ok(file)) => Ok(Lock { _file: file }),
-            Ok(Err(e)) => Err(LockError::Unusable(Unusable(format!(
-                "cannot lock {}: {}",
-                path.display(),
-                io_reason(&e)
-            )))),
-            Err(_) => Err(LockError::Timeout),
-        }
-    }
 }
 
 impl Cache {
@@ -497,6 +320,15 @@ impl Cache {
     /// directory, 0600 from its creation, written (synced when `sync`),
     /// renamed over `path`.
     fn replace(&self, path: &Path, text: &str, sync: bool) -> Result<(), Unusable> {
+        if text.len() as u64 > MAX_FILE {
+            // It could not be read back: better not written at all.
+            return Err(Unusable(format!(
+                "not writing {} in {}: it would be larger than {} KiB",
+                path.file_name().unwrap_or_default().to_string_lossy(),
+                self.dir.display(),
+                MAX_FILE / 1024
+            )));
+        }
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.subsec_nanos());
@@ -566,7 +398,7 @@ impl Cache {
     }
 }
 
-/// Read a small file of ours (at most an entry's size): `None` when there is
+/// Read a small file of ours (at most [`MAX_FILE`]): `None` when there is
 /// none; `Err` (a reason) when something unusable is in its place.
 fn read_small(path: &Path) -> Result<Option<String>, String> {
     let mut file = match open_nofollow(path, OpenOptions::new().read(true)) {
@@ -577,9 +409,16 @@ fn read_small(path: &Path) -> Result<Option<String>, String> {
     check_ours(&file, path)?;
     let mut bytes = Vec::with_capacity(512);
     (&mut file)
-        .take(MAX_ENTRY + 1)
+        .take(MAX_FILE + 1)
         .read_to_end(&mut bytes)
         .map_err(|e| format!("cannot read {}: {}", path.display(), io_reason(&e)))?;
+    if bytes.len() as u64 > MAX_FILE {
+        return Err(format!(
+            "{} is larger than {} KiB",
+            path.display(),
+            MAX_FILE / 1024
+        ));
+    }
     match String::from_utf8(bytes) {
         Ok(text) => Ok(Some(text)),
         Err(_) => Err(format!("{} is not UTF-8", path.display())),
@@ -588,14 +427,14 @@ fn read_small(path: &Path) -> Result<Option<String>, String> {
 
 /// Open without following a symlink in the last component, and without
 /// blocking on a FIFO someone put there.
-fn open_nofollow(path: &Path, options: &mut OpenOptions) -> io::Result<File> {
+pub(crate) fn open_nofollow(path: &Path, options: &mut OpenOptions) -> io::Result<File> {
     options
         .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
         .open(path)
 }
 
 /// `O_NOFOLLOW` on a symlink fails with ELOOP: say what it means.
-fn reason(error: &io::Error) -> String {
+pub(crate) fn reason(error: &io::Error) -> String {
     if error.raw_os_error() == Some(libc::ELOOP) {
         "it is a symbolic link (never followed)".to_string()
     } else {
@@ -604,7 +443,7 @@ fn reason(error: &io::Error) -> String {
 }
 
 /// A regular file owned by this user, or a reason why not.
-fn check_ours(file: &File, path: &Path) -> Result<(), String> {
+pub(crate) fn check_ours(file: &File, path: &Path) -> Result<(), String> {
     let meta = file
         .metadata()
         .map_err(|e| format!("cannot look at {}: {}", path.display(), io_reason(&e)))?;
@@ -739,7 +578,7 @@ mod tests {
         let mode = |p: &Path| std::fs::metadata(p).unwrap().mode() & 0o777;
         assert_eq!(mode(&dir), 0o700);
         assert_eq!(mode(&cache.entry_path()), 0o600);
-        let lock = cache.lock(Instant::now()).unwrap();
+        let lock = crate::token::lock::lock(&cache, std::time::Instant::now()).unwrap();
         assert_eq!(mode(&cache.lock_path()), 0o600);
         drop(lock);
         cache.remove().unwrap();
@@ -751,44 +590,6 @@ mod tests {
             .map(|e| e.unwrap().file_name())
             .collect();
         assert_eq!(names, [LOCK_FILE]);
-    }
-
-    #[test]
-    fn a_failure_is_remembered_privately_and_read_back() {
-        let tmp = tempfile::tempdir().unwrap();
-        let dir = tmp.path().join("c");
-        let cache = Cache::new(&dir);
-        assert_eq!(cache.read_failed(), None);
-        let failed = Failed {
-            key: key(),
-            at_ms: 1_795_437_296_123,
-            unavailable: true,
-            message: "cannot connect\nto the platform".into(),
-        };
-        cache.write_failed(&failed).unwrap();
-        let back = cache.read_failed().unwrap();
-        assert_eq!(back.message, "cannot connect to the platform");
-        assert_eq!(
-            (back.key, back.at_ms, back.unavailable),
-            (key(), failed.at_ms, true)
-        );
-        let mode = |p: &Path| std::fs::metadata(p).unwrap().mode() & 0o777;
-        assert_eq!(mode(&cache.failed_path()), 0o600);
-        let text = std::fs::read_to_string(cache.failed_path()).unwrap();
-        for cut in 0..text.len() - 1 {
-            assert_eq!(Failed::decode(&text[..cut]), None, "cut at {cut}");
-        }
-        assert_eq!(Failed::decode(&text.replace("unavailable", "maybe")), None);
-        let long = Failed {
-            message: "é".repeat(2000),
-            unavailable: false,
-            ..failed
-        };
-        cache.write_failed(&long).unwrap();
-        let back = cache.read_failed().unwrap();
-        assert!(back.message.len() <= MAX_FAILED_MESSAGE && !back.unavailable);
-        cache.remove_failed();
-        assert_eq!(cache.read_failed(), None);
     }
 
     #[test]
@@ -822,23 +623,5 @@ mod tests {
             .unwrap();
         let err = Cache::new(&open).write(&entry(1, 2, None)).unwrap_err();
         assert!(err.0.contains("writable by others"), "{}", err.0);
-    }
-
-    #[test]
-    fn the_lock_is_exclusive_and_waiting_gives_up_at_the_deadline() {
-        let tmp = tempfile::tempdir().unwrap();
-        let cache = Cache::new(tmp.path());
-        let held = cache.lock(Instant::now()).unwrap();
-        let again = cache.lock(Instant::now() + Duration::from_millis(50));
-        assert!(
-            matches!(again, Err(LockError::Timeout)),
-            "a second lock while the first is held"
-        );
-        drop(held);
-        // The waiter that gave up is still blocked in its thread; it takes
-        // the lock now and lets go of it as soon as it finds nobody waiting
-        // for its answer. (In the helper, the process exits after giving up.)
-        let deadline = Instant::now() + Duration::from_secs(10);
-        assert!(cache.lock(deadline).is_ok());
     }
 }

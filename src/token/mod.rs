@@ -4,6 +4,8 @@
 //! rejected. Also the token's expiry arithmetic.
 
 pub mod cache;
+pub mod lock;
+pub mod memory;
 pub mod platform;
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -16,7 +18,9 @@ use time::{OffsetDateTime, UtcOffset};
 use crate::diag::debug;
 use crate::secret::{self, Secret};
 use crate::settings::{SecretHost, Settings};
-use cache::{Attempt, Cache, Entry, Freshness};
+use cache::{Cache, Entry, Freshness};
+use lock::{Attempt, LockError};
+use memory::Failed;
 
 /// A token to hand out, with its expiry in unix seconds when one is known.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -77,27 +81,28 @@ pub fn platform_token(settings: &Settings) -> Result<Token> {
     Ok(serve(settings)?.token)
 }
 
-/// How long a fetch that found the platform unavailable (no connection, no
-/// such name, a timeout, a 5xx, a 429) answers for every process: they fail
-/// at once, so git reaches its next helper quickly, and a failing platform
-/// sees a few requests, not one per process.
-pub const UNAVAILABLE_MEMORY: Duration = Duration::from_secs(5);
-
 /// [`platform_token`], and whether it came from the cache.
 ///
 /// The warm path (a fresh entry) reads one small file: no lock, no runtime,
 /// no client. Otherwise, in order:
-/// - a platform found unavailable less than [`UNAVAILABLE_MEMORY`] ago is
-///   not asked again: the still-valid cached token is served if there is
-///   one, else the remembered failure is the answer;
+/// - a platform found unavailable a moment ago (within the failure memory,
+///   [`Failed::memory`]: 5 s, doubling while the outage lasts, at most a
+///   minute) is not asked again: the still-valid cached token is served if
+///   there is one, else the remembered failure is the answer;
 /// - the lock is tried; when another process holds it (it is fetching, or
-///   stalled), a still-valid cached token is served at once, and only a
-///   process with nothing valid waits for it;
+///   stalled), a still-valid cached token is served at once. A process with
+///   nothing valid waits only for a fetch that began less than
+///   [`lock::WAIT_FOR_OTHERS`] ago, and not at all while an outage is
+///   known (the holder is asking again after one): it falls through, so at
+///   most one process waits on a failing platform;
 /// - with the lock, the cache is read again: another process's new token is
 ///   served, and so is its failure when it failed while we waited (any
 ///   failure: a bad answer is shared only with the processes that were
 ///   waiting behind that fetch; the next command asks again);
 /// - else the platform is asked, and its token, or its failure, written.
+///
+/// A remembered time from the future (the clock went back) is stale: it
+/// never blocks a fetch, and never keeps an entry alive.
 pub fn serve(settings: &Settings) -> Result<Served> {
     let started_ms = cache::now_ms();
     let deadline = Instant::now() + settings.timeout;
@@ -129,22 +134,25 @@ pub fn serve(settings: &Settings) -> Result<Served> {
     }
 
     // A platform that was unavailable a moment ago is not asked again.
-    if let Some(failed) = cache
-        .read_failed()
-        .filter(|f| f.key == key && f.unavailable && is_recent(f, UNAVAILABLE_MEMORY))
-    {
+    let failed = memory::read_failed(&cache).filter(|f| f.key == key);
+    if let Some(failed) = failed.as_ref().filter(|f| f.is_remembered(cache::now_ms())) {
         return match valid {
             Some(entry) => {
                 debug!("cache: the platform failed a moment ago; not asking it again");
                 Ok(hit(entry, Freshness::Refresh))
             }
-            None => Err(remembered(&failed)),
+            None => Err(remembered(failed)),
         };
     }
+    // The last fetch found the platform unavailable, and no fetch has
+    // succeeded since: whoever holds the lock is asking it again.
+    let outage = failed
+        .as_ref()
+        .filter(|f| f.unavailable && f.age(cache::now_ms()).is_some());
 
     // A fetch looks needed. Take the lock; whoever held it may have just
     // fetched, so look again before asking the platform.
-    let _lock = match (cache.try_lock(), valid) {
+    let _lock = match (lock::try_lock(&cache), valid) {
         (Ok(Attempt::Locked(lock)), _) => lock,
         // Another process is fetching, or is stalled: a token that still
         // works is served now rather than after its fetch.
@@ -152,13 +160,28 @@ pub fn serve(settings: &Settings) -> Result<Served> {
             debug!("cache: another process holds the lock; serving the still-valid token");
             return Ok(hit(entry, Freshness::Refresh));
         }
-        (Ok(Attempt::Held(held)), None) => match held.wait(deadline) {
+        // One process asks a platform that was down; the others do not
+        // queue behind it.
+        (Ok(Attempt::Held(_)), None) if outage.is_some() => {
+            debug!("cache: another process is asking the platform again after an outage");
+            return Err(remembered(outage.expect("checked")));
+        }
+        (Ok(Attempt::Held(held)), None) => match held.wait_for_fetch(deadline) {
             Ok(lock) => lock,
+            Err(LockError::Timeout) if Instant::now() < deadline => {
+                bail!(
+                    "another helper process has been asking the platform at {} for over {} s \
+                     (it holds {}); not waiting for it",
+                    crate::secret::redact_url_userinfo(&settings.token_url()),
+                    lock::WAIT_FOR_OTHERS.as_secs_f64(),
+                    cache.lock_path().display()
+                )
+            }
             Err(error) => return lock_failed(settings, &cache, &bearer, deadline, error),
         },
         // The cache cannot be written (no lock can be taken): a token that
         // still works is served; a refresh could be neither shared nor kept.
-        (Err(cache::LockError::Unusable(cache::Unusable(why))), Some(entry)) => {
+        (Err(LockError::Unusable(cache::Unusable(why))), Some(entry)) => {
             debug!("cache: {why}; serving the still-valid token");
             return Ok(hit(entry, Freshness::Refresh));
         }
@@ -182,12 +205,17 @@ pub fn serve(settings: &Settings) -> Result<Served> {
     }
     // A fetch failed while we waited for it (or the platform was found
     // unavailable a moment ago): that was the fetch we were about to make.
-    if let Some(failed) = cache.read_failed().filter(|f| {
-        f.key == key && (f.at_ms >= started_ms || f.unavailable && is_recent(f, UNAVAILABLE_MEMORY))
+    // Not one from the future: the clock went back, and it says nothing
+    // about this wait.
+    let failed = memory::read_failed(&cache).filter(|f| f.key == key);
+    let now_ms = cache::now_ms();
+    if let Some(failed) = failed.as_ref().filter(|f| {
+        let while_waiting = f.at_ms >= started_ms && f.age(now_ms).is_some();
+        while_waiting || f.is_remembered(now_ms)
     }) {
         return match stale {
             Some(entry) => Ok(hit(&entry, Freshness::Refresh)),
-            None => Err(remembered(&failed)),
+            None => Err(remembered(failed)),
         };
     }
 
@@ -197,7 +225,8 @@ pub fn serve(settings: &Settings) -> Result<Served> {
         Some(_) => deadline.min(Instant::now() + REFRESH_BUDGET),
         None => deadline,
     };
-    match platform::fetch(settings, &bearer, fetch_deadline) {
+    let outcome = platform::fetch(settings, &bearer, fetch_deadline);
+    match outcome {
         Ok(token) => {
             if let Some(expires_at) = token.expires_at {
                 let mut entry = Entry {
@@ -222,38 +251,61 @@ pub fn serve(settings: &Settings) -> Result<Served> {
             } else {
                 debug!("cache: the token has no expiry; not cached");
             }
-            cache.remove_failed();
+            // The first success ends an outage for everyone at once.
+            if failed.is_some() {
+                memory::remove_failed(&cache);
+            }
+            memory::record_success(&cache, cache::now_ms());
             fetched(token)
         }
-        // The cached token still works: serve it, and try again in 30 s.
-        Err(error) => match stale {
-            Some(mut entry) => {
-                debug!(
-                    "cache: re-fetch failed ({error:#}); serving the cached token, {} s left",
-                    entry.good_until() - now
-                );
-                entry.refresh_tried_at = Some(now);
-                if let Err(cache::Unusable(why)) = cache.write(&entry) {
-                    debug!("cache: {why}");
+        Err(error) => {
+            let at_ms = cache::now_ms();
+            memory::record_failure(&cache, at_ms, &error.to_string());
+            match stale {
+                // The cached token still works: serve it, and try again in 30 s.
+                Some(mut entry) => {
+                    debug!(
+                        "cache: re-fetch failed ({error:#}); serving the cached token, {} s left",
+                        entry.good_until() - now
+                    );
+                    entry.refresh_tried_at = Some(now);
+                    if let Err(cache::Unusable(why)) = cache.write(&entry) {
+                        debug!("cache: {why}");
+                    }
+                    Ok(Served {
+                        token: entry.token(),
+                        from_cache: true,
+                    })
                 }
-                Ok(Served {
-                    token: entry.token(),
-                    from_cache: true,
-                })
-            }
-            None => {
-                let failed = cache::Failed {
-                    key,
-                    at_ms: cache::now_ms(),
-                    unavailable: error.failure == platform::Failure::Unavailable,
-                    message: error.to_string(),
-                };
-                if let Err(cache::Unusable(why)) = cache.write_failed(&failed) {
-                    debug!("cache: {why}");
+                None => {
+                    let unavailable = error.failure == platform::Failure::Unavailable;
+                    // Another failure in a row (not one from the future):
+                    // the outage is remembered longer.
+                    let streak = match &failed {
+                        _ if !unavailable => 0,
+                        Some(last) if last.unavailable && last.age(at_ms).is_some() => {
+                            last.streak.saturating_add(1)
+                        }
+                        _ => 1,
+                    };
+                    let failed = Failed {
+                        key,
+                        at_ms,
+                        unavailable,
+                        streak,
+                        message: error.to_string(),
+                    };
+                    debug!(
+                        "cache: remembering the failure for {} s",
+                        failed.memory().as_secs()
+                    );
+                    if let Err(cache::Unusable(why)) = memory::write_failed(&cache, &failed) {
+                        debug!("cache: {why}");
+                    }
+                    Err(error.into())
                 }
-                Err(error.into())
             }
-        },
+        }
     }
 }
 
@@ -264,31 +316,28 @@ fn lock_failed(
     cache: &Cache,
     bearer: &Secret,
     deadline: Instant,
-    error: cache::LockError,
+    error: LockError,
 ) -> Result<Served> {
     match error {
-        cache::LockError::Timeout => bail!(
+        LockError::Timeout => bail!(
             "gave up after {} s waiting for another helper process to fetch the token \
              (it holds {})",
             settings.timeout.as_secs_f64(),
             cache.lock_path().display()
         ),
-        cache::LockError::Unusable(cache::Unusable(why)) => {
+        LockError::Unusable(cache::Unusable(why)) => {
             debug!("cache: {why}; working uncached");
             fetched(platform::fetch(settings, bearer, deadline)?)
         }
     }
 }
 
-/// Whether `failed` happened less than `memory` ago (and not in the future).
-fn is_recent(failed: &cache::Failed, memory: Duration) -> bool {
-    let age = cache::now_ms() - failed.at_ms;
-    (0..memory.as_millis() as i64).contains(&age)
-}
-
 /// The error of a fetch another process made, as this process's own.
-fn remembered(failed: &cache::Failed) -> anyhow::Error {
-    let age = (cache::now_ms() - failed.at_ms).max(0) as f64 / 1000.0;
+fn remembered(failed: &Failed) -> anyhow::Error {
+    let age = failed
+        .age(cache::now_ms())
+        .unwrap_or_default()
+        .as_secs_f64();
     debug!("cache: answering with the failure another process met {age:.1} s ago");
     // The file is ours (checked), but its text goes to a terminal: no
     // control characters.
@@ -332,22 +381,23 @@ pub fn forget(settings: &Settings, password: &str) -> Result<()> {
         return Ok(());
     }
     let deadline = Instant::now() + settings.timeout;
-    match cache.lock(deadline) {
+    match lock::lock(&cache, deadline) {
         Ok(_lock) => {
             if is_cached(&cache) {
                 match cache.remove() {
                     Ok(()) => debug!("erase: dropped the cached token"),
                     Err(cache::Unusable(why)) => bail!("{why}"),
                 }
+                memory::record_rejected(&cache, cache::now_ms());
             }
             Ok(())
         }
-        Err(cache::LockError::Timeout) => bail!(
+        Err(LockError::Timeout) => bail!(
             "gave up after {} s waiting for {}",
             settings.timeout.as_secs_f64(),
             cache.lock_path().display()
         ),
-        Err(cache::LockError::Unusable(cache::Unusable(why))) => bail!("{why}"),
+        Err(LockError::Unusable(cache::Unusable(why))) => bail!("{why}"),
     }
 }
 

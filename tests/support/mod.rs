@@ -9,6 +9,7 @@ pub mod http_server;
 pub mod mock_gitea;
 pub mod mock_github;
 pub mod mock_platform;
+pub mod namespace;
 pub mod test_git;
 pub mod tls;
 pub mod tls_front;
