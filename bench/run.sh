@@ -30,6 +30,15 @@
 #     with credential-store; and an outage: 16 parallel `git ls-remote`s
 #     with the platform refusing connections, each reaching the operator's
 #     PAT in the fallback store: the slowest;
+#   - platform requests for 200 concurrent cold `get`s (the binary alone)
+#     against a platform that takes 300 ms, and how many were answered;
+#   - the outage matrix (tests/it/outage.rs, run with this release binary):
+#     for each kind of outage (refused, reset, 500, 503, 429 with
+#     Retry-After, hung, a body that stalls, a name server that never
+#     answers), 8 concurrent `git credential fill`s then one every 0.5 s
+#     for 12 s with `--timeout 4`: the slowest fill, the share of fills over
+#     1.5 s, the platform requests, and how long after the platform came
+#     back the first fill was served (needs root, as the test does);
 #   - peak RSS of a warm `get`; the release binary's size.
 #
 # Needs hyperfine, GNU time (/usr/bin/time), curl and gh; as root on Debian it
@@ -44,7 +53,7 @@ while [ $# -gt 0 ]; do
     case $1 in
         --rounds) rounds=$2; shift 2 ;;
         --runs) runs=$2; shift 2 ;;
-        -h|--help) sed -n '2,39s/^# \{0,1\}//p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,46s/^# \{0,1\}//p' "$0"; exit 0 ;;
         *) echo "bench/run.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
     esac
 done
@@ -70,6 +79,14 @@ cargo build --quiet --release --locked --example mock-platform --example git-ser
 mock=target/release/examples/mock-platform
 gitsrv=target/release/examples/git-server
 
+# The outage matrix, with this release binary, before HOME changes (cargo
+# and rustup look there). It takes about half a minute.
+echo "the outage matrix (about 30 s) ..." >&2
+matrix=$(mktemp)
+OUTAGE_MATRIX_BIN=$bin OUTAGE_MATRIX_REPORT=$matrix \
+    cargo test --quiet --locked --test it -- --exact outage::the_outage_matrix >/dev/null 2>&1 ||
+    { echo "bench/run.sh: the outage matrix failed (cargo test --test it -- outage::the_outage_matrix)" >&2; exit 1; }
+
 # Versions now: HOME changes below, and rustup's proxies look there.
 git_version=$(git --version)
 rustc_version=$(rustc --version | cut -d' ' -f1-2)
@@ -79,7 +96,7 @@ work=$(mktemp -d)
 pids=()
 cleanup() {
     for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-    rm -rf "$work"
+    rm -rf "$work" "$matrix"
 }
 trap cleanup EXIT
 
@@ -228,6 +245,19 @@ concurrent_requests=$(requests slow)
 distinct=$(grep -h '^password=' "$work/fills"/* | sort -u | wc -l)
 answered=$(grep -l '^password=' "$work/fills"/* | wc -l)
 
+echo "200 concurrent cold gets ..." >&2
+rm -rf "$work/cache" "$work/gets"
+mkdir -p "$work/gets"
+slow_url="http://127.0.0.1:$(cat "$work/slow.port")"
+gets=()
+for i in $(seq 200); do
+    PLATFORM_URL=$slow_url "$bin" get < "$work/input" > "$work/gets/$i" 2>&1 &
+    gets+=($!)
+done
+wait "${gets[@]}"
+gets_requests=$(( $(requests slow) - concurrent_requests ))
+gets_answered=$(grep -l '^password=' "$work/gets"/* | wc -l)
+
 # outage NAME URL: 24 concurrent fills with PLATFORM_URL=URL, the fallback
 # store after this helper; sets slowest (s), fell_back and attempts.
 outage() {
@@ -368,6 +398,11 @@ cold git clone, this helper (empty cache, one fetch)  $(ms "$clone_ours")   (med
 git clone, credential-store                           $(ms "$clone_store")
 outage, 16 parallel git ls-remote, platform refusing connections
   slowest to finish at the PAT  $ls_outage_slowest s; $ls_outage_ok of 16 succeeded   (goal: about 1 s)
+200 concurrent cold gets     $gets_requests platform request(s); $gets_answered of 200 answered   (goal: 1)
+outage matrix (tests/it/outage.rs; 32 fills per kind: 8 at once, then one every 0.5 s for 12 s; --timeout 4)
+$(awk -F'\t' 'NR == 1 { printf "  %-16s %-13s %-15s %-9s %s\n", "kind", "slowest fill", "fills > 1.5 s", "requests", "served again after the platform came back"; next }
+    { printf "  %-16s %-13s %-15s %-9s %s s\n", $1, $3 " s", $4 " of " $2 " (" int(100 * $4 / $2 + 0.5) " %)", $5, $6 }' "$matrix")
+  (goals: at most 2 fills over 1.5 s per kind, all at the fallback; served again within the capped memory, 60 s)
 peak RSS, warm get           $rss_median KiB median, $rss_max KiB max of 50   (goal ≤ 4096 KiB)
 release binary size          $size bytes ($(awk -v b="$size" 'BEGIN { printf "%.2f MiB", b / 1048576 }'))
 EOF

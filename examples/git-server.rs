@@ -8,6 +8,9 @@
 mod common;
 #[path = "../tests/support/git_server.rs"]
 mod git_server;
+#[path = "../tests/support/test_git.rs"]
+#[allow(dead_code)]
+mod test_git;
 #[path = "../tests/support/tls.rs"]
 mod tls;
 
@@ -16,6 +19,7 @@ use git_server::{GitServer, TokenCheck};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
+use test_git::test_git;
 
 const USAGE: &str = "\
 Usage: git-server [OPTIONS] (--pat PAT | --pat-file PATH)

@@ -33,8 +33,9 @@ secret the platform wrote to $CONFIGS_DIR/secrets.d/NAME, with the username git 
 x-access-token) and no expiry, and never from the platform.
 
 Linked as `gh` (configure --gh-proxy), it is a proxy for the gh CLI: it runs the next gh on \
-PATH with GH_TOKEN and GITHUB_TOKEN set to a fresh token, since gh prefers those variables \
-(stale in every workspace process) to its own login.";
+PATH with GH_TOKEN and GITHUB_TOKEN set to a fresh token (when github.com is served; the \
+enterprise pair when an Enterprise host is), since gh prefers those variables (stale in every \
+workspace process) to its own login.";
 
 const AFTER_HELP: &str = "\
 Every setting is a flag or an environment variable; a flag wins. Boolean variables take \
@@ -94,8 +95,9 @@ pub struct GlobalArgs {
     #[arg(long, global = true)]
     pub no_cache: bool,
 
-    /// Give up on the platform after this long, retries included (and on status --probe's
-    /// requests): seconds, or with an s/ms suffix [env: MOLECULE_TOKEN_TIMEOUT] [default: 10]
+    /// Give up on the platform after this long, name lookup and retries included (and on
+    /// status --probe's requests): seconds, or with an s/ms suffix [env: MOLECULE_TOKEN_TIMEOUT]
+    /// [default: 10]
     #[arg(long, global = true, value_name = "SECONDS")]
     pub timeout: Option<String>,
 
@@ -132,14 +134,20 @@ pub enum Command {
         to one). A fingerprint of what gh was last given for each host (SHA-256, never the \
         token) is kept in the cache directory as gh-login.HOST, and a host whose login \
         already holds the current token is not logged in again unless --force is given: run \
-        it from cron every minute.")]
+        it from cron every minute. A token can be revoked before it expires: every 10 minutes \
+        such a login is checked with one `gh api --hostname HOST rate_limit` (free of rate \
+        limit), and when GitHub answers HTTP 401 the token is dropped from the cache and gh \
+        logged in with a fresh one, in the same run, with one warning line.\n\n\
+        The gh run is the first gh on PATH that is not a link to this program (the gh proxy \
+        that configure --gh-proxy puts first would set GH_TOKEN again).")]
     GhLogin(GhLoginArgs),
     /// Run a command with GH_TOKEN and GITHUB_TOKEN set to a fresh token
     #[command(
         long_about = "Run a command with GH_TOKEN and GITHUB_TOKEN set to a fresh token.\n\n\
-        GH_ENTERPRISE_TOKEN and GITHUB_ENTERPRISE_TOKEN get it too when a served platform host \
-        is not github.com (gh reads those for an Enterprise host); otherwise they are left as \
-        they are. The command replaces this process and its exit status is passed on. If no token \
+        The variable rule: GH_TOKEN and GITHUB_TOKEN get it only when github.com is served (gh \
+        sends them to github.com); GH_ENTERPRISE_TOKEN and GITHUB_ENTERPRISE_TOKEN only when a \
+        served platform host is not github.com (gh reads those for an Enterprise host); a \
+        variable the rule does not name is left as it is. The command replaces this process and its exit status is passed on. If no token \
         can be had, the command is not run and the exit status is 1; a command that \
         cannot be found exits 127, one that cannot be run 126, as in a shell."
     )]
@@ -176,8 +184,18 @@ Each helper that git would have run for https://HOST before is kept after this o
 fallback, through the hidden `fallback` wrapper: it answers git as before, but is never asked \
 to store a short-lived token (one with password_expiry_utc, or username \
 x-access-token), so a storing helper keeps the operator's token and not an installation \
-token that will have died by the next platform outage. erase is passed on, so a dead token \
-that an older setup stored goes when git rejects it.
+token that will have died by the next platform outage. erase reaches a kept helper only \
+when that helper's own get (prompts off, at most 2 s) answers with the rejected password, so \
+a dead token that an older setup stored goes when git rejects it, and a rejected platform \
+token never costs the operator a stored PAT (git < 2.41's store erases by host and user name).
+
+Needs git 2.34 or newer (it refuses, naming the version found, below). The file is the one \
+git itself writes: --global is $GIT_CONFIG_GLOBAL, else ~/.gitconfig unless only \
+$XDG_CONFIG_HOME/git/config (default ~/.config/git/config) exists; --system is \
+$GIT_CONFIG_SYSTEM, else the file git was built with. Helpers are read as they apply in every \
+repository: one that an [includeIf] brings in is never kept as a fallback everywhere, and \
+configure warns, naming the condition and the file, when this section's reset line hides it \
+inside matching repositories (README: conditional includes).
 
 Secret-backed hosts are registered the same way: name them with --secret-host, which is \
 written into the helper's line (a host named only in MOLECULE_SECRET_HOSTS is registered, but \
@@ -194,9 +212,9 @@ locked copy that replaces the file only when every step succeeded.
 
 With --gh-proxy [DIR], configure also makes DIR/gh a symbolic link to this program (DIR: \
 the directory this program is installed in, unless given). Run as gh, this program execs the \
-next gh on PATH with GH_TOKEN and GITHUB_TOKEN set to a fresh token (and GH_ENTERPRISE_TOKEN \
-and GITHUB_ENTERPRISE_TOKEN when a served host is not github.com), whatever the environment \
-held: gh prefers those variables to its own login. configure refuses when DIR is not on \
+next gh on PATH with GH_TOKEN and GITHUB_TOKEN set to a fresh token when github.com is served \
+(and GH_ENTERPRISE_TOKEN and GITHUB_ENTERPRISE_TOKEN when a served host is not github.com), \
+whatever the environment held: gh prefers those variables to its own login. configure refuses when DIR is not on \
 PATH, or when the real gh is in DIR or in a directory before it on PATH, since gh would then \
 not reach the proxy; the git config is left alone then.";
 
@@ -327,7 +345,11 @@ Diagnose the bearer, the platform, the token, the cache, the secret hosts and gi
 
 Each check prints one line: ok, warn, fail or skip, its name, and what it found. The exit \
 status is 1 when any check fails; warnings alone leave 0. No token, bearer or secret is \
-ever printed.
+ever printed: every message, text or JSON, passes one redaction step (the secrets status \
+read, a URL's password, secret-looking arguments in helper lines).
+
+The history check says what happened: the last platform failure (when, what, how many since \
+the last success) and the last time git rejected a token.
 
 For each secret host (--secret-host), the secret check looks at its file: present, \
 non-empty, usable, and not readable by other users. With --probe, the api checks ask the \
@@ -448,7 +470,7 @@ pub struct GhLoginArgs {
     #[arg(long, value_name = "HOST")]
     pub hostname: Vec<String>,
 
-    /// The gh binary to run [default: gh, found on PATH]
+    /// The gh binary to run [default: gh, found on PATH, skipping the gh proxy]
     #[arg(long, value_name = "PATH", default_value = "gh")]
     pub gh: PathBuf,
 

@@ -5,7 +5,7 @@
 //! last gave gh; whose installation's token a gh command gets.
 
 use std::ffi::{OsStr, OsString};
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -114,14 +114,28 @@ pub struct ThisProgram {
 }
 
 impl ThisProgram {
+    /// This program's file: `/proc/self/exe`, or where there is no `/proc`
+    /// (a sandbox), the path the kernel was asked to run (`AT_EXECFN`),
+    /// else `argv[0]` as `execvp` would have found it on PATH. Told apart
+    /// from other files by device and inode, as the kernel would.
     pub fn find() -> std::io::Result<ThisProgram> {
-        let path = std::env::current_exe()?;
-        let meta = std::fs::metadata(&path)?;
-        Ok(ThisProgram {
-            path,
-            dev: meta.dev(),
-            ino: meta.ino(),
-        })
+        let mut last = None;
+        let candidates = [std::env::current_exe(), exec_fn(), argv0_on_path()];
+        for candidate in candidates {
+            let found = candidate.and_then(|path| {
+                let meta = std::fs::metadata(&path)?;
+                Ok(ThisProgram {
+                    path,
+                    dev: meta.dev(),
+                    ino: meta.ino(),
+                })
+            });
+            match found {
+                Ok(me) => return Ok(me),
+                Err(e) => last = Some(e),
+            }
+        }
+        Err(last.expect("at least one way was tried"))
     }
 
     pub fn path(&self) -> &Path {
@@ -139,6 +153,53 @@ impl ThisProgram {
     }
 }
 
+/// The path this process was started with, from the auxiliary vector
+/// (`AT_EXECFN`): no `/proc` needed.
+fn exec_fn() -> std::io::Result<PathBuf> {
+    // SAFETY: getauxval has no preconditions; AT_EXECFN, when present, is
+    // the address of the NUL-terminated path given to execve, which lives
+    // as long as the process.
+    let address = unsafe { libc::getauxval(libc::AT_EXECFN) };
+    if address == 0 {
+        return Err(std::io::Error::other("no AT_EXECFN"));
+    }
+    // SAFETY: see above.
+    let name = unsafe { std::ffi::CStr::from_ptr(address as *const libc::c_char) };
+    use std::os::unix::ffi::OsStrExt;
+    Ok(PathBuf::from(OsStr::from_bytes(name.to_bytes())))
+}
+
+/// `argv[0]`, or the first executable of that name on PATH when it names
+/// no directory (as `execvp` finds it).
+fn argv0_on_path() -> std::io::Result<PathBuf> {
+    let argv0 = std::env::args_os()
+        .next()
+        .ok_or_else(|| std::io::Error::other("no argv[0]"))?;
+    let argv0 = PathBuf::from(argv0);
+    if argv0.components().count() > 1 {
+        return Ok(argv0);
+    }
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(&argv0))
+        .find(|candidate| is_executable(candidate))
+        .ok_or_else(|| std::io::Error::from(std::io::ErrorKind::NotFound))
+}
+
+/// A regular file this process may execute (its effective ids, as the
+/// kernel checks at exec; a mode bit someone else has is not enough).
+pub fn is_executable(path: &Path) -> bool {
+    use std::os::unix::ffi::OsStrExt;
+    if !std::fs::metadata(path).is_ok_and(|m| m.is_file()) {
+        return false;
+    }
+    let Ok(name) = std::ffi::CString::new(path.as_os_str().as_bytes()) else {
+        return false;
+    };
+    // SAFETY: a NUL-terminated path; faccessat only reads it.
+    unsafe { libc::faccessat(libc::AT_FDCWD, name.as_ptr(), libc::X_OK, libc::AT_EACCESS) == 0 }
+}
+
 /// One `gh` found on PATH.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FoundGh {
@@ -148,7 +209,8 @@ pub struct FoundGh {
     pub is_proxy: bool,
 }
 
-/// Every executable `gh` on `path` (a PATH value), in PATH's order.
+/// Every `gh` on `path` (a PATH value) that this process may execute, in
+/// PATH's order (one it may not is skipped, as `execvp` skips it).
 pub fn gh_on_path<'a>(
     path: Option<&'a OsStr>,
     me: &'a ThisProgram,
@@ -156,10 +218,7 @@ pub fn gh_on_path<'a>(
     let dirs = path.map(std::env::split_paths).into_iter().flatten();
     dirs.filter(|dir| !dir.as_os_str().is_empty())
         .map(|dir| dir.join(GH))
-        .filter(|candidate| {
-            std::fs::metadata(candidate)
-                .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-        })
+        .filter(|candidate| is_executable(candidate))
         .map(|candidate| FoundGh {
             is_proxy: me.is(&candidate),
             path: candidate,

@@ -190,13 +190,42 @@ one error line and exit status 127.
 A proxy run by another proxy (through a wrapper that execs
 .B gh
 again, say) stops with one error line and exit status 127.
+It finds its own file without
+.I /proc
+too, and skips a
+.B gh
+it may not execute, as
+.BR execvp (3)
+does.
 .PP
-.BR GH_ENTERPRISE_TOKEN " and " GITHUB_ENTERPRISE_TOKEN
-get the token too only when a served platform host is not github.com;
-otherwise they are left as they were, so that the token never reaches a host
-that is not served.
+The variable rule, the same for the proxy,
 .B exec
-follows the same rule.
+and
+.BR status :
+.BR GH_TOKEN " and " GITHUB_TOKEN
+get the token only when github.com is served (gh sends them to github.com
+whatever else it talks to);
+.BR GH_ENTERPRISE_TOKEN " and " GITHUB_ENTERPRISE_TOKEN
+only when a served platform host is not github.com (gh hands them to any
+Enterprise host).
+A variable the rule does not name is left as it was, so that the token never
+reaches a host that is not served: in an Enterprise-only workspace
+.RB ( MOLECULE_GIT_HOSTS=ghe.corp.example )
+.B gh auth token \-\-hostname github.com
+prints what the environment held.
+.PP
+.B gh\-login
+runs the real gh: the first
+.B gh
+on
+.B PATH
+that is not a link to this program, since the proxy would set
+.B GH_TOKEN
+again and gh refuses to log in while it is set.
+Every 10 minutes it checks an unchanged login with one
+.BR "gh api \-\-hostname HOST rate_limit" ;
+on HTTP 401 (a token revoked before it expires) it drops the token from the
+cache and logs gh in with a fresh one, with one warning line.
 .SH OWNERS
 A GitHub App is installed per account (organisation or user), and each
 installation's token serves only that account's repositories.
@@ -342,7 +371,8 @@ is given), as for git itself.
 .BR GH_TOKEN ", " GITHUB_TOKEN
 Set to a fresh token for the command that
 .B exec
-runs and for gh run through the gh proxy.
+runs and for gh run through the gh proxy, when github.com is served (see
+.BR "GH PROXY" ).
 .B gh\-login
 removes them, and
 .BR GH_ENTERPRISE_TOKEN " and " GITHUB_ENTERPRISE_TOKEN ,
@@ -359,8 +389,8 @@ only when a served platform host is not github.com (see
 otherwise left as they are.
 .TP
 .B MOLECULE_GH_PROXY_PID
-Set by the gh proxy in gh's environment, to its process id, to catch a proxy
-that execs a proxy.
+Set by the gh proxy in gh's environment, to its process id, its parent's and
+the time (PID:PPID:UNIX_MS), to catch a proxy that execs a proxy.
 .TP
 .BR GH_CONFIG_DIR ", " XDG_CONFIG_HOME
 Where gh keeps its login; part of what
@@ -399,7 +429,14 @@ locked by the one process fetching, so that processes asking at once cause one f
 .TP
 .I token.failed
 the last failed fetch, so that the processes queued behind it fail at once
-(an unavailable platform: every process, for 5 seconds)
+(an unavailable platform: every process, for 5 seconds after the first
+failure, doubling while the outage lasts, 60 seconds at most)
+.TP
+.I token.history
+what happened: the last failed fetch (when, its message), how many failed
+since the last success, and when git last rejected the cached token; shown by
+.B status
+(never a token)
 .TP
 .I .token.*.tmp
 an entry being written, renamed over
@@ -410,8 +447,9 @@ once complete
 what
 .B gh\-login
 last gave gh for HOST: a SHA\-256 fingerprint of the host, gh's configuration
-directory and the token, never the token; its modification time is when
-gh's login was last refreshed
+directory and the token, never the token, and when GitHub last accepted it
+(a login, or the check made every 10 minutes); its modification time is when
+gh's login was last checked
 .RE
 .TP
 .IR ~/.gitconfig ", " $XDG_CONFIG_HOME/git/config ", " /etc/gitconfig
@@ -425,7 +463,26 @@ line, this helper, then the helpers that were there before, each through the
 wrapper that keeps the short\-lived token out of storing helpers)
 and
 .B unconfigure
-removes it: the global file by default.
+removes it: the global file by default
+.RB ( $GIT_CONFIG_GLOBAL ,
+else
+.I ~/.gitconfig
+unless only the XDG file is there), as git picks it for writing;
+.B \-\-system
+writes
+.B $GIT_CONFIG_SYSTEM
+or the file git was built with.
+They need git 2.34 or newer and refuse, naming the version found, below it.
+A helper that an
+.B includeIf
+brings in is never kept as a fallback for every repository; when it comes
+before the section, configure warns that inside matching repositories the
+reset line hides it.
+The wrapper passes
+.B erase
+to a kept helper only when that helper's own
+.B get
+(prompts off, at most 2 s) answers with the rejected password.
 .SH "EXIT STATUS"
 .TP
 .B 0
@@ -487,9 +544,28 @@ The cache directory is created mode 0700 and every file in it 0600.
 A credential is given only for
 .B protocol=https
 and a served host.
-A token must be printable ASCII without spaces; anything else could inject
-lines into git's credential protocol and is refused, as is a token that has
-already expired.
+A token must be printable ASCII without spaces, at most 4096 bytes; anything
+else could inject lines into git's credential protocol and is refused, as is a
+token that has already expired.
+.PP
+.B status
+passes every message it prints, text or JSON, through one redaction step:
+the token, the bearer and the secrets it read, a URL's password, the values of
+secret\-looking arguments in helper lines
+.RB ( \-\-password ", " \-\-token ", " \-p ", " password= ,
+the arguments of a
+.B printf
+whose format has
+.BR password= )
+become
+.BR *** .
+.PP
+During an outage at most one process waits on the platform: the others,
+with nothing valid cached, fall through within about a second, and a failure
+is remembered for 5 seconds after the first, doubling while the outage
+lasts, 60 seconds at most.
+.B \-\-timeout
+bounds the name lookup too.
 .SH EXAMPLES
 In a container entrypoint, once: register the helper in the global git config
 for each served host, ahead of the helpers already there, which stay as fallbacks:
@@ -509,7 +585,8 @@ becomes the gh proxy (see
 .BR "GH PROXY" ).
 .PP
 From cron, keep gh's stored login fresh for what does not go through the proxy
-(quiet on success; gh is run only when the token changed):
+(quiet on success; gh is run only when the token changed, and every 10
+minutes for one check that GitHub still accepts it):
 .PP
 .RS 4
 .nf

@@ -16,11 +16,22 @@
 //! secret-backed host (the same long-lived token copied into a store would
 //! outlive a rotation of the workspace secret).
 //!
-//! `erase` is always passed on: a dead installation token that an old
-//! entrypoint stored above the operator's PAT must go when git rejects it,
-//! or it hides the PAT at every platform outage. git ≥ 2.41's `store` (and
-//! `cache`) erase only the entry holding that very password, so the PAT is
-//! safe.
+//! `erase` is passed on only when the kept helper holds the rejected
+//! credential: its own `get`, for the same request without the password,
+//! answers with the rejected password. git ≥ 2.41's `store` and `cache`
+//! erase only the entry holding that password, but older gits' erase every
+//! entry for the host and user name, and the platform's tokens and an
+//! operator's PAT often share the user name `x-access-token`: an erase of
+//! a platform token that reached such a store would cost the operator the
+//! PAT. The user name and the `ghs_` prefix cannot tell a platform token
+//! from a dead one an old entrypoint stored; the helper's own answer can.
+//! So a dead token stored above the PAT still goes when git rejects it (on
+//! a git older than 2.41, with every other entry of that host and user name:
+//! what that git's store does without this wrapper too). The `get` runs
+//! with prompts off (`GIT_TERMINAL_PROMPT=0`, `GCM_INTERACTIVE=never`), its
+//! stdin closed after the request, its stderr discarded, and is killed with
+//! its process group after [`ERASE_CHECK_TIMEOUT`]: a helper that would ask
+//! someone (Git Credential Manager's sign-in) holds nothing to erase.
 //! Everything else, and `get` always, is
 //! passed on: the request bytes verbatim on the helper's stdin (but for
 //! `path=`, below), its stdout and exit status back to git. The request is
@@ -34,8 +45,9 @@
 
 use std::ffi::OsStr;
 use std::io::{Read, Write};
-use std::os::unix::process::ExitStatusExt;
+use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::process::{Command, Stdio};
+use std::time::Duration;
 
 use anyhow::{Result, anyhow};
 
@@ -49,6 +61,10 @@ use crate::token;
 
 /// The shell git runs helpers with (its SHELL_PATH; `git var GIT_SHELL_PATH`).
 const SHELL: &str = "/bin/sh";
+
+/// How long the kept helper's `get` may take to say whether it holds a
+/// credential git rejected.
+pub const ERASE_CHECK_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// `settings` is `None` when they did not resolve: the kept helper must
 /// still run (see main.rs), with the default deadline.
@@ -139,13 +155,19 @@ fn run_with(
     } else {
         raw
     };
+    // An erase without a password (nothing to compare) is passed on.
+    let rejected = request.password.as_ref().filter(|_| op == "erase");
+    if let Some(password) = rejected
+        && !holds(helper, &raw, password.expose())
+    {
+        debug!(
+            "fallback: not passing erase on to the kept helper: its get does not answer with \
+             the rejected password (it was never stored there)"
+        );
+        return Ok(0);
+    }
     debug!("fallback: passing {operation} on to the kept helper");
-    // As git's run-command does for a helper: `sh -c CMD CMD`.
-    let command = helper_command(helper, op);
-    let mut child = Command::new(SHELL)
-        .arg("-c")
-        .arg(&command)
-        .arg(&command)
+    let mut child = helper_process(helper, op)
         .stdin(Stdio::piped())
         .spawn()
         .map_err(|e| anyhow!("cannot run the kept helper with {SHELL}: {}", io_reason(&e)))?;
@@ -173,6 +195,92 @@ fn run_with(
         (None, None) => 1,
     };
     Ok(code.clamp(0, 255) as u8)
+}
+
+/// The kept helper run for `op` as git's run-command runs it: `sh -c CMD CMD`.
+fn helper_process(helper: &OsStr, op: &OsStr) -> Command {
+    let command = helper_command(helper, op);
+    let mut c = Command::new(SHELL);
+    c.arg("-c").arg(&command).arg(&command);
+    c
+}
+
+/// The request git sent for `erase`, as a `get` request: without the
+/// password and what belongs to it.
+fn as_get_request(raw: &[u8]) -> Vec<u8> {
+    raw.split_inclusive(|&b| b == b'\n')
+        .filter(|line| {
+            !["password=", "password_expiry_utc=", "oauth_refresh_token="]
+                .iter()
+                .any(|key| line.starts_with(key.as_bytes()))
+        })
+        .flat_map(|line| line.iter().copied())
+        .collect()
+}
+
+/// Does the kept helper hold `password`: does its own `get`, for the erase
+/// request without the password, answer with it? No, when it answers
+/// anything else, nothing, fails, or takes longer than
+/// [`ERASE_CHECK_TIMEOUT`] (then it is killed, with its process group).
+fn holds(helper: &OsStr, raw: &[u8], password: &str) -> bool {
+    let spawned = helper_process(helper, OsStr::new("get"))
+        .env("GIT_TERMINAL_PROMPT", "0")
+        .env("GCM_INTERACTIVE", "never")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .process_group(0)
+        .spawn();
+    let mut child = match spawned {
+        Ok(child) => child,
+        Err(e) => {
+            debug!(
+                "fallback: cannot run the kept helper's get: {}",
+                io_reason(&e)
+            );
+            return false;
+        }
+    };
+    let group = child.id() as libc::pid_t;
+    let request = as_get_request(raw);
+    let (sender, answer) = std::sync::mpsc::channel();
+    // The request in, the answer out and the exit status, all in the time
+    // allowed (a helper may close its stdout and go on waiting).
+    std::thread::spawn(move || {
+        let mut stdin = child.stdin.take().expect("stdin is piped");
+        // A helper that does not read its request is no error (SIGPIPE).
+        let _ = stdin.write_all(&request);
+        drop(stdin);
+        let mut out = Vec::new();
+        let read = child
+            .stdout
+            .take()
+            .expect("stdout is piped")
+            .read_to_end(&mut out);
+        let status = child.wait();
+        let _ = sender.send((read.map(|_| out), status));
+    });
+    let Ok((Ok(out), Ok(status))) = answer.recv_timeout(ERASE_CHECK_TIMEOUT) else {
+        // SAFETY: kill touches no memory; the group is the child's own.
+        unsafe {
+            libc::kill(-group, libc::SIGKILL);
+        }
+        debug!(
+            "fallback: the kept helper's get gave no answer within {} s",
+            ERASE_CHECK_TIMEOUT.as_secs()
+        );
+        return false;
+    };
+    if !status.success() {
+        return false;
+    }
+    let answered = String::from_utf8_lossy(&out);
+    answered
+        .lines()
+        .map(|l| l.strip_suffix('\r').unwrap_or(l))
+        .filter_map(|l| l.strip_prefix("password="))
+        .next_back()
+        .is_some_and(|p| p == password)
 }
 
 #[cfg(test)]
@@ -206,9 +314,60 @@ mod tests {
         assert!(withheld(store, &request(no_expiry)).is_some());
         assert!(withheld(store, &request(expiring)).is_some());
         assert_eq!(withheld(store, &request(pat)), None);
-        // A dead token erased from the kept store: it must not hide the PAT.
+        // Never withheld from store alone (erase is decided by the kept
+        // helper's own get: `holds`).
         for op in ["get", "erase", "future-op"] {
             assert_eq!(withheld(OsStr::new(op), &request(ours)), None);
         }
+    }
+}
+
+#[cfg(test)]
+mod erase_tests {
+    use super::*;
+
+    #[test]
+    fn the_get_request_has_no_password() {
+        let raw = b"protocol=https\nhost=github.com\nusername=x-access-token\npassword=p\n\
+                    password_expiry_utc=5\nwwwauth[]=Basic\n\n";
+        assert_eq!(
+            as_get_request(raw),
+            b"protocol=https\nhost=github.com\nusername=x-access-token\nwwwauth[]=Basic\n\n"
+        );
+    }
+
+    #[test]
+    fn a_helper_holds_what_its_get_answers() {
+        let holds = |snippet: &str| holds(OsStr::new(snippet), b"host=h\n\n", "dead");
+        assert!(holds(
+            "!cat >/dev/null; echo username=u; echo password=dead; :"
+        ));
+        // Prompts off; the request ends (cat returns at the closed stdin).
+        assert!(holds(
+            "!cat >/dev/null; [ \"$GIT_TERMINAL_PROMPT\" = 0 ] && [ \"$GCM_INTERACTIVE\" = never ] \
+             && echo password=dead; :"
+        ));
+        assert!(!holds("!cat >/dev/null; echo password=live; :"));
+        assert!(!holds("!cat >/dev/null; :"));
+        assert!(!holds("!cat >/dev/null; echo password=dead; exit 1; :"));
+        // It saw the request without the password.
+        assert!(holds(
+            "!grep -q password= && echo password=wrong || echo password=dead; :"
+        ));
+    }
+
+    #[test]
+    fn a_helper_that_waits_is_killed_with_its_children() {
+        let started = std::time::Instant::now();
+        // The helper's child holds stdout open: only the group kill ends it
+        // before its 30 s; and one that closed its stdout is waited for in
+        // the time allowed too.
+        for snippet in [
+            "!(sleep 30; echo password=dead) & wait; :",
+            "!exec >&-; sleep 30; :",
+        ] {
+            assert!(!holds(OsStr::new(snippet), b"host=h\n\n", "dead"));
+        }
+        assert!(started.elapsed() < Duration::from_secs(30), "not cut short");
     }
 }

@@ -6,7 +6,14 @@
 //! each failure is one line. A host whose login still holds the current
 //! token is not logged in again: a fingerprint of what gh was last given
 //! (never the token) is kept per host in the cache directory, so cron can
-//! run this every minute for the cost of a warm `get`.
+//! run this every minute for the cost of a warm `get`. A token can die
+//! before it expires (revoked): every 10 minutes an unchanged login is
+//! checked with one cheap `gh api rate_limit`, and on HTTP 401 the token is
+//! dropped from the cache and gh logged in with a fresh one.
+//!
+//! The gh run is the real one: `gh` is looked up on PATH as the gh proxy
+//! looks it up, skipping links to this program (the proxy would put back
+//! the variables gh must not see while it logs in).
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -16,7 +23,7 @@ use anyhow::anyhow;
 
 use crate::diag::{self, debug, io_reason, warning};
 use crate::error::{Error, Result};
-use crate::gh::{ALL_VARIABLES, fingerprint_path};
+use crate::gh::{ALL_VARIABLES, GH, ThisProgram, fingerprint_path, gh_on_path};
 use crate::secret::Secret;
 use crate::settings::{Route, Settings};
 use crate::token::{self, cache::Cache};
@@ -35,7 +42,9 @@ pub struct Options {
     pub force: bool,
 }
 
-pub fn run(settings: &Settings, options: &Options) -> Result<()> {
+/// The hosts to log in to: `--hostname`s (each must be a platform host),
+/// else every platform host; a host with a port is skipped with a warning.
+fn hosts(settings: &Settings, options: &Options) -> Result<Vec<String>> {
     let hosts: Vec<String> = if options.hostnames.is_empty() {
         settings.hosts.clone()
     } else {
@@ -79,20 +88,59 @@ pub fn run(settings: &Settings, options: &Options) -> Result<()> {
             !has_port
         })
         .collect();
+    Ok(hosts)
+}
+
+pub fn run(settings: &Settings, options: &Options) -> Result<()> {
+    let hosts = hosts(settings, options)?;
     if hosts.is_empty() {
         return Ok(());
     }
-    let token = token::platform_token(settings)?;
+    let gh = real_gh(&options.gh)?;
+    let mut token = token::platform_token(settings)?;
     let config = gh_config_dir();
     // Every host is attempted; each failure is gh's own words and one line.
     let mut failures: Vec<(String, anyhow::Error)> = Vec::new();
     for host in &hosts {
-        let mark = Fingerprint::new(settings.cache_dir.as_deref(), host, &token.secret, &config);
-        if !options.force && mark.as_ref().is_some_and(Fingerprint::unchanged) {
-            debug!("gh-login: {host}: gh already holds the current token");
-            continue;
+        let mut mark =
+            Fingerprint::new(settings.cache_dir.as_deref(), host, &token.secret, &config);
+        if !options.force {
+            match mark.as_ref().map(Fingerprint::state) {
+                Some(State::Checked) => {
+                    debug!("gh-login: {host}: gh already holds the current token");
+                    continue;
+                }
+                Some(State::Unchecked) => match check(&gh, host, &token.secret) {
+                    Checked::Accepted => {
+                        debug!("gh-login: {host}: GitHub accepts the token gh holds");
+                        mark.iter().for_each(Fingerprint::write);
+                        continue;
+                    }
+                    Checked::Unknown(why) => {
+                        debug!("gh-login: {host}: could not check gh's login: {why}");
+                        continue;
+                    }
+                    Checked::Refused => match renew(settings, &token, host) {
+                        Ok(fresh) => {
+                            token = fresh;
+                            mark = Fingerprint::new(
+                                settings.cache_dir.as_deref(),
+                                host,
+                                &token.secret,
+                                &config,
+                            );
+                        }
+                        Err(error) => {
+                            failures.push((String::new(), error));
+                            continue;
+                        }
+                    },
+                    Checked::NotLoggedIn => {}
+                },
+                Some(State::Changed) | None => {}
+            }
         }
-        let outcome = login(&options.gh, host, &token.secret);
+        let outcome = login(&gh, host, &token.secret);
         match (&outcome, &mark) {
             (Ok(()), Some(mark)) => mark.write(),
             (Err(_), Some(mark)) => mark.remove(),
@@ -114,7 +162,11 @@ pub fn run(settings: &Settings, options: &Options) -> Result<()> {
             Err(LoginError::Other { said, error }) => failures.push((said, error)),
         }
     }
-    // gh's words, then our line, host by host; main prints the last line.
+    report(failures)
+}
+
+/// gh's words, then our line, host by host; main prints the last line.
+fn report(mut failures: Vec<(String, anyhow::Error)>) -> Result<()> {
     let last = failures.pop();
     for (said, error) in failures {
         diag::write_raw(&said);
@@ -127,6 +179,105 @@ pub fn run(settings: &Settings, options: &Options) -> Result<()> {
         }
         None => Ok(()),
     }
+}
+
+/// How long a login checked with GitHub is trusted before the next check:
+/// a token revoked (not expired) is noticed by a cron run within this.
+const CHECK_EVERY: i64 = 10 * 60;
+
+/// What GitHub said about the token gh holds for a host.
+enum Checked {
+    Accepted,
+    /// HTTP 401: revoked, or otherwise dead.
+    Refused,
+    /// gh holds no login for the host (its hosts.yml lost it).
+    NotLoggedIn,
+    /// No answer that tells (no connection, a 5xx, …): asked again next run.
+    Unknown(String),
+}
+
+/// One cheap question with gh's stored login: `gh api --hostname HOST
+/// rate_limit` (GitHub does not count it against the rate limit), with the
+/// token variables removed, as for the login.
+fn check(gh: &Path, host: &str, token: &Secret) -> Checked {
+    let mut command = Command::new(gh);
+    command
+        .args(["api", "--hostname", host, "rate_limit", "--silent"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    for name in ALL_VARIABLES {
+        command.env_remove(name);
+    }
+    let output = match command.output() {
+        Ok(output) => output,
+        Err(e) => {
+            return Checked::Unknown(format!("cannot run {}: {}", gh.display(), io_reason(&e)));
+        }
+    };
+    // gh's own words, with the token masked should gh ever echo it.
+    let said = String::from_utf8_lossy(&output.stderr).replace(token.expose(), "********");
+    match output.status.code() {
+        Some(0) => Checked::Accepted,
+        _ if said.contains("HTTP 401") => Checked::Refused,
+        // gh's exit status for "authentication required".
+        Some(4) => Checked::NotLoggedIn,
+        _ => Checked::Unknown(format!("{} ({})", said.trim(), output.status)),
+    }
+}
+
+/// GitHub refused the token gh holds for `host`, which is the cached one:
+/// drop it from the cache (as `erase` does) and get a fresh one. One warning
+/// line says so, since a revoked token is news to the operator.
+fn renew(settings: &Settings, refused: &token::Token, host: &str) -> anyhow::Result<token::Token> {
+    let said = format!("gh-login: {host}: GitHub refused the token gh held (HTTP 401)");
+    token::forget(settings, refused.secret.expose())
+        .map_err(|e| anyhow!("{said}; could not drop it from the cache: {e:#}"))?;
+    let fresh = token::platform_token(settings)
+        .map_err(|e| anyhow!("{said}; dropped it from the cache, but no fresh token: {e:#}"))?;
+    warning!("{said}; dropped it from the cache and logging gh in with a fresh token");
+    Ok(fresh)
+}
+
+/// The gh to run. `--gh gh` (the default) is looked up on PATH the way the
+/// proxy looks it up, skipping links to this program: after `configure
+/// --gh-proxy` the first `gh` on PATH is the proxy, which would put back the
+/// variables this command removes, and gh refuses to log in while they are
+/// set. A `--gh` naming the proxy itself is refused for the same reason.
+fn real_gh(given: &Path) -> Result<PathBuf> {
+    let me = ThisProgram::find().map_err(|e| {
+        Error::Failed(anyhow!(
+            "cannot find this program's own path: {}",
+            io_reason(&e)
+        ))
+    })?;
+    if given.as_os_str() == GH {
+        let path = std::env::var_os("PATH");
+        let mut proxy = None;
+        for found in gh_on_path(path.as_deref(), &me) {
+            if !found.is_proxy {
+                return Ok(found.path);
+            }
+            proxy.get_or_insert(found.path);
+        }
+        return match proxy {
+            Some(proxy) => Err(Error::Failed(anyhow!(
+                "no gh on PATH but the gh proxy ({}); install the GitHub CLI (apt-get \
+                 install gh) in a directory on PATH, or name it with --gh PATH",
+                proxy.display()
+            ))),
+            // No gh at all: spawning it says "not found", naming the way out.
+            None => Ok(given.to_path_buf()),
+        };
+    }
+    if given.components().count() > 1 && me.is(given) {
+        return Err(Error::Failed(anyhow!(
+            "--gh {}: it is the gh proxy (a link to this program), which would set GH_TOKEN \
+             again, and gh refuses to log in while it is set; name the real gh",
+            given.display()
+        )));
+    }
+    Ok(given.to_path_buf())
 }
 
 /// Why one login failed; `said` is gh's stderr (token masked), to show
@@ -219,6 +370,18 @@ fn gh_config_dir() -> String {
     dir.to_string_lossy().into_owned()
 }
 
+/// What a fingerprint file says about the token gh was last given.
+#[derive(Debug, PartialEq, Eq)]
+enum State {
+    /// Another token (or none recorded): log in.
+    Changed,
+    /// This token, and GitHub accepted it within [`CHECK_EVERY`]: nothing to do.
+    Checked,
+    /// This token, last checked longer ago (or at an unknown or future time):
+    /// ask GitHub once whether it still accepts it.
+    Unchecked,
+}
+
 /// What gh was given for one host, as a digest: SHA-256 over the host,
 /// gh's configuration directory and the token, domain-separated. It tells
 /// a changed token apart without keeping it anywhere.
@@ -253,16 +416,33 @@ impl Fingerprint {
         name.to_string_lossy().into_owned()
     }
 
-    /// Does the file hold this fingerprint? Anything unreadable is "no".
-    fn unchanged(&self) -> bool {
-        self.cache.read_file(&self.name()) == Some(self.text())
+    /// Does the file hold this fingerprint, and was gh's login checked with
+    /// GitHub within [`CHECK_EVERY`]? Anything unreadable is "changed"; no
+    /// time, or one in the future (written while the clock was ahead), is
+    /// "unchecked".
+    fn state(&self) -> State {
+        let Some(text) = self.cache.read_file(&self.name()) else {
+            return State::Changed;
+        };
+        let Some(rest) = text.strip_prefix(&self.text()) else {
+            return State::Changed;
+        };
+        let checked = rest
+            .strip_prefix("checked ")
+            .and_then(|t| t.trim_end().parse::<i64>().ok());
+        let age = checked.map(|at| token::now_unix() - at);
+        match age {
+            Some(age) if (0..CHECK_EVERY).contains(&age) => State::Checked,
+            _ => State::Unchecked,
+        }
     }
 
-    /// Remember this fingerprint, as the cache writes its files (0600, in
-    /// the 0700 cache directory, atomically). A failure costs only a login
-    /// next time, so it is a debug line.
+    /// Remember this fingerprint, checked now, as the cache writes its files
+    /// (0600, in the 0700 cache directory, atomically). A failure costs only
+    /// a login next time, so it is a debug line.
     fn write(&self) {
-        if let Err(why) = self.cache.write_file(&self.name(), &self.text()) {
+        let text = format!("{}checked {}\n", self.text(), token::now_unix());
+        if let Err(why) = self.cache.write_file(&self.name(), &text) {
             debug!("gh-login: {}", why.0);
         }
     }
@@ -301,16 +481,28 @@ mod tests {
         ] {
             assert_ne!(a.digest, b.digest);
         }
-        assert!(!a.unchanged());
+        assert_eq!(a.state(), State::Changed);
         a.write();
-        assert!(a.unchanged());
+        assert_eq!(a.state(), State::Checked);
         let b = Fingerprint::new(Some(&dir), "github.com", &other, "/c").unwrap();
-        assert!(!b.unchanged());
+        assert_eq!(b.state(), State::Changed);
+        // Checked long ago, at an unknown time, or in the future: check again.
+        let now = token::now_unix();
+        for checked in [
+            format!("checked {}\n", now - CHECK_EVERY),
+            String::new(),
+            format!("checked {}\n", now + 3600),
+            "checked soon\n".to_string(),
+        ] {
+            std::fs::write(&a.path, format!("{}{checked}", a.text())).unwrap();
+            assert_eq!(a.state(), State::Unchecked, "{checked}");
+        }
+        a.write();
         use std::os::unix::fs::PermissionsExt;
         let mode = std::fs::metadata(&a.path).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o600);
         a.remove();
-        assert!(!a.unchanged());
+        assert_eq!(a.state(), State::Changed);
         assert!(Fingerprint::new(None, "github.com", &token, "/c").is_none());
     }
 }

@@ -29,12 +29,54 @@ use crate::gh::{
 use crate::settings::{self, Flags};
 use crate::token;
 
-/// Set in the environment of the gh the proxy execs, to the proxy's process
-/// id: exec keeps the id, so a proxy that finds its own id there was exec'd
-/// by a proxy (two proxies, or a loop through a wrapper), and stops. The
-/// children gh starts have other ids, so a gh alias that runs gh again
-/// reaches the proxy as usual.
+/// Set in the environment of the gh the proxy execs, to
+/// `PID:PARENT_PID:UNIX_MS` (the proxy's process id, its parent's, and when):
+/// exec keeps both ids, so a proxy that finds its own ids there, from less
+/// than a minute ago, was exec'd by a proxy (two proxies, or a loop through
+/// a wrapper), and stops. The children gh starts have other ids, so a gh
+/// alias that runs gh again reaches the proxy as usual; and a process that
+/// inherited the marker from a long-lived descendant of gh, with a reused
+/// process id, does not match its parent and its time too.
 pub const LOOP_MARKER: &str = "MOLECULE_GH_PROXY_PID";
+
+/// How long a loop marker can be this process's own: a loop runs through
+/// the proxy again within moments.
+const LOOP_WINDOW_MS: i64 = 60_000;
+
+/// This process's marker, made now.
+fn loop_marker() -> String {
+    format!(
+        "{}:{}:{}",
+        std::process::id(),
+        parent_pid(),
+        crate::token::cache::now_ms()
+    )
+}
+
+fn parent_pid() -> i32 {
+    // SAFETY: getppid has no preconditions and cannot fail.
+    unsafe { libc::getppid() }
+}
+
+/// Whether `marker` (the variable's value) was set by this very process
+/// before an exec, less than a minute ago.
+fn is_own_marker(marker: &OsStr) -> bool {
+    let Some(text) = marker.to_str() else {
+        return false;
+    };
+    let mut parts = text.split(':');
+    let (Some(pid), Some(ppid), Some(at_ms), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return false;
+    };
+    let age = at_ms
+        .parse::<i64>()
+        .map(|at| crate::token::cache::now_ms() - at);
+    pid == std::process::id().to_string()
+        && ppid == parent_pid().to_string()
+        && age.is_ok_and(|age| (0..LOOP_WINDOW_MS).contains(&age))
+}
 
 /// Is this program being run as `gh` (argv[0]'s file name)?
 pub fn invoked_as_gh(argv0: &OsStr) -> bool {
@@ -49,14 +91,14 @@ pub fn run(argv: &[OsString]) -> Error {
             return Error::CannotRun {
                 code: 126,
                 message: format!(
-                    "gh proxy: cannot find this program's own path: {}",
+                    "gh proxy: cannot find this program's own file (not from /proc/self/exe, \
+                     the path it was run by, nor argv[0] on PATH): {}",
                     io_reason(&e)
                 ),
             };
         }
     };
-    let pid = std::process::id().to_string();
-    if std::env::var_os(LOOP_MARKER).is_some_and(|v| v == pid.as_str()) {
+    if std::env::var_os(LOOP_MARKER).is_some_and(|v| is_own_marker(&v)) {
         return Error::CannotRun {
             code: 127,
             message: format!(
@@ -82,7 +124,9 @@ pub fn run(argv: &[OsString]) -> Error {
     if let Some(argv0) = argv.first() {
         command.arg0(argv0);
     }
-    command.args(argv.iter().skip(1)).env(LOOP_MARKER, &pid);
+    command
+        .args(argv.iter().skip(1))
+        .env(LOOP_MARKER, loop_marker());
 
     let env = |name: &str| std::env::var_os(name);
     match settings::resolve(&Flags::default(), &env) {
@@ -129,4 +173,30 @@ fn no_token(gh: &Path, why: &str) {
             gh.display()
         ),
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_this_process_s_own_recent_marker_is_a_loop() {
+        assert!(is_own_marker(OsStr::new(&loop_marker())));
+        let pid = std::process::id();
+        let ppid = parent_pid();
+        let now = crate::token::cache::now_ms();
+        for foreign in [
+            // A bare process id (the old form, or anyone's): not ours.
+            pid.to_string(),
+            // Another parent: a reused id.
+            format!("{pid}:{}:{now}", ppid + 1),
+            // Set long ago, or in the future.
+            format!("{pid}:{ppid}:{}", now - 2 * LOOP_WINDOW_MS),
+            format!("{pid}:{ppid}:{}", now + 5_000),
+            format!("{pid}:{ppid}:{now}:x"),
+            String::new(),
+        ] {
+            assert!(!is_own_marker(OsStr::new(&foreign)), "{foreign}");
+        }
+    }
 }

@@ -45,14 +45,25 @@ impl Entry {
 /// command as `what` (never the values, which may hold a secret) with git's
 /// exit status and first stderr line.
 pub fn git(args: &[OsString], what: &str) -> Result<Vec<u8>> {
-    git_with(args, what, &[])
+    git_env(args, what, &[], &[], None)
 }
 
-/// [`git`] with the variables `env_remove` taken out of git's environment.
-pub fn git_with(args: &[OsString], what: &str, env_remove: &[&str]) -> Result<Vec<u8>> {
+/// [`git`] with the variables `env_remove` taken out of git's environment
+/// and those of `env_set` set, run in `dir` when given.
+pub fn git_env(
+    args: &[OsString],
+    what: &str,
+    env_remove: &[&str],
+    env_set: &[(&str, &str)],
+    dir: Option<&Path>,
+) -> Result<Vec<u8>> {
     let mut command = Command::new("git");
     for name in env_remove {
         command.env_remove(name);
+    }
+    command.envs(env_set.iter().copied());
+    if let Some(dir) = dir {
+        command.current_dir(dir);
     }
     // Whatever git creates (its FILE.lock of a config it edits) is private
     // from its creation: a 0600 config must not be readable through it.
@@ -91,6 +102,20 @@ pub fn list(location: &[OsString], what: &str) -> Result<Vec<Entry>> {
     args.extend(location.iter().cloned());
     args.extend(["--list", "--show-scope", "--show-origin", "-z"].map(OsString::from));
     parse_listing(&git(&args, what)?)
+}
+
+/// [`list`] as it applies in every repository: run outside any
+/// repository (in `/`, with no `GIT_DIR`), so that git follows `[include]`
+/// but no conditional include (`[includeIf "gitdir:…"]`, `onbranch:`,
+/// `hasconfig:` all need a repository to match), and reads no repository's
+/// config.
+pub fn list_everywhere(location: &[OsString], what: &str) -> Result<Vec<Entry>> {
+    let mut args: Vec<OsString> = vec!["config".into()];
+    args.extend(location.iter().cloned());
+    args.extend(["--list", "--show-scope", "--show-origin", "-z"].map(OsString::from));
+    let not_here = ["GIT_DIR", "GIT_WORK_TREE", "GIT_COMMON_DIR"];
+    let out = git_env(&args, what, &not_here, &[], Some(Path::new("/")))?;
+    parse_listing(&out)
 }
 
 /// Parse `git config --list --show-scope --show-origin -z`: for each entry

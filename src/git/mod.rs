@@ -9,3 +9,4 @@ pub mod repo;
 pub mod shell;
 pub mod stdin;
 pub mod url;
+pub mod version;

@@ -289,7 +289,7 @@ fn gh_login_hands_gh_the_token_on_stdin_only() {
     let path = format!(
         "{}:{}",
         gh.parent().unwrap().display(),
-        std::env::var("PATH").unwrap()
+        crate::support::test_git::path_string()
     );
     ws.set_env("PATH", path);
     for stale in [

@@ -354,7 +354,11 @@ fn assert_platform_token(ws: &Workspace, out: &Out) {
         "{out:?}"
     );
     assert_eq!(out.attr("password"), ws.platform.last_token(), "{out:?}");
-    assert!(out.attr("password_expiry_utc").is_some(), "{out:?}");
+    assert_eq!(
+        out.attr("password_expiry_utc").is_some(),
+        git_passes_expiry(),
+        "{out:?}"
+    );
 }
 
 #[test]
@@ -623,7 +627,7 @@ fn the_path_written_is_the_one_on_path_when_it_is_this_program() {
     std::fs::create_dir(&bin).unwrap();
     let link = bin.join("molecule-git-token-helper");
     std::os::unix::fs::symlink(BIN, &link).unwrap();
-    let path = std::env::var_os("PATH").unwrap();
+    let path = crate::support::test_git::path();
     let mut dirs = vec![bin.clone()];
     dirs.extend(std::env::split_paths(&path));
     ws.set_env("PATH", std::env::join_paths(dirs).unwrap());
@@ -694,11 +698,17 @@ fn unconfigure_with_hosts_removes_only_theirs() {
 #[test]
 fn a_held_lock_is_reported_and_nothing_is_written() {
     let ws = Workspace::new();
-    let start = "[credential]\n\thelper = store\n";
-    ws.write_gitconfig(start);
+    ws.write_gitconfig("[credential]\n\thelper = store\n");
     let lock = lock_of(&ws.gitconfig);
     std::fs::write(&lock, "someone else's").unwrap();
     for command in ["configure", "unconfigure"] {
+        if command == "unconfigure" {
+            // unconfigure locks only a file it has something to remove from.
+            std::fs::remove_file(&lock).unwrap();
+            ok(&ws.helper(&["configure"], ""));
+            std::fs::write(&lock, "someone else's").unwrap();
+        }
+        let start = read(&ws.gitconfig);
         let out = ws.helper(&[command], "");
         assert_eq!(out.code(), 1, "{out:?}");
         out.assert_one_error(&format!("{} exists", lock.display()));

@@ -43,7 +43,7 @@ impl World {
         let proxy_dir = ws.path().join("proxy-bin");
         std::fs::create_dir_all(&proxy_dir).unwrap();
         std::os::unix::fs::symlink(BIN, proxy_dir.join("gh")).unwrap();
-        let plain_path = std::env::var("PATH").unwrap();
+        let plain_path = crate::support::test_git::path_string();
         assert!(plain_path.contains(gh_dir.to_str().unwrap()));
         let mut w = World {
             ws,
@@ -219,6 +219,104 @@ fn proxy_never_gives_an_unserved_enterprise_host_the_token() {
     w.assert_logged(API_HOST, "/repos/o/r", 200, &current);
 }
 
+/// An Enterprise-only workspace: the platform serves ghe.example.test, not
+/// github.com; the container's stale `GH_TOKEN`/`GITHUB_TOKEN` are set.
+fn enterprise_only() -> World {
+    World::new(Some(GHE_HOST))
+}
+
+/// `gh auth token --hostname github.com` as a shell runs it: the token gh
+/// would send to github.com.
+fn github_com_token(w: &World) -> Out {
+    w.gh(&["auth", "token", "--hostname", "github.com"], &[])
+}
+
+#[test]
+fn an_enterprise_only_workspace_never_gives_github_com_the_token_through_the_proxy() {
+    let mut w = enterprise_only();
+    w.with_proxy();
+    let out = github_com_token(&w);
+    assert_eq!(
+        (out.code(), out.stdout.trim()),
+        (0, w.stale.as_str()),
+        "github.com's pair is left as it was: {out:?}"
+    );
+    // The Enterprise host gets the fresh token (the enterprise pair).
+    let out = w.gh(&["api", "--hostname", GHE_HOST, "repos/o/r"], &[]);
+    assert_eq!(out.code(), 0, "{out:?}\n{}", w.log());
+    let current = w.current();
+    w.assert_logged(GHE_HOST, "/api/v3/repos/o/r", 200, &current);
+    // github.com gets the stale token it had, never the platform's.
+    assert_bad_credentials(&w.gh(&["api", "repos/o/r"], &[]));
+    w.assert_logged(API_HOST, "/repos/o/r", 401, &w.stale);
+    assert!(
+        w.stack
+            .github
+            .requests()
+            .iter()
+            .filter(|r| r.host != GHE_HOST)
+            .all(|r| r.token_tail.as_deref() != Some(&tail4(&current))),
+        "the platform's token reached github.com:\n{}",
+        w.log()
+    );
+    // With none set, github.com gets none.
+    let out = w.gh(
+        &["auth", "token", "--hostname", "github.com"],
+        &[("GH_TOKEN", ""), ("GITHUB_TOKEN", "")],
+    );
+    assert!(!out.stdout.contains(&current), "{out:?}");
+}
+
+#[test]
+fn an_enterprise_only_workspace_never_gives_github_com_the_token_through_exec() {
+    let w = enterprise_only();
+    let mut c = w.ws.command(BIN);
+    c.args([
+        "exec",
+        "--",
+        "gh",
+        "auth",
+        "token",
+        "--hostname",
+        "github.com",
+    ]);
+    let out = w.ws.run(c, "");
+    assert_eq!(
+        (out.code(), out.stdout.trim()),
+        (0, w.stale.as_str()),
+        "{out:?}"
+    );
+    let mut c = w.ws.command(BIN);
+    c.args(["exec", "--", "gh", "auth", "token", "--hostname", GHE_HOST]);
+    let out = w.ws.run(c, "");
+    assert_eq!(out.code(), 0, "{out:?}");
+    assert_eq!(out.stdout.trim(), w.current());
+    let mut c = w.ws.command(BIN);
+    c.args(["exec", "--", "sh", "-c", "echo \"$GH_TOKEN $GITHUB_TOKEN\""]);
+    let out = w.ws.run(c, "");
+    assert_eq!(out.stdout, format!("{0} {0}\n", w.stale));
+}
+
+#[test]
+fn status_in_an_enterprise_only_workspace_checks_the_enterprise_pair_only() {
+    let mut w = enterprise_only();
+    // The stale github.com pair is not ours: no warning about it.
+    let line = status_line(&w, "gh-env");
+    assert_eq!(
+        line.split_whitespace().collect::<Vec<_>>().join(" "),
+        "ok gh-env GH_ENTERPRISE_TOKEN, GITHUB_ENTERPRISE_TOKEN unset"
+    );
+    w.ws.set_env("GH_ENTERPRISE_TOKEN", w.stale.clone());
+    let line = status_line(&w, "gh-env");
+    assert!(
+        line.starts_with("warn")
+            && line.contains("GH_ENTERPRISE_TOKEN holds a token other")
+            && !line.contains("GH_TOKEN")
+            && !line.contains("GITHUB_TOKEN"),
+        "{line}"
+    );
+}
+
 // ---- gh-login, with the real gh ---------------------------------------------
 
 #[test]
@@ -292,6 +390,58 @@ fn gh_login_then_gh_without_the_variables_and_again_only_when_the_token_changed(
 }
 
 #[test]
+fn gh_login_with_the_proxy_first_on_path_logs_the_real_gh_in() {
+    // configure --gh-proxy's set-up: the proxy first on PATH, the cron line's
+    // `gh-login` finds `gh` there. With the workspace's stale variables set,
+    // and with none set at all: the proxy must not put them back.
+    for stale in [true, false] {
+        let mut w = World::new(None);
+        w.with_proxy();
+        assert_eq!(which_gh(&w), w.proxy_dir.join("gh").to_str().unwrap());
+        let mut c = w.ws.command(BIN);
+        c.arg("gh-login");
+        if !stale {
+            c.env_remove("GH_TOKEN").env_remove("GITHUB_TOKEN");
+        }
+        let out = w.ws.run(c, "");
+        assert_eq!(
+            (out.code(), out.stdout.as_str(), out.stderr.as_str()),
+            (0, "", ""),
+            "stale variables: {stale}: {out:?}\n{}",
+            w.log()
+        );
+        let token = w.current();
+        w.assert_logged(API_HOST, "/", 200, &token);
+        let hosts = std::fs::read_to_string(w.gh_config.join("hosts.yml")).unwrap();
+        assert!(hosts.contains("github.com:"), "{hosts}");
+        // gh's stored login is the fresh token (the real gh, no variables).
+        let mut c = w.ws.command(real_gh_dir().join("gh"));
+        c.args(["auth", "token", "--hostname", "github.com"])
+            .env_remove("GH_TOKEN")
+            .env_remove("GITHUB_TOKEN");
+        let out = w.ws.run(c, "");
+        assert_eq!((out.code(), out.stdout.trim()), (0, token.as_str()));
+    }
+}
+
+#[test]
+fn gh_login_refuses_a_gh_option_naming_the_proxy() {
+    let w = World::new(None);
+    let link = w.proxy_dir.join("gh");
+    let out =
+        w.ws.helper(&["gh-login", "--gh", link.to_str().unwrap()], "");
+    assert_eq!((out.code(), out.stdout.as_str()), (1, ""), "{out:?}");
+    out.assert_one_error("is the gh proxy");
+    // The proxy alone on PATH: no gh to log in.
+    let mut c = w.ws.command(BIN);
+    c.arg("gh-login").env("PATH", &w.proxy_dir);
+    let out = w.ws.run(c, "");
+    assert_eq!((out.code(), out.stdout.as_str()), (1, ""), "{out:?}");
+    out.assert_one_error("no gh on PATH but the gh proxy");
+    assert!(!w.gh_config.join("hosts.yml").exists());
+}
+
+#[test]
 fn gh_login_drops_a_token_gh_calls_bad_so_the_next_run_gets_a_fresh_one() {
     let w = World::new(None);
     assert_eq!(w.ws.helper(&["gh-login"], "").code(), 0);
@@ -310,6 +460,157 @@ fn gh_login_drops_a_token_gh_calls_bad_so_the_next_run_gets_a_fresh_one() {
     let second = w.current();
     assert_ne!(first, second);
     w.assert_logged(API_HOST, "/", 200, &second);
+}
+
+/// Make gh-login's fingerprint for `host` say gh's login was last checked
+/// `ago` seconds ago (negative: in the future, a clock that was ahead), as if
+/// that much time had passed: its `checked UNIX` line.
+fn set_checked(w: &World, host: &str, ago: i64) {
+    let path = w.ws.cache.join(format!("gh-login.{host}"));
+    let text = std::fs::read_to_string(&path).unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let mut lines: Vec<String> = text
+        .lines()
+        .filter(|l| !l.starts_with("checked "))
+        .map(str::to_string)
+        .collect();
+    lines.push(format!("checked {}", now - ago));
+    std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+}
+
+/// The token gh's stored login holds for github.com (the real gh, no variables).
+fn stored_token(w: &World) -> String {
+    let mut c = w.ws.command(real_gh_dir().join("gh"));
+    c.args(["auth", "token", "--hostname", "github.com"])
+        .env_remove("GH_TOKEN")
+        .env_remove("GITHUB_TOKEN");
+    let out = w.ws.run(c, "");
+    assert_eq!(out.code(), 0, "{out:?}");
+    out.stdout.trim().to_string()
+}
+
+#[test]
+fn cron_gh_login_notices_a_revoked_token_within_ten_minutes_without_force() {
+    let mut w = World::new(None);
+    w.with_proxy();
+    assert_eq!(w.ws.helper(&["gh-login"], "").code(), 0);
+    let first = w.current();
+    assert_eq!(stored_token(&w), first);
+
+    // Revoked behind everyone's back (not expired): the cache still holds it.
+    w.ws.platform.revoke(&first);
+    // Checked less than 10 minutes ago: cron's run costs nothing, asks nobody.
+    set_checked(&w, "github.com", 9 * 60);
+    w.stack.github.clear_requests();
+    let out = w.ws.helper(&["gh-login"], "");
+    assert_eq!((out.code(), out.stderr.as_str()), (0, ""), "{out:?}");
+    assert!(w.stack.github.requests().is_empty(), "{}", w.log());
+    assert_eq!(
+        w.ws.platform.count(),
+        2,
+        "the stale mint and the first fetch"
+    );
+
+    // Ten minutes on: one cheap check with gh, GitHub says 401, the token is
+    // dropped from the cache and gh logged in with a fresh one, in this run.
+    set_checked(&w, "github.com", 10 * 60 + 1);
+    let out = w.ws.helper(&["gh-login"], "");
+    assert_eq!(out.code(), 0, "{out:?}\n{}", w.log());
+    let lines = out.helper_lines();
+    assert_eq!(lines.len(), 1, "{out:?}");
+    assert!(
+        lines[0]
+            .contains("warning: gh-login: github.com: GitHub refused the token gh held (HTTP 401)"),
+        "{out:?}"
+    );
+    w.assert_logged(API_HOST, "/rate_limit", 401, &first);
+    let second = w.current();
+    assert_ne!(first, second);
+    w.assert_logged(API_HOST, "/", 200, &second);
+    assert_eq!(stored_token(&w), second);
+    // The fresh token's check is recorded: the next run asks nobody.
+    w.stack.github.clear_requests();
+    let out = w.ws.helper(&["gh-login"], "");
+    assert_eq!((out.code(), out.stderr.as_str()), (0, ""), "{out:?}");
+    assert!(w.stack.github.requests().is_empty(), "{}", w.log());
+}
+
+#[test]
+fn status_reports_a_revoked_token_with_probe_and_is_well_again_after_cron_gh_login() {
+    let w = World::new(None);
+    assert_eq!(w.ws.helper(&["gh-login"], "").code(), 0);
+    let first = w.current();
+    w.ws.platform.revoke(&first);
+    w.stack.github.clear_requests();
+    // Without --probe, status asks GitHub nothing, and says so.
+    let line = status_line(&w, "api");
+    assert!(
+        line.starts_with("skip") && line.contains("not asked whether it accepts the token"),
+        "{line}"
+    );
+    assert!(w.stack.github.requests().is_empty(), "{}", w.log());
+    // With --probe, the refused token fails status.
+    let out = w.ws.helper(&["status", "--probe"], "");
+    assert_eq!(out.code(), 1, "{out:?}");
+    assert!(
+        out.stdout.lines().any(|l| l.starts_with("fail  api")
+            && l.contains("/rate_limit answered HTTP 401")
+            && l.contains("the token is not valid")),
+        "{out:?}"
+    );
+    // Cron's gh-login, 10 minutes on, replaces it; status --probe is well.
+    set_checked(&w, "github.com", 10 * 60);
+    assert_eq!(w.ws.helper(&["gh-login"], "").code(), 0);
+    let out = w.ws.helper(&["status", "--probe"], "");
+    assert_eq!(out.code(), 0, "{out:?}");
+    let line = status_line(&w, "gh-login");
+    assert!(
+        line.starts_with("ok") && line.contains("last checked by gh-login: github.com "),
+        "{line}"
+    );
+}
+
+#[test]
+fn gh_login_checks_a_login_recorded_in_the_future_and_keeps_a_good_one() {
+    let w = World::new(None);
+    assert_eq!(w.ws.helper(&["gh-login"], "").code(), 0);
+    let token = w.current();
+    // Written while the clock was an hour ahead: stale, so checked now.
+    set_checked(&w, "github.com", -3600);
+    w.stack.github.clear_requests();
+    let out = w.ws.helper(&["gh-login"], "");
+    assert_eq!((out.code(), out.stderr.as_str()), (0, ""), "{out:?}");
+    let asked: Vec<String> = w
+        .stack
+        .github
+        .requests()
+        .iter()
+        .map(|r| r.path.clone())
+        .collect();
+    assert_eq!(
+        asked,
+        ["/rate_limit"],
+        "one cheap check, no login: {}",
+        w.log()
+    );
+    w.assert_logged(API_HOST, "/rate_limit", 200, &token);
+    assert_eq!(stored_token(&w), token);
+    assert_eq!(w.ws.platform.count(), 2, "the stale mint and one fetch");
+    // Recorded as checked now: within the 10 minutes, nobody is asked.
+    w.stack.github.clear_requests();
+    assert_eq!(w.ws.helper(&["gh-login"], "").code(), 0);
+    assert!(w.stack.github.requests().is_empty(), "{}", w.log());
+
+    // gh lost its login (hosts.yml removed): the next check finds none, and
+    // gh is logged in again with the same token.
+    std::fs::remove_file(w.gh_config.join("hosts.yml")).unwrap();
+    set_checked(&w, "github.com", 10 * 60);
+    let out = w.ws.helper(&["gh-login"], "");
+    assert_eq!((out.code(), out.stderr.as_str()), (0, ""), "{out:?}");
+    assert_eq!(stored_token(&w), token);
 }
 
 #[test]
@@ -607,7 +908,7 @@ fn proxied_fake() -> (Workspace, PathBuf, PathBuf) {
             "{}:{}:{}",
             proxy.display(),
             fake.display(),
-            std::env::var("PATH").unwrap()
+            crate::support::test_git::path_string()
         ),
     );
     for name in [
@@ -796,7 +1097,7 @@ fn a_proxy_that_execs_a_proxy_stops_but_gh_may_run_gh_through_it() {
             proxy.display(),
             wrapper.display(),
             fake.display(),
-            std::env::var("PATH").unwrap()
+            crate::support::test_git::path_string()
         ),
     );
     let (_, out) = run_proxy(&ws, &proxy, &["exit", "0"], "");

@@ -325,6 +325,47 @@ fn a_dead_stored_token_above_the_pat_costs_one_command() {
     assert!(l.server.accepted(Some(FALLBACK_USER)) >= 1);
 }
 
+/// The operator's PAT kept under the user name `x-access-token` (what the
+/// old entrypoint wrote), and a server that refuses the platform's token:
+/// git rejects it, and the erase must not reach the store, whose
+/// `credential-store` on git < 2.41 erases every entry of the host and
+/// user name (the PAT with it). Run with each git (scripts/test.sh).
+#[test]
+fn a_refused_platform_token_leaves_the_pat_stored_under_its_user_name() {
+    let mut l = Life::new();
+    let url = l
+        .server
+        .create_bare_with("repo", &[("README.md", "hello\n")]);
+    let host = l.server.host();
+    let pat = format!("operator-pat-{}", unique());
+    l.ws.add_secret(&pat);
+    let line = format!("https://{TOKEN_USER}:{pat}@{host}\n");
+    std::fs::write(&l.store, &line).unwrap();
+    // Every x-access-token credential is checked as this PAT: the
+    // platform's token is refused.
+    l.server.set_pat(Some((TOKEN_USER, &pat)));
+
+    let refused = l.ws.git(&["ls-remote", &url], "");
+    assert_eq!(refused.code(), 128, "{refused:?}");
+    assert!(
+        l.ws.platform.count() >= 1,
+        "the platform's token was not tried"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&l.store).unwrap(),
+        line,
+        "the erase of the refused token cost the operator the PAT"
+    );
+
+    l.platform_down();
+    let out = l.ok(&["ls-remote", &url]);
+    assert!(out.stdout.contains("refs/heads/main"), "{out:?}");
+    assert!(
+        l.server.accepted(Some(TOKEN_USER)) >= 1,
+        "the PAT was not used"
+    );
+}
+
 /// git-lfs on PATH, or a panic that says how to install it.
 fn require_git_lfs(l: &Life) {
     let found = std::process::Command::new("git-lfs")
@@ -440,7 +481,7 @@ fn a_workspace_lives_through_three_token_lifetimes_and_an_outage() {
     let proxy_dir = l.dir("proxy-bin");
     std::fs::create_dir_all(&proxy_dir).unwrap();
     std::os::unix::fs::symlink(BIN, proxy_dir.join("gh")).unwrap();
-    let path = std::env::var("PATH").unwrap();
+    let path = crate::support::test_git::path_string();
     l.ws.set_env("PATH", format!("{}:{path}", proxy_dir.display()));
     // The container-start tokens: minted once, long dead.
     let stale = "ghs_containerStartTokenDiedLongAgo000";

@@ -122,7 +122,7 @@ fn an_outage_is_remembered_longer_while_it_lasts_and_the_first_success_ends_it()
     assert_eq!(streak(&ws), 1);
     let asked = ws.platform.count();
     // 5 s for the first failure: a moment later nobody asks.
-    age_failure(&ws, 4_000);
+    age_failure(&ws, 3_000);
     ws.assert_falls_through(URL, "HTTP 503");
     assert_eq!(ws.platform.count(), asked, "asked within the 5 s memory");
     // Past it, one process asks again, fails, and the memory doubles.
@@ -139,7 +139,7 @@ fn an_outage_is_remembered_longer_while_it_lasts_and_the_first_success_ends_it()
     assert_eq!(ws.platform.count(), asked, "asked within the 10 s memory");
     // However long the outage, a minute at most.
     set_field(&ws, "token.failed", "streak", 40);
-    age_failure(&ws, 59_000);
+    age_failure(&ws, 57_000);
     ws.assert_falls_through(URL, "HTTP 503");
     assert_eq!(ws.platform.count(), asked, "asked within the minute");
 
@@ -223,11 +223,11 @@ fn a_token_of_the_longest_accepted_length_is_cached_and_one_longer_is_refused() 
 
 /// A workspace whose platform is `http://PLATFORM_NAME:PORT` (the mock's
 /// port), and a silent name server for it.
-fn behind_a_silent_resolver() -> (Workspace, resolver::Resolver) {
+fn behind_a_silent_resolver() -> (Workspace, namespace::Resolver) {
     let mut ws = Workspace::new();
-    let url = format!("http://{}:{}", resolver::PLATFORM_NAME, ws.platform.port());
+    let url = format!("http://{}:{}", namespace::PLATFORM_NAME, ws.platform.port());
     ws.set_env("PLATFORM_URL", url);
-    let resolver = resolver::Resolver::silent(&ws.path().join("resolver"));
+    let resolver = namespace::Resolver::silent(&ws.path().join("resolver"));
     (ws, resolver)
 }
 
@@ -273,8 +273,8 @@ fn a_name_server_that_never_answers_never_holds_a_command_past_its_deadline() {
         );
         // (status prints its checks on stdout.)
         assert!(
-            out.stderr.contains(resolver::PLATFORM_NAME)
-                || out.stdout.contains(resolver::PLATFORM_NAME),
+            out.stderr.contains(namespace::PLATFORM_NAME)
+                || out.stdout.contains(namespace::PLATFORM_NAME),
             "{what} did not name the platform: {out:?}"
         );
     }
@@ -289,4 +289,203 @@ fn a_name_server_that_never_answers_never_holds_a_command_past_its_deadline() {
     let out = ws.run(command, "");
     assert_eq!(out.code(), 0, "{out:?}");
     assert_eq!(ws.platform.count(), 1);
+}
+
+// ---- the outage matrix ---------------------------------------------------
+
+/// The ways a platform can be out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    Refused,
+    Reset,
+    Http500,
+    Http503,
+    Http429,
+    Hung,
+    SlowBody,
+    SilentResolver,
+}
+
+const KINDS: [Kind; 8] = [
+    Kind::Refused,
+    Kind::Reset,
+    Kind::Http500,
+    Kind::Http503,
+    Kind::Http429,
+    Kind::Hung,
+    Kind::SlowBody,
+    Kind::SilentResolver,
+];
+
+/// What one kind of outage did to the fills.
+struct Outcome {
+    kind: Kind,
+    fills: Vec<Duration>,
+    /// Platform requests seen during the outage.
+    requests: usize,
+    /// From the platform's return to the first fill it served.
+    recovered_after: Duration,
+}
+
+impl Outcome {
+    fn slow(&self) -> usize {
+        self.fills.iter().filter(|d| **d > SLOW).count()
+    }
+
+    fn slowest(&self) -> Duration {
+        self.fills.iter().copied().max().unwrap_or_default()
+    }
+}
+
+/// A fill slower than this waited on the platform.
+const SLOW: Duration = Duration::from_millis(1500);
+/// The matrix's `--timeout`.
+const MATRIX_TIMEOUT: Duration = Duration::from_secs(4);
+/// The longest an outage is remembered (docs/contract.md).
+const MAX_MEMORY: Duration = Duration::from_secs(60);
+
+fn run_outage(kind: Kind) -> Outcome {
+    let mut ws = Workspace::new();
+    // bench/run.sh measures its release binary with this matrix.
+    let bin = std::env::var("OUTAGE_MATRIX_BIN").unwrap_or_else(|_| BIN.to_string());
+    ws.write_gitconfig(&format!(
+        "[credential]\n\thelper = {bin}\n\thelper = store --file={}\n",
+        ws.fallback.display()
+    ));
+    ws.set_env(
+        "MOLECULE_TOKEN_TIMEOUT",
+        MATRIX_TIMEOUT.as_secs().to_string(),
+    );
+    let mut resolver = None;
+    let mut refused_port = None;
+    match kind {
+        Kind::Refused => {
+            let port = dead_port();
+            ws.set_env("PLATFORM_URL", format!("http://127.0.0.1:{port}"));
+            refused_port = Some(port);
+        }
+        Kind::SilentResolver => {
+            let url = format!("http://{}:{}", namespace::PLATFORM_NAME, ws.platform.port());
+            ws.set_env("PLATFORM_URL", url);
+            resolver = Some(namespace::Resolver::silent(&ws.path().join("resolver")));
+        }
+        Kind::Reset => ws.platform.set_default(Reply::ResetMidResponse),
+        Kind::Http500 => ws.platform.set_default(Reply::status(500)),
+        Kind::Http503 => ws.platform.set_default(Reply::status(503)),
+        Kind::Http429 => ws.platform.set_default(Reply::Status {
+            code: 429,
+            headers: vec![("Retry-After".into(), "1".into())],
+        }),
+        Kind::Hung => ws.platform.set_default(Reply::Hang),
+        Kind::SlowBody => ws.platform.set_default(Reply::StallMidBody { sent: 12 }),
+    }
+    let fill = || {
+        let mut c = ws.command("git");
+        c.args(["credential", "fill"]);
+        if let Some(resolver) = &resolver {
+            resolver.apply(&mut c);
+        }
+        timed(|| ws.run(c, &format!("url={URL}\n\n")))
+    };
+
+    // 8 at once, then one every 0.5 s for 12 s (the pacing generates the
+    // load; what is checked is counted, not timed against each other).
+    let results: Vec<(Out, Duration)> = std::thread::scope(|s| {
+        let mut handles: Vec<_> = (0..8).map(|_| s.spawn(fill)).collect();
+        for _ in 0..24 {
+            handles.push(s.spawn(fill));
+            std::thread::sleep(Duration::from_millis(500));
+        }
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    for (out, took) in &results {
+        assert_eq!(
+            out.attr("password").as_deref(),
+            Some(FALLBACK_PAT),
+            "{kind:?}: a fill did not reach the fallback after {took:?}: {out:?}"
+        );
+    }
+    let requests = ws.platform.count();
+
+    // The platform comes back: the first process to ask after the memory
+    // lapses is served, and ends the outage for everyone.
+    let back = Instant::now();
+    let mut revived = None;
+    match kind {
+        Kind::Refused => {
+            let port = refused_port.expect("a port");
+            revived = Some(MockPlatform::start_on(port, &ws.bearer).expect("the refused port"));
+        }
+        Kind::SilentResolver => resolver.as_ref().expect("a resolver").answer(),
+        _ => ws.platform.set_default(Reply::Token),
+    }
+    loop {
+        let (out, _) = fill();
+        if out.attr("username").as_deref() == Some("x-access-token") {
+            break;
+        }
+        out.assert_fallback();
+        assert!(
+            back.elapsed() < MAX_MEMORY + MATRIX_TIMEOUT * 2,
+            "{kind:?}: not recovered {:?} after the platform came back",
+            back.elapsed()
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    let recovered_after = back.elapsed();
+    // Everyone is served from now on.
+    let (out, took) = fill();
+    out.served_token();
+    assert!(took < SLOW, "{kind:?}: {took:?} after recovery");
+    drop(revived);
+    Outcome {
+        kind,
+        fills: results.into_iter().map(|(_, took)| took).collect(),
+        requests,
+        recovered_after,
+    }
+}
+
+#[test]
+fn the_outage_matrix() {
+    // The kinds run side by side (each alone takes about half a minute);
+    // their starts are spread a little so that 64 processes do not start
+    // in the same instant on a small machine.
+    let outcomes: Vec<Outcome> = std::thread::scope(|s| {
+        let handles: Vec<_> = KINDS
+            .iter()
+            .map(|&kind| {
+                let handle = s.spawn(move || run_outage(kind));
+                std::thread::sleep(Duration::from_millis(250));
+                handle
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let mut report = String::from("kind\tfills\tslowest_s\tover_1.5s\trequests\trecovered_s\n");
+    for o in &outcomes {
+        report.push_str(&format!(
+            "{:?}\t{}\t{:.3}\t{}\t{}\t{:.1}\n",
+            o.kind,
+            o.fills.len(),
+            o.slowest().as_secs_f64(),
+            o.slow(),
+            o.requests,
+            o.recovered_after.as_secs_f64()
+        ));
+    }
+    eprint!("{report}");
+    // bench/run.sh asks for the figures.
+    if let Some(path) = std::env::var_os("OUTAGE_MATRIX_REPORT") {
+        std::fs::write(path, &report).unwrap();
+    }
+    for o in &outcomes {
+        assert!(
+            o.slow() <= 2,
+            "{:?}: {} of {} fills took more than {SLOW:?}\n{report}",
+            o.kind,
+            o.slow(),
+            o.fills.len()
+        );
+    }
 }

@@ -417,7 +417,8 @@ fn without_probe_nothing_is_asked_and_usage_is_checked() {
     let out = w.run(&["status"]);
     assert_eq!(
         line(&out, "api", "github.com:"),
-        "skip  api       github.com: https://api.github.com not asked (status --probe asks it)"
+        "skip  api       github.com: https://api.github.com not asked whether it accepts the token \
+         (status --probe asks it)"
     );
     assert!(w.github().requests().is_empty());
     assert!(w.stack.proxy.targets().is_empty());

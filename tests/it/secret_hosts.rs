@@ -70,7 +70,11 @@ fn the_secret_host_gets_the_secret_and_the_platform_is_not_asked() {
     assert_eq!(out.code(), 0, "{out:?}");
     assert_eq!(out.attr("username").as_deref(), Some("x-access-token"));
     assert_eq!(out.attr("password"), ws.platform.last_token(), "{out:?}");
-    assert!(out.attr("password_expiry_utc").is_some(), "{out:?}");
+    assert_eq!(
+        out.attr("password_expiry_utc").is_some(),
+        git_passes_expiry(),
+        "{out:?}"
+    );
     assert_eq!(ws.platform.count(), 1);
     // The platform never saw the Gitea token, and the cache holds only GitHub's.
     for request in ws.platform.requests() {

@@ -275,9 +275,9 @@ impl GitServer {
 
     /// A git command in `dir` isolated from the user's configuration, fixed identity and dates.
     fn git(&self, dir: &Path, args: &[&str]) -> Command {
-        let mut c = Command::new("git");
+        let mut c = Command::new(&super::test_git().program);
         c.env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("PATH", super::test_git::path())
             .env("HOME", &self.inner.home)
             .env("GIT_CONFIG_NOSYSTEM", "1")
             .env("GIT_CONFIG_GLOBAL", "/dev/null")
@@ -400,7 +400,10 @@ impl Drop for GitServer {
 }
 
 fn git_exec_path() -> io::Result<PathBuf> {
-    let out = Command::new("git").arg("--exec-path").output()?;
+    // http-backend of the git the tests drive.
+    let out = Command::new(&super::test_git().program)
+        .arg("--exec-path")
+        .output()?;
     if !out.status.success() {
         return Err(io::Error::other("git --exec-path failed"));
     }
@@ -903,7 +906,7 @@ fn cgi(
 ) -> io::Result<bool> {
     let mut c = Command::new(&inner.backend);
     c.env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("PATH", super::test_git::path())
         .env("HOME", &inner.home)
         .env("GIT_CONFIG_NOSYSTEM", "1")
         .env("GIT_CONFIG_GLOBAL", "/dev/null")

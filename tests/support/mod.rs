@@ -9,7 +9,8 @@ pub mod http_server;
 pub mod mock_gitea;
 pub mod mock_github;
 pub mod mock_platform;
-pub mod resolver;
+pub mod namespace;
+pub mod test_git;
 pub mod tls;
 pub mod tls_front;
 
@@ -24,6 +25,8 @@ use std::sync::Mutex;
 pub use mock_gitea::MockGitea;
 #[allow(unused_imports)]
 pub use mock_platform::{MockPlatform, Recorded, Reply};
+#[allow(unused_imports)]
+pub use test_git::{git_at_least, test_git};
 
 /// The helper binary cargo built for these tests.
 pub const BIN: &str = env!("CARGO_BIN_EXE_molecule-git-token-helper");
@@ -245,11 +248,18 @@ impl Workspace {
         std::fs::write(&self.gitconfig, text).unwrap();
     }
 
-    /// A command with a clean environment pointing into this workspace.
+    /// A command with a clean environment pointing into this workspace
+    /// (PATH: the git the tests drive first, see test_git.rs). `program`
+    /// is looked up on that PATH, so `command("git")` runs the chosen git.
     pub fn command(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
-        let mut c = Command::new(program);
+        let program = program.as_ref();
+        let mut c = if program == "git" {
+            Command::new(test_git().dir.join("git"))
+        } else {
+            Command::new(program)
+        };
         c.env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("PATH", test_git::path())
             .env("HOME", &self.home)
             .env("LANG", "C")
             .env("GIT_CONFIG_GLOBAL", &self.gitconfig)
@@ -404,6 +414,13 @@ pub fn real_gh_dir() -> PathBuf {
                  (scripts/test.sh does, as root)"
             )
         })
+}
+
+/// git 2.41 and later pass a helper's `password_expiry_utc` on in `git
+/// credential fill`'s answer; older gits drop the line (and use the token
+/// until the helper stops serving it).
+pub fn git_passes_expiry() -> bool {
+    test_git().version >= (2, 41, 0)
 }
 
 /// A string unique to this run, for bearers and tokens made at run time.

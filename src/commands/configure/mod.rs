@@ -40,24 +40,27 @@
 //! the result back as planned: never a partial configuration.
 
 mod block;
+mod conditional;
 pub mod gh_link;
 mod location;
 mod plan;
 
 use anyhow::{Result, bail};
 
-use crate::diag::{debug, warning};
+use crate::diag::{debug, io_reason, warning};
 use crate::git::config::{Entry, Locked};
 use crate::git::helpers::{Line, classify, helper_line};
+use crate::git::version;
 use crate::settings::{HelperFlags, Route, Settings};
 pub use location::Location;
 use location::{program_path, same_file};
-use plan::{block_entries, our_key, plan_host};
+use plan::{HostPlan, block_entries, our_key, plan_host};
 
 /// `configure`: for each served host, the block described in the module
 /// documentation; unchanged when it is already there and last.
 /// Returns one line per section written, for the user.
 pub fn configure(settings: &Settings, flags: &HelperFlags, location: &Location) -> Result<String> {
+    version::require_minimum()?;
     let program = program_path()?;
     let args = flags.to_args();
     let ours = helper_line(&program, args.iter().map(String::as_str));
@@ -87,12 +90,7 @@ pub fn configure(settings: &Settings, flags: &HelperFlags, location: &Location) 
     for host in &settings.all_hosts() {
         let plan = plan_host(&entries, &in_target, host, &ours, &wrap)
             .map_err(|e| locked.failed(&format!("{e:#}")))?;
-        for hidden in &plan.hidden {
-            warning!(
-                "{hidden} applies to some https://{host} URLs only: the reset line hides it \
-                 there and it is not kept as a fallback"
-            );
-        }
+        warn_about_hidden_helpers(&entries, &in_target, &plan, &target);
         let path_as_planned = present
             .iter()
             .any(|b| b.host == plan.host && b.use_http_path == use_http_path(host));
@@ -165,16 +163,58 @@ fn reads_use_http_path(entries: &[Entry], host: &str) -> bool {
         == Some(true)
 }
 
+/// One warning line for each helper the block's reset line hides from some
+/// requests: those that an `includeIf` read before the block brings in
+/// (an `includeIf` after a block left in place is not hidden), and those
+/// scoped to a path or a user name.
+fn warn_about_hidden_helpers(
+    entries: &[Entry],
+    in_target: &dyn Fn(&Entry) -> bool,
+    plan: &HostPlan,
+    target: &std::path::Path,
+) {
+    let host = &plan.host;
+    let block_end = match plan.unchanged() {
+        true => block_entries(entries, in_target, &our_key(host))
+            .last()
+            .map_or(entries.len(), |i| i + 1),
+        false => entries.len(),
+    };
+    for found in conditional::conditional_helpers(&entries[..block_end], host) {
+        warning!("{}", found.warning(host, target));
+    }
+    for hidden in &plan.hidden {
+        warning!(
+            "{hidden} applies to some https://{host} URLs only: the reset line hides it there \
+             and it is not kept as a fallback"
+        );
+    }
+}
+
 /// `unconfigure`: remove the blocks configure wrote to the file, for the
 /// hosts in `only` or for every host.
 /// Returns one line per section removed, for the user.
 pub fn unconfigure(only: Option<&[String]>, location: &Location) -> Result<String> {
+    version::require_minimum()?;
     let target = location.target()?;
     if !target.exists() {
         debug!(
             "unconfigure: {} does not exist; nothing to remove",
             target.display()
         );
+        return Ok(String::new());
+    }
+    // A file with nothing of ours is not even locked (a system file that
+    // other programs edit, say): read first, lock only to edit.
+    let ours_in = |text: &[u8]| {
+        block::find(text)
+            .iter()
+            .any(|b| only.is_none_or(|only| only.contains(&b.host)))
+    };
+    let unlocked = std::fs::read(&target)
+        .map_err(|e| anyhow::anyhow!("cannot read {}: {}", target.display(), io_reason(&e)))?;
+    if !ours_in(&unlocked) {
+        debug!("unconfigure: nothing of ours in {}", target.display());
         return Ok(String::new());
     }
     let locked = Locked::acquire(&target)?;

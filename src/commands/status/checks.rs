@@ -1,5 +1,6 @@
 //! The checks of the workspace itself: the bearer, the token as git would
-//! get it, a live request to the platform, and the token cache.
+//! get it, a live request to the platform, the token cache, and what
+//! happened (the last platform failure, the last token git rejected).
 
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
@@ -9,6 +10,7 @@ use super::render::{Check, Mark, check};
 use crate::secret::{self, Secret};
 use crate::settings::Settings;
 use crate::token::cache::{self, Cache};
+use crate::token::memory;
 use crate::token::{self, Token, now_unix, platform};
 
 /// Permission bits a secret file should not have.
@@ -82,7 +84,12 @@ pub fn token(settings: &Settings, have_bearer: bool, checks: &mut Vec<Check>) ->
 }
 
 /// A live request, whatever the cache holds: is the platform there now?
-pub fn platform(settings: &Settings, bearer: Option<&Secret>, checks: &mut Vec<Check>) {
+/// Returns the token it got (only to be redacted wherever it appears).
+pub fn platform(
+    settings: &Settings,
+    bearer: Option<&Secret>,
+    checks: &mut Vec<Check>,
+) -> Option<Token> {
     let url = settings.token_url();
     let Some(bearer) = bearer else {
         checks.push(check(
@@ -90,19 +97,25 @@ pub fn platform(settings: &Settings, bearer: Option<&Secret>, checks: &mut Vec<C
             Mark::Skip,
             format!("{url}: no bearer to ask with"),
         ));
-        return;
+        return None;
     };
     let started = Instant::now();
     match platform::fetch(settings, bearer, started + settings.timeout, None) {
-        Ok(_) => checks.push(check(
-            "platform",
-            Mark::Ok,
-            format!(
-                "{url} answered HTTP 200 in {} ms",
-                started.elapsed().as_millis()
-            ),
-        )),
-        Err(e) => checks.push(check("platform", Mark::Fail, format!("{e:#}"))),
+        Ok(answer) => {
+            checks.push(check(
+                "platform",
+                Mark::Ok,
+                format!(
+                    "{url} answered HTTP 200 in {} ms",
+                    started.elapsed().as_millis()
+                ),
+            ));
+            Some(answer.token)
+        }
+        Err(e) => {
+            checks.push(check("platform", Mark::Fail, format!("{e:#}")));
+            None
+        }
     }
 }
 
@@ -178,7 +191,7 @@ pub fn cache(settings: &Settings, checks: &mut Vec<Check>) {
         message.push_str(&format!("; tokens cached: {entries}"));
     }
     // A failure other processes are answered with for a few seconds.
-    if let Some(failed) = crate::token::memory::read_failed(&cache) {
+    if let Some(failed) = memory::read_failed(&cache) {
         let age = (cache::now_ms() - failed.at_ms).max(0) / 1000;
         if age < 60 {
             message.push_str(&format!(
@@ -201,6 +214,60 @@ pub fn cache(settings: &Settings, checks: &mut Vec<Check>) {
             format!("{message}: {}", problems.join("; ")),
         ));
     }
+}
+
+/// What happened, from `token.history` in the cache directory: the last
+/// platform failure (when, what, how many since the last success) and the
+/// last time git rejected the cached token. A warning while failures are
+/// the last word (no success since).
+pub fn history(settings: &Settings, checks: &mut Vec<Check>) {
+    let Some(dir) = &settings.cache_dir else {
+        return;
+    };
+    let history = memory::read_history(&Cache::new(dir));
+    let now_ms = cache::now_ms();
+    // A time from the future (the clock went back) is shown as such.
+    let when = |at_ms: i64| match now_ms - at_ms {
+        age if age < 0 => format!("at {} (in the future)", format_ms(at_ms)),
+        age => format!("{} ago", ago(age / 1000)),
+    };
+    let mut parts = Vec::new();
+    if let Some((at_ms, message)) = &history.last_failure {
+        parts.push(format!(
+            "last platform failure {}: {message}; {} failure{} since the last success",
+            when(*at_ms),
+            history.failures_since_success,
+            if history.failures_since_success == 1 {
+                ""
+            } else {
+                "s"
+            },
+        ));
+        if let Some(at_ms) = history.recovered_at {
+            parts.push(format!("recovered {}", when(at_ms)));
+        }
+    }
+    if let Some(at_ms) = history.last_rejected {
+        parts.push(format!("git last rejected a token {}", when(at_ms)));
+    }
+    if parts.is_empty() {
+        checks.push(check(
+            "history",
+            Mark::Ok,
+            "no platform failure and no rejected token recorded",
+        ));
+        return;
+    }
+    let mark = match history.failures_since_success {
+        0 => Mark::Ok,
+        _ => Mark::Warn,
+    };
+    checks.push(check("history", mark, parts.join("; ")));
+}
+
+/// Unix milliseconds as RFC 3339.
+fn format_ms(at_ms: i64) -> String {
+    token::format_rfc3339(at_ms.div_euclid(1000))
 }
 
 fn file_mode(path: &Path) -> u32 {

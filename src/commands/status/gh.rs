@@ -132,8 +132,9 @@ fn variables(settings: &Settings, token: Option<&Token>, proxy: bool, checks: &m
     ));
 }
 
-/// When gh-login last logged gh in, per platform host: its fingerprint's
-/// modification time.
+/// When gh-login last logged gh in or checked its login with GitHub, per
+/// platform host: its fingerprint's modification time (it rewrites the file
+/// at each).
 fn login(settings: &Settings, checks: &mut Vec<Check>) {
     let Some(dir) = &settings.cache_dir else {
         checks.push(check(
@@ -170,7 +171,7 @@ fn login(settings: &Settings, checks: &mut Vec<Check>) {
             "gh-login",
             Mark::Warn,
             format!(
-                "gh's login last refreshed by gh-login: {}; is its cron line running?",
+                "gh's login last checked by gh-login: {}; is its cron line running?",
                 seen.join(", ")
             ),
         ));
@@ -178,7 +179,7 @@ fn login(settings: &Settings, checks: &mut Vec<Check>) {
         checks.push(check(
             "gh-login",
             Mark::Ok,
-            format!("gh's login last refreshed by gh-login: {}", seen.join(", ")),
+            format!("gh's login last checked by gh-login: {}", seen.join(", ")),
         ));
     }
 }

@@ -3,7 +3,6 @@
 
 use super::render::{Check, Mark, check};
 use crate::git::helpers::{self, HelperEntry, Line};
-use crate::secret::redact_secrets;
 use crate::settings::{DEFAULT_HOST, Settings};
 
 /// For each served host (platform and secret-backed), the helpers git would
@@ -31,12 +30,13 @@ fn host_check(host: &str, list: &[HelperEntry], short_lived: bool) -> Check {
             format!("{host}: no credential helper; run `molecule-git-token-helper configure`"),
         );
     }
-    // A helper line may hold a password inline: never shown.
+    // A helper line may hold a password inline: the message is redacted
+    // when printed, as every message of status is (redact.rs).
     let describe = |e: &HelperEntry| {
         let what = match &e.line {
             Line::Ours { .. } => "this helper".to_string(),
-            Line::Fallback { wrapped, .. } => format!("{} (wrapped)", redact_secrets(wrapped)),
-            Line::Other => redact_secrets(&e.value),
+            Line::Fallback { wrapped, .. } => format!("{wrapped} (wrapped)"),
+            Line::Other => e.value.clone(),
         };
         format!("{what} [{}]", e.origin.trim_start_matches("file:"))
     };

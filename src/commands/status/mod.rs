@@ -19,10 +19,12 @@ mod github;
 mod owners;
 mod probe;
 mod probe_github;
+mod redact;
 mod render;
 
 use crate::error::{Error, Result};
 use crate::settings::{ApiUrl, Route, Settings};
+pub use redact::Redactor;
 pub use render::{Check, Mark};
 
 /// What `status` was asked.
@@ -72,8 +74,8 @@ pub fn run(settings: &Settings, options: &Options) -> Result<()> {
             settings.describe_hosts()
         )));
     }
-    let checks = checks(settings, options);
-    let text = render::report(&checks, options.json)?;
+    let (checks, redactor) = checks(settings, options);
+    let text = render::report(&checks, options.json, &redactor)?;
     super::write_stdout(text.as_bytes())?;
     match checks.iter().any(|c| c.status == Mark::Fail) {
         true => Err(Error::ChecksFailed),
@@ -81,19 +83,38 @@ pub fn run(settings: &Settings, options: &Options) -> Result<()> {
     }
 }
 
-/// Every check, in the order a person would follow the trail.
-pub fn checks(settings: &Settings, options: &Options) -> Vec<Check> {
+/// Every check, in the order a person would follow the trail, and the
+/// redactor that knows every secret they read (the one way to print them).
+pub fn checks(settings: &Settings, options: &Options) -> (Vec<Check>, Redactor) {
     let mut checks = Vec::new();
+    let mut redactor = Redactor::default();
     let bearer = checks::bearer(settings, &mut checks);
     let token = checks::token(settings, bearer.is_some(), &mut checks);
-    checks::platform(settings, bearer.as_ref(), &mut checks);
+    let fetched = checks::platform(settings, bearer.as_ref(), &mut checks);
     checks::cache(settings, &mut checks);
-    probe::secret_hosts(settings, options, &mut checks);
+    checks::history(settings, &mut checks);
+    let secrets = probe::secret_hosts(settings, options, &mut checks);
     // Each --probe-repo O/R with O's installation's token.
-    for (options, token) in owners::probe_groups(settings, options, token.as_ref(), &mut checks) {
-        probe_github::platform_hosts(settings, &options, token.as_ref(), &mut checks);
+    let groups = owners::probe_groups(settings, options, token.as_ref(), &mut checks);
+    for (options, owner_token) in &groups {
+        probe_github::platform_hosts(settings, options, owner_token.as_ref(), &mut checks);
     }
     checks.extend(git::checks(settings));
     gh::checks(settings, token.as_ref(), &mut checks);
-    checks
+    let owner_tokens = groups.iter().filter_map(|(_, t)| t.as_ref());
+    let tokens = [&token, &fetched]
+        .into_iter()
+        .flatten()
+        .chain(owner_tokens)
+        .map(|t| &t.secret);
+    for secret in bearer.iter().chain(tokens).chain(&secrets) {
+        redactor.know(secret);
+    }
+    // The token variables gh would read (stale ones too).
+    for name in crate::gh::ALL_VARIABLES {
+        if let Some(value) = std::env::var(name).ok().filter(|v| !v.is_empty()) {
+            redactor.know(&crate::secret::Secret::new(value));
+        }
+    }
+    (checks, redactor)
 }

@@ -11,8 +11,10 @@ use crate::secret::Secret;
 use crate::settings::{SecretHost, Settings};
 use crate::token;
 
-/// For each secret host: its file, and with `--probe` its API.
-pub fn secret_hosts(settings: &Settings, args: &Options, checks: &mut Vec<Check>) {
+/// For each secret host: its file, and with `--probe` its API. Returns the
+/// secrets read (only to be redacted wherever they appear).
+pub fn secret_hosts(settings: &Settings, args: &Options, checks: &mut Vec<Check>) -> Vec<Secret> {
+    let mut read = Vec::new();
     if settings.secret_hosts.is_empty() {
         if args.probe {
             checks.push(check(
@@ -21,13 +23,14 @@ pub fn secret_hosts(settings: &Settings, args: &Options, checks: &mut Vec<Check>
                 "no secret host to probe (--secret-host, MOLECULE_SECRET_HOSTS)",
             ));
         }
-        return;
+        return read;
     }
     // One deadline for every probe, as for one fetch from the platform.
     let deadline = Instant::now() + settings.timeout;
     for secret in &settings.secret_hosts {
         let host = &secret.host;
         let token = secret_file_check(settings, secret, checks);
+        read.extend(token.clone());
         let api = match args.api_urls.iter().find(|a| &a.host == host) {
             Some(a) => a.url.clone(),
             None => gitea::default_api(host),
@@ -59,6 +62,7 @@ pub fn secret_hosts(settings: &Settings, args: &Options, checks: &mut Vec<Check>
         };
         probe.run(deadline, settings.timeout, checks);
     }
+    read
 }
 
 /// The secret's file: there, usable, and private.

@@ -42,7 +42,10 @@ pub fn platform_hosts(
             checks.push(check(
                 "api",
                 Mark::Skip,
-                format!("{host}: {} not asked (status --probe asks it)", api(host)),
+                format!(
+                    "{host}: {} not asked whether it accepts the token (status --probe asks it)",
+                    api(host)
+                ),
             ));
         }
         return;

@@ -3,6 +3,8 @@
 
 use std::io::IsTerminal;
 
+use super::redact::Redactor;
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Mark {
@@ -48,7 +50,8 @@ pub fn check(name: &'static str, status: Mark, message: impl Into<String>) -> Ch
 }
 
 /// Short aligned lines: `ok    bearer    /configs/.auth_token (0600, 44 bytes)`.
-fn render(checks: &[Check], colour: bool) -> String {
+/// Every message is redacted first (see `redact.rs`).
+fn render(checks: &[Check], colour: bool, redactor: &Redactor) -> String {
     let width = checks.iter().map(|c| c.name.len()).max().unwrap_or(0);
     let mut out = String::new();
     for c in checks {
@@ -58,26 +61,32 @@ fn render(checks: &[Check], colour: bool) -> String {
         } else {
             format!("{word:<4}")
         };
-        out.push_str(&format!("{mark}  {:<width$}  {}\n", c.name, c.message));
+        let message = redactor.redact(&c.message);
+        out.push_str(&format!("{mark}  {:<width$}  {message}\n", c.name));
     }
     out
 }
 
-/// The whole report: aligned lines, or `{"ok": …, "checks": […]}`.
-pub fn report(checks: &[Check], json: bool) -> anyhow::Result<String> {
+/// The whole report: aligned lines, or `{"ok": …, "checks": […]}`; either
+/// way every message passes `redactor` (there is no other way out).
+pub fn report(checks: &[Check], json: bool, redactor: &Redactor) -> anyhow::Result<String> {
     if json {
         #[derive(serde::Serialize)]
-        struct Report<'a> {
+        struct Report {
             ok: bool,
-            checks: &'a [Check],
+            checks: Vec<Check>,
         }
         let ok = !checks.iter().any(|c| c.status == Mark::Fail);
+        let checks = checks
+            .iter()
+            .map(|c| check(c.name, c.status, redactor.redact(&c.message)))
+            .collect();
         let mut json = serde_json::to_string_pretty(&Report { ok, checks })?;
         json.push('\n');
         return Ok(json);
     }
     let colour = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
-    Ok(render(checks, colour))
+    Ok(render(checks, colour, redactor))
 }
 
 #[cfg(test)]
@@ -95,10 +104,10 @@ mod tests {
             check("platform", Mark::Fail, "platform error (HTTP 500)"),
         ];
         assert_eq!(
-            render(&checks, false),
+            render(&checks, false, &Redactor::default()),
             "ok    bearer    /configs/.auth_token (mode 0600, 44 bytes)\n\
              fail  platform  platform error (HTTP 500)\n"
         );
-        assert!(render(&checks, true).contains("\x1b[31mfail\x1b[0m"));
+        assert!(render(&checks, true, &Redactor::default()).contains("\x1b[31mfail\x1b[0m"));
     }
 }

@@ -1,6 +1,6 @@
-//! A name server that never answers, and a private view of the resolver's
-//! files for one command: the command runs in a mount namespace of its own
-//! (root only: CI is root) where `/etc/resolv.conf` names a UDP socket on
+//! A command in a mount namespace of its own (root only: CI is root), to
+//! show it a sandbox: without `/proc` ([`hide_proc`]), or with a name
+//! server that never answers ([`Resolver`]): `/etc/resolv.conf` names a UDP socket on
 //! 127.0.0.1:53 that reads and never answers, `/etc/nsswitch.conf` says
 //! `hosts: files dns`, and `/etc/hosts` is this module's (so whether the
 //! platform's name resolves is the test's choice, whatever the machine's
@@ -147,5 +147,38 @@ impl Resolver {
                 Ok(())
             });
         }
+    }
+}
+
+/// Run `command` in a mount namespace of its own where `/proc` is an empty
+/// directory (a sandbox without it): no `/proc/self/exe`, no `/proc/self/fd`.
+pub fn hide_proc(command: &mut Command) {
+    // SAFETY: between fork and exec only system calls are made, on static
+    // strings.
+    unsafe {
+        command.pre_exec(|| {
+            let check = |result: libc::c_int| {
+                if result == 0 {
+                    Ok(())
+                } else {
+                    Err(std::io::Error::last_os_error())
+                }
+            };
+            check(libc::unshare(libc::CLONE_NEWNS))?;
+            check(libc::mount(
+                std::ptr::null(),
+                c"/".as_ptr(),
+                std::ptr::null(),
+                libc::MS_REC | libc::MS_PRIVATE,
+                std::ptr::null(),
+            ))?;
+            check(libc::mount(
+                c"none".as_ptr(),
+                c"/proc".as_ptr(),
+                c"tmpfs".as_ptr(),
+                0,
+                std::ptr::null(),
+            ))
+        });
     }
 }
