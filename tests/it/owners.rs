@@ -210,7 +210,8 @@ fn in_an_outage_the_pat_in_a_store_entry_without_a_path_is_still_reached() {
 /// with `orgA/x` and `orgB/y`, accepting for each only a token of its
 /// owner; stale `GH_TOKEN`/`GITHUB_TOKEN`; the proxy first on PATH.
 fn gh_world(owners: &[&str]) -> (Workspace, mock_github::GithubStack) {
-    let gh_dir = real_gh_dir();
+    // Fails naming the install command when gh is missing.
+    real_gh_dir();
     let mut ws = Workspace::new();
     ws.platform.set_owners(owners);
     let (stack, _gh_config) = ws.start_github();
@@ -228,12 +229,10 @@ fn gh_world(owners: &[&str]) -> (Workspace, mock_github::GithubStack) {
     let proxy_dir = ws.path().join("proxy-bin");
     std::fs::create_dir_all(&proxy_dir).unwrap();
     std::os::unix::fs::symlink(BIN, proxy_dir.join("gh")).unwrap();
-    let path = format!(
-        "{}:{}:{}",
-        proxy_dir.display(),
-        gh_dir.display(),
-        std::env::var("PATH").unwrap()
-    );
+    // The proxy first, then the git the tests drive and the rest.
+    let mut path = std::ffi::OsString::from(&proxy_dir);
+    path.push(":");
+    path.push(crate::support::test_git::path());
     ws.set_env("PATH", path);
     (ws, stack)
 }
