@@ -253,14 +253,8 @@ pub fn serve_for(settings: &Settings, owner: Option<&Owner>) -> Result<Served> {
     match outcome {
         Ok(answer) => {
             let token = answer.token;
-            let was_any_owner = stale.as_ref().is_some_and(|e| e.any_owner);
-            let (target, target_key, any_owner) = slot::destination(
-                &slot,
-                dir,
-                &default_key,
-                answer.owner.as_ref(),
-                was_any_owner,
-            );
+            let (target, target_key, any_owner) =
+                slot::destination(&slot, dir, &default_key, answer.owner.as_ref());
             if let Some(expires_at) = token.expires_at {
                 let mut entry = Entry {
                     key: target_key,

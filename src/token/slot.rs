@@ -3,12 +3,15 @@
 //!
 //! A request names an owner (a repository's organisation or user) or none.
 //! The owner's own entry (`token@OWNER`) serves it while it is usable. A
-//! platform that ignored the owner once (today's platform: its answer names
-//! no owner) has its token in the default entry, marked
-//! [`Entry::any_owner`]: every owner is then served from that entry, and
-//! asks the platform (with its owner, so that a platform that learns owners
-//! is noticed) only when that entry needs a refresh. So today's platform
-//! sees one request per token life, as before.
+//! platform that mints per owner names the owner in every answer (its
+//! default installation's login when no owner was asked for:
+//! `docs/platform-api.md`); an answer that names none comes from a platform
+//! that ignores owners (today's), whose token serves every owner. That
+//! token is the default entry's, marked [`Entry::any_owner`]: every owner
+//! is then served from that entry, and asks the platform (with its owner,
+//! so that a platform that learns owners is noticed) only when that entry
+//! needs a refresh. So today's platform sees one request per token life,
+//! as before, whoever asks first.
 
 use std::path::Path;
 use std::time::Duration;
@@ -62,14 +65,12 @@ pub fn choose(dir: &Path, key: &Key, owner: Option<&Owner>, now: i64, window: Du
 }
 
 /// Where a fetched token goes: the entry (files and key) and whether it
-/// serves every owner. `answered`: the owner the platform named;
-/// `was_any_owner`: the slot's previous entry served every owner.
+/// serves every owner. `answered`: the owner the platform named.
 pub fn destination(
     slot: &Slot,
     dir: &Path,
     default_key: &Key,
     answered: Option<&Owner>,
-    was_any_owner: bool,
 ) -> (Cache, Key, bool) {
     match (&slot.query, answered) {
         // Minted for the owner asked for: its own entry.
@@ -78,14 +79,13 @@ pub fn destination(
             default_key.for_owner(Some(owner)),
             false,
         ),
-        // Asked for an owner, answered for none: the platform ignored it,
-        // and its token serves every owner.
-        (Some(_), None) => (Cache::new(dir), default_key.clone(), true),
-        // No owner asked for: the default entry. A platform that names the
-        // owner of its default token knows owners; one that does not keeps
-        // what was known of it.
+        // No owner asked for, and the platform named its default
+        // installation's: it mints per owner; the default entry serves
+        // requests that name no owner.
         (None, Some(_)) => (Cache::new(dir), default_key.clone(), false),
-        (None, None) => (Cache::new(dir), default_key.clone(), was_any_owner),
+        // An answer that names no owner: the platform ignores owners, and
+        // its token serves every owner.
+        (_, None) => (Cache::new(dir), default_key.clone(), true),
     }
 }
 
@@ -153,16 +153,20 @@ mod tests {
         let dir = tmp.path();
         let orgb = Owner::parse("orgB").unwrap();
         let asked = choose(dir, &key(), Some(&orgb), NOW, WINDOW);
-        let (cache, k, any) = destination(&asked, dir, &key(), Some(&orgb), false);
+        let (cache, k, any) = destination(&asked, dir, &key(), Some(&orgb));
         assert_eq!(
             (cache.owner(), k.owner.as_deref(), any),
             (Some("orgb"), Some("orgb"), false)
         );
-        let (cache, k, any) = destination(&asked, dir, &key(), None, false);
+        let (cache, k, any) = destination(&asked, dir, &key(), None);
         assert_eq!((cache.owner(), k, any), (None, key(), true));
+        // No owner asked for: an answer naming the default installation's
+        // owner comes from a platform that mints per owner; one naming
+        // none, from a platform whose token serves every owner.
         let none = choose(dir, &key(), None, NOW, WINDOW);
-        assert!(!destination(&none, dir, &key(), Some(&orgb), true).2);
-        assert!(destination(&none, dir, &key(), None, true).2);
-        assert!(!destination(&none, dir, &key(), None, false).2);
+        let orga = Owner::parse("orgA").unwrap();
+        let (cache, k, any) = destination(&none, dir, &key(), Some(&orga));
+        assert_eq!((cache.owner(), k, any), (None, key(), false));
+        assert!(destination(&none, dir, &key(), None).2);
     }
 }

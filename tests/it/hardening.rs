@@ -138,22 +138,7 @@ fn url_mismatch(ws: &Workspace, got: &Path, url: &str) -> Option<String> {
     let sent = git_sends(ws, got, url);
     let as_git = ws.helper(&["get"], &format!("{sent}\n"));
     let as_url = ws.helper(&["get"], &format!("url={url}\n\n"));
-    // Any token of the platform counts as the same answer: a url= with a
-    // path names an owner (issue 21), whose first request may bring
-    // another token than the default entry held.
-    let tokens = ws.platform.tokens();
-    let token_blind = |stdout: &str| -> String {
-        stdout
-            .lines()
-            .map(|l| match l.split_once('=') {
-                Some(("password", p)) if tokens.iter().any(|t| t == p) => {
-                    "password=<a platform token>\n".to_string()
-                }
-                _ => format!("{l}\n"),
-            })
-            .collect()
-    };
-    let same = token_blind(&as_url.stdout) == token_blind(&as_git.stdout)
+    let same = as_url.stdout == as_git.stdout
         && (as_url.code() == as_git.code() || (as_git.code() != 0 && as_url.stdout.is_empty()));
     (!same).then(|| {
         format!(

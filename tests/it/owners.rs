@@ -516,3 +516,27 @@ fn an_answer_for_another_owner_is_refused_and_not_cached() {
         "{names:?}"
     );
 }
+
+#[test]
+fn todays_platform_answering_a_request_without_an_owner_serves_every_owner_after_it() {
+    let ws = Workspace::new();
+    let fetch = |args: &[&str]| {
+        let out = ws.helper(args, "");
+        assert_eq!(out.code(), 0, "{out:?}");
+        out.stdout.trim().to_string()
+    };
+    // Its answer names no owner: the platform ignores owners.
+    let default = fetch(&["fetch-token"]);
+    assert_eq!(fetch(&["fetch-token", "--owner", "orgA"]), default);
+    assert_eq!(fetch(&["fetch-token", "--owner", "orgB"]), default);
+    assert_eq!(ws.platform.requested_owners(), vec![None]);
+    // A platform that mints per owner names its default installation's
+    // owner even then: orgB gets its own token.
+    let ws = Workspace::new();
+    ws.platform.set_owners(&["orgA", "orgB"]);
+    let out = ws.helper(&["fetch-token"], "");
+    let default = out.stdout.trim().to_string();
+    let out = ws.helper(&["fetch-token", "--owner", "orgB"], "");
+    assert_ne!(out.stdout.trim(), default, "{out:?}");
+    assert_eq!(ws.platform.token_requests(), 2);
+}

@@ -303,12 +303,9 @@ fn two_percent_of_the_rate_limit_left_warns_with_the_reset_time() {
 fn a_token_github_refuses_fails_naming_the_platform() {
     let w = World::new();
     w.github().add_repo("o/r", Perms::all());
-    // A token in the cache that the platform has since revoked: the one
-    // git gets for o's repositories (--probe-repo o/r is probed with the
-    // token of o's installation; this platform ignores owners, so that is
-    // the default entry's, marked as serving every owner).
+    // A token in the cache that the platform has since revoked.
     // (fetch-token prints it: the one run here whose stdout may hold it.)
-    let fetched = w.ws.helper(&["fetch-token", "--owner", "o"], "");
+    let fetched = w.ws.helper(&["fetch-token"], "");
     assert_eq!(fetched.code(), 0, "{fetched:?}");
     let token = fetched.stdout.trim().to_string();
     w.ws.platform.revoke(&token);
