@@ -17,6 +17,7 @@ mod github;
 mod probe;
 mod probe_github;
 mod render;
+mod shell;
 
 use crate::error::{Error, Result};
 use crate::settings::{ApiUrl, Route, Settings};

@@ -1,0 +1,66 @@
+//! For `gh-env`: the shell `status` runs in (its parent process), and the
+//! fix for stale token variables there: `shell-init` for an interactive
+//! shell, `BASH_ENV` for the `bash -c` an agent runs, the gh proxy for gh.
+
+/// The name of the process that started this one (`bash`, `zsh`, `fish`,
+/// `sh`…), from `/proc`; `None` when it cannot be read.
+pub fn parent_shell() -> Option<String> {
+    let ppid = std::os::unix::process::parent_id();
+    let comm = std::fs::read_to_string(format!("/proc/{ppid}/comm")).ok()?;
+    let name = comm.trim().trim_start_matches('-').to_string();
+    (!name.is_empty()).then_some(name)
+}
+
+/// Where this shell says it is: ` in this bash`, or nothing.
+pub fn here(shell: Option<&str>) -> String {
+    shell.map(|s| format!(" in this {s}")).unwrap_or_default()
+}
+
+/// What brings `stale` up to date in `shell`, and for gh.
+pub fn fix(shell: Option<&str>, stale: &[&str], proxy: bool) -> String {
+    let eval = match shell {
+        Some(s @ ("bash" | "zsh")) => format!(
+            "eval \"$(molecule-git-token-helper shell-init {s})\" in ~/.{s}rc keeps this \
+             shell current (configure --shell-init writes it), or run eval \"$(molecule-git-token-helper env)\" now"
+        ),
+        Some("fish") => "molecule-git-token-helper shell-init fish | source in config.fish keeps \
+                         this shell current (configure --shell-init writes it)"
+            .to_string(),
+        _ => "eval \"$(molecule-git-token-helper env)\" brings this shell up to date; \
+              shell-init keeps an interactive one current"
+            .to_string(),
+    };
+    let gh = if proxy {
+        "gh on PATH is the proxy, which replaces them for gh".to_string()
+    } else {
+        format!(
+            "gh uses them before its own login: configure --gh-proxy, or unset {}",
+            stale.join(" ")
+        )
+    };
+    format!(
+        "{eval}; for the bash -c an agent runs, start it with \
+         BASH_ENV=PREFIX/share/molecule-git-token-helper/env.bash; {gh}"
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_the_fix_for_the_shell() {
+        let f = fix(Some("bash"), &["GH_TOKEN"], false);
+        assert!(
+            f.contains("shell-init bash") && f.contains("~/.bashrc"),
+            "{f}"
+        );
+        assert!(f.contains("BASH_ENV") && f.contains("--gh-proxy"), "{f}");
+        let f = fix(Some("fish"), &["GH_TOKEN"], true);
+        assert!(
+            f.contains("shell-init fish | source") && f.contains("is the proxy"),
+            "{f}"
+        );
+        assert!(fix(None, &["GH_TOKEN"], true).contains("env)\""));
+    }
+}
