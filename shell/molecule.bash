@@ -9,7 +9,10 @@
 #
 # Sourced, it updates the variables at once; in an interactive shell, again
 # before each prompt (a hook put first in PROMPT_COMMAND, string or array,
-# which keeps the user's commands and the last command's exit status). As
+# which keeps the user's commands and the last command's exit status; bash
+# has no pre-command hook that can set a variable short of the DEBUG trap,
+# which belongs to the user, so a command runs with the token of the prompt
+# it was typed at, good for at least the refresh window then). As
 # BASH_ENV, bash reads it before every non-interactive `bash -c`, so each
 # command an agent runs starts with a live token. Silent while it works; a
 # failure leaves the variables alone and prints one line, once until the

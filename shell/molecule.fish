@@ -6,7 +6,9 @@
 #   ~/.config/fish/config.fish:   molecule-git-token-helper shell-init fish | source
 #
 # Sourced, it updates the variables at once; in an interactive shell, again
-# before each prompt (a fish_prompt event handler, beside the user's own).
+# before each prompt and before each command line runs (a handler of the
+# fish_prompt and fish_preexec events, beside the user's own), so a command
+# typed at a prompt drawn long ago still starts with a live token.
 # Silent while it works; a failure leaves the variables alone and prints one
 # line, once until the next success (the helper remembers it). The token is
 # never in an argv: the helper prints assignments and this shell sources them.
@@ -14,7 +16,7 @@
 # The helper to run, with its settings (shell-init writes this line above).
 set -q __molecule_helper; or set -g __molecule_helper molecule-git-token-helper
 
-function __molecule_token_update --on-event fish_prompt
+function __molecule_token_update --on-event fish_prompt --on-event fish_preexec
     # Tracing (fish_trace) must not show the assignments.
     set -l fish_trace
     $__molecule_helper env --shell fish --hook | source

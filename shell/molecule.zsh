@@ -6,8 +6,9 @@
 #   ~/.zshrc:   eval "$(molecule-git-token-helper shell-init zsh)"
 #
 # Sourced, it updates the variables at once; in an interactive shell, again
-# before each prompt (a precmd hook added with add-zsh-hook, beside the
-# user's own). Silent while it works; a failure leaves the variables alone
+# before each prompt and before each command line runs (precmd and preexec
+# hooks added with add-zsh-hook, beside the user's own), so a command typed
+# at a prompt drawn long ago still starts with a live token. Silent while it works; a failure leaves the variables alone
 # and prints one line, once until the next success (the helper remembers
 # it). The token is never in an argv: the helper prints assignments and this
 # shell evaluates them.
@@ -31,4 +32,5 @@ __molecule_token_update
 if [[ -o interactive ]]; then
     autoload -Uz add-zsh-hook
     add-zsh-hook precmd __molecule_token_update
+    add-zsh-hook preexec __molecule_token_update
 fi

@@ -369,7 +369,7 @@ fn git_lfs_pushes_and_fetches_an_object_with_the_helpers_token() {
 }
 
 /// Every process's argv, sampled until `stop`: what a token must never be in.
-fn sample_argv(stop: &std::sync::atomic::AtomicBool, seen: &std::sync::Mutex<Vec<String>>) {
+pub fn sample_argv(stop: &std::sync::atomic::AtomicBool, seen: &std::sync::Mutex<Vec<String>>) {
     while !stop.load(std::sync::atomic::Ordering::Relaxed) {
         if let Ok(entries) = std::fs::read_dir("/proc") {
             for entry in entries.flatten() {

@@ -20,5 +20,6 @@ mod mock_github;
 mod mock_platform;
 mod probe_github;
 mod secret_hosts;
+mod shells;
 mod ship;
 mod status;

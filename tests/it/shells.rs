@@ -1,0 +1,543 @@
+//! `env`, `shell-init`, `BASH_ENV` and `configure --shell-init` with the
+//! real shells (dash as sh, bash, zsh, fish), interactive ones under a
+//! pseudo-terminal (tmux), every one starting with the container's stale
+//! `GH_TOKEN`/`GITHUB_TOKEN`, as every workspace process does. Meanwhile
+//! every process's argv is sampled: the token is never in one.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use crate::life::sample_argv;
+use crate::support::*;
+
+/// A dead container-start token, made at run time.
+fn stale_token() -> String {
+    format!("ghs_containerStart{}", unique().replace('x', "X"))
+}
+
+/// A workspace whose processes start with stale GH_TOKEN/GITHUB_TOKEN.
+fn stale_workspace() -> (Workspace, String) {
+    let mut ws = Workspace::new();
+    let stale = stale_token();
+    ws.add_secret(&stale);
+    ws.set_env("GH_TOKEN", &stale);
+    ws.set_env("GITHUB_TOKEN", &stale);
+    (ws, stale)
+}
+
+/// Run `f` while every process's argv is sampled; then no token of `ws`'s
+/// platform (nor `stale`) may have been in one.
+fn watching_argv<T>(ws: &Workspace, stale: &str, f: impl FnOnce() -> T) -> T {
+    let stop = AtomicBool::new(false);
+    let seen = Mutex::new(Vec::new());
+    let result = std::thread::scope(|s| {
+        s.spawn(|| sample_argv(&stop, &seen));
+        let result = f();
+        stop.store(true, Ordering::Relaxed);
+        result
+    });
+    let mut tokens = ws.platform.tokens();
+    tokens.push(stale.to_string());
+    let leaked: Vec<String> = seen
+        .into_inner()
+        .unwrap()
+        .into_iter()
+        .filter(|argv| tokens.iter().any(|t| argv.contains(t.as_str())))
+        .collect();
+    assert_eq!(leaked, Vec::<String>::new(), "a token in an argv");
+    result
+}
+
+/// Poll `done` until it holds, for at most 20 s.
+fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !done() {
+        assert!(Instant::now() < deadline, "gave up waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// `shell -c script` in the workspace.
+fn shell(ws: &Workspace, shell: &str, script: &str) -> Out {
+    let mut c = ws.command(shell);
+    c.args(["-c", script]);
+    ws.run(c, "")
+}
+
+/// The shell commands that print GH_TOKEN and GITHUB_TOKEN, one a line.
+const PRINT_PAIR: &str = r#"printf '%s\n%s\n' "$GH_TOKEN" "$GITHUB_TOKEN""#;
+
+fn pair(token: &str) -> String {
+    format!("{token}\n{token}\n")
+}
+
+/// `eval "$(… env)"` (fish: `… env --shell fish | source`) in `shell`, then
+/// the two variables.
+fn eval_env(ws: &Workspace, sh: &str) -> Out {
+    let script = match sh {
+        "fish" => format!("{BIN} env --shell fish | source; {PRINT_PAIR}"),
+        "sh" => format!("eval \"$({BIN} env)\"; {PRINT_PAIR}"),
+        _ => format!("eval \"$({BIN} env --shell {sh})\"; {PRINT_PAIR}"),
+    };
+    shell(ws, sh, &script)
+}
+
+const ALL_SHELLS: [&str; 4] = ["sh", "bash", "zsh", "fish"];
+
+#[test]
+fn eval_env_sets_the_current_token_in_sh_bash_zsh_and_fish() {
+    let (ws, stale) = stale_workspace();
+    watching_argv(&ws, &stale, || {
+        for sh in ALL_SHELLS {
+            let out = eval_env(&ws, sh);
+            assert_eq!(out.code(), 0, "{sh}: {out:?}");
+            let current = ws.platform.last_token().expect("a token");
+            assert_eq!(out.stdout, pair(&current), "{sh}");
+            assert_eq!(out.stderr, "", "{sh}");
+        }
+    });
+    // One fetch: the others read the cache.
+    assert_eq!(ws.platform.count(), 1);
+}
+
+#[test]
+fn eval_env_with_the_platform_down_changes_nothing() {
+    let (mut ws, stale) = stale_workspace();
+    ws.set_env("PLATFORM_URL", format!("http://127.0.0.1:{}", dead_port()));
+    let out = ws.helper(&["env"], "");
+    assert_eq!(out.code(), 1, "{out:?}");
+    assert_eq!(out.stdout, "");
+    out.assert_one_error("cannot connect to the platform");
+    for sh in ALL_SHELLS {
+        let out = eval_env(&ws, sh);
+        assert_eq!(out.code(), 0, "{sh}: {out:?}");
+        assert_eq!(out.stdout, pair(&stale), "{sh}: the variables changed");
+        assert_eq!(out.helper_lines().len(), 1, "{sh}: {out:?}");
+    }
+}
+
+#[test]
+fn env_follows_the_variable_rule_and_prints_json() {
+    let (mut ws, stale) = stale_workspace();
+    ws.set_env("GH_ENTERPRISE_TOKEN", &stale);
+    ws.set_env("MOLECULE_GIT_HOSTS", "github.com,ghe.example.test");
+    let all = r#"printf '%s\n' "$GH_TOKEN" "$GITHUB_TOKEN" "$GH_ENTERPRISE_TOKEN" "$GITHUB_ENTERPRISE_TOKEN""#;
+    let out = shell(&ws, "sh", &format!("eval \"$({BIN} env)\"; {all}"));
+    let current = ws.platform.last_token().unwrap();
+    assert_eq!(out.stdout, format!("{current}\n").repeat(4), "{out:?}");
+
+    // Only an Enterprise host: github.com's pair is not ours to set.
+    ws.set_env("MOLECULE_GIT_HOSTS", "ghe.example.test");
+    let out = shell(&ws, "sh", &format!("eval \"$({BIN} env)\"; {all}"));
+    assert_eq!(
+        out.stdout,
+        format!("{stale}\n{stale}\n{current}\n{current}\n"),
+        "{out:?}"
+    );
+
+    let out = ws.helper(&["env", "--json"], "");
+    assert_eq!(out.code(), 0, "{out:?}");
+    let json: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(
+        json,
+        serde_json::json!({"GH_ENTERPRISE_TOKEN": current, "GITHUB_ENTERPRISE_TOKEN": current})
+    );
+}
+
+/// The scripts lint clean: shellcheck for bash (as printed by shell-init
+/// too), the shells' own syntax check for zsh and fish.
+#[test]
+fn the_shell_init_scripts_pass_shellcheck_and_the_shells_syntax_checks() {
+    let ws = Workspace::new();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("shell");
+    let printed = ws.path().join("printed.bash");
+    std::fs::write(&printed, ws.helper(&["shell-init", "bash"], "").stdout).unwrap();
+    for file in [root.join("molecule.bash"), printed] {
+        let mut c = ws.command("shellcheck");
+        c.args(["--shell=bash", "--severity=style"]).arg(&file);
+        let out = ws.run(c, "");
+        assert_eq!(out.code(), 0, "shellcheck {}: {out:?}", file.display());
+    }
+    for (sh, file) in [("zsh", "molecule.zsh"), ("fish", "molecule.fish")] {
+        let mut c = ws.command(sh);
+        c.arg("-n").arg(root.join(file));
+        let out = ws.run(c, "");
+        assert_eq!(out.code(), 0, "{sh} -n {file}: {out:?}");
+    }
+}
+
+/// A real interactive shell in a tmux pane of its own.
+struct Pane<'a> {
+    ws: &'a Workspace,
+    socket: PathBuf,
+}
+
+impl<'a> Pane<'a> {
+    fn start(ws: &'a Workspace, argv: &[&str]) -> Pane<'a> {
+        let socket = ws.path().join(format!("tmux-{}", unique()));
+        let pane = Pane { ws, socket };
+        let mut c = pane.tmux();
+        c.args(["new-session", "-d", "-x", "200", "-y", "50"])
+            .args(argv);
+        let out = ws.run(c, "");
+        assert_eq!(out.code(), 0, "tmux: {out:?}");
+        pane
+    }
+
+    fn tmux(&self) -> Command {
+        let mut c = self.ws.command("tmux");
+        c.arg("-S").arg(&self.socket).args(["-f", "/dev/null"]);
+        c
+    }
+
+    /// Type `line` and Enter.
+    fn type_line(&self, line: &str) {
+        let mut c = self.tmux();
+        c.args(["send-keys", "-l", line]);
+        assert_eq!(self.ws.run(c, "").code(), 0);
+        let mut c = self.tmux();
+        c.args(["send-keys", "Enter"]);
+        assert_eq!(self.ws.run(c, "").code(), 0);
+    }
+
+    /// Everything the pane shows, its history included.
+    fn text(&self) -> String {
+        let mut c = self.tmux();
+        c.args(["capture-pane", "-p", "-J", "-S", "-"]);
+        self.ws.run(c, "").stdout
+    }
+
+    /// Type a command that writes the two variables to a new file, and
+    /// wait for that file.
+    fn variables(&self, name: &str) -> String {
+        let file = self.ws.path().join(name);
+        let tmp = self.ws.path().join(format!("{name}.tmp"));
+        self.type_line(&format!(
+            "{PRINT_PAIR} > {tmp} ; mv {tmp} {file}",
+            tmp = tmp.display(),
+            file = file.display()
+        ));
+        wait_for(&format!("{name} ({})", self.text()), || file.exists());
+        std::fs::read_to_string(file).unwrap()
+    }
+}
+
+impl Drop for Pane<'_> {
+    fn drop(&mut self) {
+        let mut c = self.tmux();
+        c.arg("kill-server");
+        let _ = c.output();
+    }
+}
+
+/// How each shell is started with an rc file that sets a user's own prompt
+/// hook (logging to `log`), then sources shell-init, then touches `ready`.
+fn interactive(ws: &mut Workspace, sh: &str, log: &Path, ready: &Path) -> Vec<String> {
+    let (log, ready) = (log.display(), ready.display());
+    match sh {
+        "bash" => {
+            let rc = ws.path().join("bashrc");
+            std::fs::write(
+                &rc,
+                format!(
+                    "PS1='$ '\nPROMPT_COMMAND='echo user-hook >> {log}'\n\
+                     eval \"$({BIN} shell-init bash)\"\ntouch {ready}\n"
+                ),
+            )
+            .unwrap();
+            let rc = rc.display().to_string();
+            ["bash", "--noprofile", "--rcfile", &rc, "-i"]
+                .map(String::from)
+                .to_vec()
+        }
+        "bash-array" => {
+            let rc = ws.path().join("bashrc-array");
+            std::fs::write(
+                &rc,
+                format!(
+                    "PS1='$ '\nPROMPT_COMMAND=('echo user-hook >> {log}' 'true')\n\
+                     eval \"$({BIN} shell-init bash)\"\ntouch {ready}\n"
+                ),
+            )
+            .unwrap();
+            let rc = rc.display().to_string();
+            ["bash", "--noprofile", "--rcfile", &rc, "-i"]
+                .map(String::from)
+                .to_vec()
+        }
+        "zsh" => {
+            let dir = ws.path().join("zdotdir");
+            std::fs::create_dir_all(&dir).unwrap();
+            std::fs::write(
+                dir.join(".zshrc"),
+                format!(
+                    "PS1='$ '\nprecmd() {{ echo user-hook >> {log} }}\n\
+                     eval \"$({BIN} shell-init zsh)\"\ntouch {ready}\n"
+                ),
+            )
+            .unwrap();
+            ws.set_env("ZDOTDIR", &dir);
+            vec!["zsh".into(), "-i".into()]
+        }
+        "fish" => {
+            let dir = ws.path().join("xdg-config");
+            std::fs::create_dir_all(dir.join("fish")).unwrap();
+            std::fs::write(
+                dir.join("fish/config.fish"),
+                format!(
+                    "set -g fish_greeting ''\n\
+                     function user_hook --on-event fish_prompt\n echo user-hook >> {log}\nend\n\
+                     {BIN} shell-init fish | source\ntouch {ready}\n"
+                ),
+            )
+            .unwrap();
+            ws.set_env("XDG_CONFIG_HOME", &dir);
+            vec!["fish".into(), "-i".into()]
+        }
+        other => panic!("no shell {other}"),
+    }
+}
+
+/// An interactive shell with shell-init sourced: it starts with the
+/// current token in place of the stale one; the platform rotates the token
+/// (a new one, the old one revoked) and the next command (bash: typed at
+/// the next prompt) sees the new one, in the same shell; the user's own
+/// prompt hook still runs.
+fn a_rotation_reaches_the_next_command(sh: &str) {
+    let (mut ws, stale) = stale_workspace();
+    let log = ws.path().join("user-hook.log");
+    let ready = ws.path().join("ready");
+    let argv = interactive(&mut ws, sh, &log, &ready);
+    watching_argv(&ws, &stale, || {
+        let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
+        let pane = Pane::start(&ws, &argv);
+        wait_for(&format!("{sh} to start: {}", pane.text()), || {
+            ready.exists()
+        });
+        let first = ws.platform.last_token().expect("sourcing fetched a token");
+        assert_eq!(pane.variables("one"), pair(&first), "{sh}");
+
+        // The rotation.
+        ws.platform.revoke(&first);
+        ws.forget_cache();
+        if sh.starts_with("bash") {
+            // bash updates before a prompt: the next prompt.
+            pane.type_line("");
+        }
+        let second = pane.variables("two");
+        let current = ws.platform.last_token().unwrap();
+        assert_ne!(current, first);
+        assert_eq!(second, pair(&current), "{sh}: {}", pane.text());
+        assert!(ws.platform.is_live(&current));
+
+        let text = pane.text();
+        assert!(!text.contains("molecule-git-token-helper"), "{sh}: {text}");
+        let hook_runs = std::fs::read_to_string(&log).unwrap_or_default();
+        assert!(
+            hook_runs.lines().filter(|l| *l == "user-hook").count() >= 2,
+            "{sh}: the user's own hook did not run: {hook_runs:?}"
+        );
+    });
+}
+
+#[test]
+fn interactive_bash_gets_the_rotated_token_and_keeps_the_users_prompt_command() {
+    a_rotation_reaches_the_next_command("bash");
+}
+
+#[test]
+fn interactive_bash_with_an_array_prompt_command_gets_the_rotated_token() {
+    a_rotation_reaches_the_next_command("bash-array");
+}
+
+#[test]
+fn interactive_zsh_gets_the_rotated_token_and_keeps_the_users_precmd() {
+    a_rotation_reaches_the_next_command("zsh");
+}
+
+#[test]
+fn interactive_fish_gets_the_rotated_token_and_keeps_the_users_prompt_handler() {
+    a_rotation_reaches_the_next_command("fish");
+}
+
+/// With the platform failing, an interactive shell says so once, not at
+/// every prompt, and keeps its variables; a success makes the next failure
+/// news again.
+#[test]
+fn a_failing_platform_prints_one_line_not_one_per_prompt() {
+    let (mut ws, stale) = stale_workspace();
+    ws.set_env("MOLECULE_TOKEN_TIMEOUT", "1");
+    ws.platform.set_default(Reply::status(500));
+    let log = ws.path().join("user-hook.log");
+    let ready = ws.path().join("ready");
+    let argv = interactive(&mut ws, "bash", &log, &ready);
+    let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
+    let pane = Pane::start(&ws, &argv);
+    wait_for("bash to start", || ready.exists());
+    for _ in 0..3 {
+        pane.type_line("");
+    }
+    assert_eq!(pane.variables("down"), pair(&stale));
+    let errors = |text: &str| text.matches("molecule-git-token-helper: error").count();
+    let text = pane.text();
+    assert_eq!(errors(&text), 1, "{text}");
+    assert!(text.contains("HTTP 500"), "{text}");
+
+    // Back up: once the helper's memory of the failure (a few seconds) has
+    // passed, a prompt brings the token; until then prompts stay quiet.
+    ws.platform.set_default(Reply::Token);
+    let mut n = 0;
+    let up = loop {
+        n += 1;
+        pane.type_line("");
+        let seen = pane.variables(&format!("up{n}"));
+        if seen != pair(&stale) {
+            break seen;
+        }
+        assert!(n < 400, "the token never came: {}", pane.text());
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(up, pair(&ws.platform.last_token().unwrap()));
+    assert_eq!(errors(&pane.text()), 1, "{}", pane.text());
+    ws.platform.set_default(Reply::status(500));
+    ws.forget_cache();
+    pane.type_line("");
+    let again = pane.variables("again");
+    assert_eq!(again, up, "a failure leaves the variables alone");
+    assert_eq!(errors(&pane.text()), 2, "{}", pane.text());
+}
+
+/// install.sh's env.bash as BASH_ENV: a `bash -c` that calls the GitHub API
+/// with `$GITHUB_TOKEN` succeeds where the same command without it gets 401:
+/// at first (the container's token is dead) and after a rotation (the
+/// token the agent's environment got earlier is revoked).
+#[test]
+fn bash_env_gives_every_bash_c_a_live_token() {
+    let (mut ws, stale) = stale_workspace();
+    let (stack, _gh) = ws.start_github();
+    let ws = ws;
+    let prefix = ws.path().join("prefix");
+    let mut c = ws.command(format!("{}/install.sh", env!("CARGO_MANIFEST_DIR")));
+    c.args(["--prefix", prefix.to_str().unwrap(), "--binary", BIN]);
+    let out = ws.run(c, "");
+    assert_eq!(out.code(), 0, "{out:?}");
+    let env_bash = prefix.join("share/molecule-git-token-helper/env.bash");
+    assert!(env_bash.is_file());
+    // The token goes to curl on its stdin (-K -), never in its argv.
+    let curl = format!(
+        "printf 'header = \"Authorization: token %s\"\\n' \"$GITHUB_TOKEN\" | \
+         curl -sS -o /dev/null -w '%{{http_code}}' -K - --cacert {ca} \
+         https://api.github.com/repos/o/r",
+        ca = stack.ca.ca_pem_path().display()
+    );
+    // `held`: the GITHUB_TOKEN the agent's environment holds, if not the stale one.
+    let run = |ws: &Workspace, bash_env: bool, held: Option<&str>| {
+        let mut c = ws.command("bash");
+        c.args(["-c", &curl]);
+        if bash_env {
+            c.env("BASH_ENV", &env_bash);
+        }
+        if let Some(held) = held {
+            c.env("GITHUB_TOKEN", held);
+        }
+        ws.run(c, "")
+    };
+    watching_argv(&ws, &stale, || {
+        assert_eq!(run(&ws, false, None).stdout, "401");
+        let with = run(&ws, true, None);
+        assert_eq!(with.stdout, "200", "{with:?}");
+        assert_eq!(with.stderr, "");
+
+        // The agent's environment holds the token of its start; it rotates.
+        let first = ws.platform.last_token().unwrap();
+        let held = Some(first.as_str());
+        assert_eq!(run(&ws, false, held).stdout, "200");
+        ws.platform.revoke(&first);
+        ws.forget_cache();
+        assert_eq!(run(&ws, false, held).stdout, "401");
+        assert_eq!(run(&ws, true, held).stdout, "200");
+        assert_eq!(ws.platform.count(), 2);
+    });
+}
+
+/// BASH_ENV with `set -x` (`bash -xc`): the trace shows no token.
+#[test]
+fn bash_env_under_xtrace_traces_no_token() {
+    let (ws, _stale) = stale_workspace();
+    let env_bash = ws.path().join("env.bash");
+    std::fs::write(&env_bash, ws.helper(&["shell-init", "bash"], "").stdout).unwrap();
+    let mut c = ws.command("bash");
+    c.args(["-xeuc", "test ${#GH_TOKEN} -gt 4"])
+        .env("BASH_ENV", &env_bash);
+    let out = ws.run(c, ""); // run() checks stderr for every token
+    assert_eq!(out.code(), 0, "{out:?}");
+    assert!(out.stderr.contains("set +x"), "{out:?}");
+    assert!(ws.platform.count() == 1);
+}
+
+/// `configure --shell-init` adds the line to ~/.bashrc, ~/.zshrc and
+/// config.fish (created: fish is installed), which each shell then runs;
+/// again changes nothing; `unconfigure` leaves every file as it was, byte
+/// for byte.
+#[test]
+fn configure_shell_init_then_unconfigure_leaves_the_rc_files_byte_for_byte() {
+    let (ws, stale) = stale_workspace();
+    let bashrc = ws.home.join(".bashrc");
+    let zshrc = ws.home.join(".zshrc");
+    let fish = ws.home.join(".config/fish/config.fish");
+    // No newline at the end of .bashrc.
+    std::fs::write(&bashrc, "alias ll='ls -l'\nexport EDITOR=vi").unwrap();
+    std::fs::write(&zshrc, "setopt autocd\n").unwrap();
+    let before = |p: &Path| std::fs::read(p).ok();
+    let (b, z) = (before(&bashrc), before(&zshrc));
+    assert!(!fish.exists());
+
+    let out = ws.helper(&["configure", "--shell-init"], "");
+    assert_eq!(out.code(), 0, "{out:?}");
+    for file in [&bashrc, &zshrc, &fish] {
+        assert!(
+            out.stdout.contains(&file.display().to_string()),
+            "{file:?}: {out:?}"
+        );
+    }
+    let bash_text = std::fs::read_to_string(&bashrc).unwrap();
+    assert!(
+        bash_text
+            .starts_with("alias ll='ls -l'\nexport EDITOR=vi\n# >>> molecule-git-token-helper"),
+        "{bash_text}"
+    );
+    assert!(
+        bash_text.contains(&format!("eval \"$('{BIN}' shell-init bash)\"\n")),
+        "{bash_text}"
+    );
+    let again = ws.helper(&["configure", "--shell-init"], "");
+    assert_eq!((again.code(), again.stdout.as_str()), (0, ""), "{again:?}");
+
+    // Each shell, interactive, runs the line.
+    for (sh, args) in [
+        ("bash", vec!["-ic"]),
+        ("zsh", vec!["-ic"]),
+        ("fish", vec!["-i", "-c"]),
+    ] {
+        let mut c = ws.command(sh);
+        c.args(args).arg(PRINT_PAIR);
+        let out = ws.run(c, "");
+        let current = ws.platform.last_token().expect("a token");
+        assert_eq!(out.stdout, pair(&current), "{sh}: {out:?}");
+        assert_ne!(current, stale);
+    }
+
+    let out = ws.helper(&["unconfigure"], "");
+    assert_eq!(out.code(), 0, "{out:?}");
+    assert_eq!(before(&bashrc), b);
+    assert_eq!(before(&zshrc), z);
+    assert!(
+        !fish.exists(),
+        "configure created it; unconfigure removes it"
+    );
+    let out = ws.helper(&["unconfigure"], "");
+    assert_eq!((out.code(), out.stdout.as_str()), (0, ""), "{out:?}");
+}
