@@ -33,11 +33,17 @@ fn stale_workspace() -> (Workspace, String) {
 fn watching_argv<T>(ws: &Workspace, stale: &str, f: impl FnOnce() -> T) -> T {
     let stop = AtomicBool::new(false);
     let seen = Mutex::new(Vec::new());
+    /// Stops the sampler however `f` ends, a failed assertion included.
+    struct Stop<'a>(&'a AtomicBool);
+    impl Drop for Stop<'_> {
+        fn drop(&mut self) {
+            self.0.store(true, Ordering::Relaxed);
+        }
+    }
     let result = std::thread::scope(|s| {
         s.spawn(|| sample_argv(&stop, &seen));
-        let result = f();
-        stop.store(true, Ordering::Relaxed);
-        result
+        let _stop = Stop(&stop);
+        f()
     });
     let mut tokens = ws.platform.tokens();
     tokens.push(stale.to_string());
@@ -221,7 +227,22 @@ impl<'a> Pane<'a> {
             file = file.display()
         ));
         wait_for(&format!("{name} ({})", self.text()), || file.exists());
+        self.wait_for_prompt();
         std::fs::read_to_string(file).unwrap()
+    }
+
+    /// Wait until the pane's last line is a bare prompt (`$`): the hooks
+    /// that run before a prompt have finished.
+    fn wait_for_prompt(&self) {
+        let bare = |text: &str| {
+            text.lines()
+                .rev()
+                .find(|l| !l.trim().is_empty())
+                .is_some_and(|l| l.trim() == "$")
+        };
+        wait_for(&format!("a prompt ({})", self.text()), || {
+            bare(&self.text())
+        });
     }
 }
 
@@ -288,7 +309,7 @@ fn interactive(ws: &mut Workspace, sh: &str, log: &Path, ready: &Path) -> Vec<St
             std::fs::write(
                 dir.join("fish/config.fish"),
                 format!(
-                    "set -g fish_greeting ''\n\
+                    "set -g fish_greeting ''\nfunction fish_prompt\n echo -n '$ '\nend\n\
                      function user_hook --on-event fish_prompt\n echo user-hook >> {log}\nend\n\
                      {BIN} shell-init fish | source\ntouch {ready}\n"
                 ),
