@@ -562,3 +562,92 @@ fn configure_shell_init_then_unconfigure_leaves_the_rc_files_byte_for_byte() {
     let out = ws.helper(&["unconfigure"], "");
     assert_eq!((out.code(), out.stdout.as_str()), (0, ""), "{out:?}");
 }
+
+/// `status`, run from a shell, says whether that shell's variables are
+/// current and, when they are stale, names the fix for that shell.
+#[test]
+fn status_names_the_fix_for_the_shell_it_runs_in() {
+    let (ws, _stale) = stale_workspace();
+    let gh_env = |out: &Out| {
+        out.stdout
+            .lines()
+            .find(|l| l.split_whitespace().nth(1) == Some("gh-env"))
+            .unwrap_or_else(|| panic!("no gh-env line: {out:?}"))
+            .to_string()
+    };
+    for sh in ["bash", "zsh"] {
+        let out = shell(&ws, sh, &format!("{BIN} status; :"));
+        let line = gh_env(&out);
+        assert!(
+            line.starts_with("warn")
+                && line.contains(&format!("in this {sh}"))
+                && line.contains(&format!("shell-init {sh}"))
+                && line.contains("configure --shell-init")
+                && line.contains("BASH_ENV")
+                && line.contains("configure --gh-proxy"),
+            "{line}"
+        );
+    }
+    let out = shell(&ws, "fish", &format!("{BIN} status; true"));
+    let line = gh_env(&out);
+    assert!(
+        line.contains("in this fish") && line.contains("shell-init fish | source"),
+        "{line}"
+    );
+    // After eval: current, and said so for this shell.
+    let out = shell(
+        &ws,
+        "bash",
+        &format!("eval \"$({BIN} env)\"; {BIN} status; :"),
+    );
+    let line = gh_env(&out);
+    assert!(
+        line.starts_with("ok") && line.contains("hold the current token in this bash"),
+        "{line}"
+    );
+}
+
+/// Sourced twice (an rc file read again), the hooks are there once; under
+/// `bash -euc` a failing platform does not stop the command.
+#[test]
+fn sourcing_twice_hooks_once_and_a_failure_under_set_eu_does_not_stop_bash() {
+    let (mut ws, _stale) = stale_workspace();
+    let init = |sh: &str| format!("eval \"$({BIN} shell-init {sh})\"");
+    let mut c = ws.command("bash");
+    c.args([
+        "-ic",
+        &format!(
+            "PROMPT_COMMAND='echo mine'; {i}; {i}; declare -p PROMPT_COMMAND",
+            i = init("bash")
+        ),
+    ]);
+    let out = ws.run(c, "");
+    assert!(
+        out.stdout
+            .contains("PROMPT_COMMAND=\"__molecule_token_hook;echo mine\""),
+        "{out:?}"
+    );
+    let mut c = ws.command("zsh");
+    c.args([
+        "-ic",
+        &format!(
+            "{i}; {i}; print -r -- $precmd_functions / $preexec_functions",
+            i = init("zsh")
+        ),
+    ]);
+    let out = ws.run(c, "");
+    assert_eq!(
+        out.stdout.trim(),
+        "__molecule_token_update / __molecule_token_update",
+        "{out:?}"
+    );
+
+    ws.set_env("PLATFORM_URL", format!("http://127.0.0.1:{}", dead_port()));
+    let env_bash = ws.path().join("env.bash");
+    std::fs::write(&env_bash, ws.helper(&["shell-init", "bash"], "").stdout).unwrap();
+    let mut c = ws.command("bash");
+    c.args(["-euc", "echo ran"]).env("BASH_ENV", &env_bash);
+    let out = ws.run(c, "");
+    assert_eq!((out.code(), out.stdout.as_str()), (0, "ran\n"), "{out:?}");
+    out.assert_one_error("cannot connect to the platform");
+}
