@@ -203,7 +203,13 @@ next gh on PATH with GH_TOKEN and GITHUB_TOKEN set to a fresh token (and GH_ENTE
 and GITHUB_ENTERPRISE_TOKEN when a served host is not github.com), whatever the environment \
 held: gh prefers those variables to its own login. configure refuses when DIR is not on \
 PATH, or when the real gh is in DIR or in a directory before it on PATH, since gh would then \
-not reach the proxy; the git config is left alone then.";
+not reach the proxy; the git config is left alone then.
+
+With --shell-init, configure also adds the line that sources shell-init (with the settings \
+given as flags) to ~/.bashrc (created if missing), and to ${ZDOTDIR:-~}/.zshrc and \
+${XDG_CONFIG_HOME:-~/.config}/fish/config.fish when they exist or the shell is on PATH, \
+between '# >>> molecule-git-token-helper shell-init >>>' and '# <<< … <<<' lines, and says \
+which files it changed; unconfigure takes the block out, leaving each file as it was.";
 
 const ENV_ABOUT: &str = "\
 Print the assignments that bring gh's token variables up to date, for eval.
@@ -226,9 +232,9 @@ Print a script for bash, zsh or fish that keeps gh's token variables current.
 
 Sourcing it runs `env` at once and, in an interactive shell, again before each prompt: a hook \
 put first in bash's PROMPT_COMMAND (a string or, bash 5.1 and later, an array; the user's \
-commands and the last exit status are kept), in zsh's precmd hooks (add-zsh-hook), or on \
-fish's fish_prompt event. So a shell left open for a day runs every command with a live \
-token. It is silent while it works; a failure leaves the variables alone and prints one line, \
+commands and the last exit status are kept), in zsh's precmd and preexec hooks \
+(add-zsh-hook), or on fish's fish_prompt and fish_preexec events, beside the user's own. So a \
+shell left open for a day runs every command with a live token. It is silent while it works; a failure leaves the variables alone and prints one line, \
 not again until a success or an hour has passed. Add to the shell's rc file (configure \
 --shell-init does this):
 
@@ -250,7 +256,8 @@ with --host or --secret-host, or for every host when none is given. Every other 
 helpers that configure had wrapped are in charge again. Nothing to remove is not an error.
 
 When no host is given it also removes the gh proxy's link, DIR/gh, if it is a link to this \
-program (DIR: the directory this program is installed in, or --gh-proxy DIR).";
+program (DIR: the directory this program is installed in, or --gh-proxy DIR), and the \
+shell-init block that configure --shell-init added to each shell rc file, byte for byte.";
 
 #[derive(Debug, Default, Args)]
 pub struct ConfigureCommand {
