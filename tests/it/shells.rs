@@ -651,3 +651,31 @@ fn sourcing_twice_hooks_once_and_a_failure_under_set_eu_does_not_stop_bash() {
     assert_eq!((out.code(), out.stdout.as_str()), (0, "ran\n"), "{out:?}");
     out.assert_one_error("cannot connect to the platform");
 }
+
+/// The per-prompt call is as light as a warm `get`: with the token cached,
+/// `env --hook` opens no socket and starts no thread (no runtime, no HTTP
+/// client). Its cold call, the control, connects to the platform.
+#[test]
+fn a_warm_env_opens_no_socket_and_starts_no_thread() {
+    let ws = Workspace::new();
+    let traced = |name: &str| {
+        let log = ws.path().join(name);
+        let mut c = ws.command("strace");
+        c.args(["-f", "-qq", "-e", "trace=socket,connect,clone,clone3", "-o"])
+            .arg(&log)
+            .args([BIN, "env", "--shell", "bash", "--hook"]);
+        let out = ws.run(c, "");
+        assert_eq!(
+            out.code(),
+            0,
+            "strace is missing? apt-get install -y strace: {out:?}"
+        );
+        assert!(out.stdout.starts_with("export GH_TOKEN='"), "{out:?}");
+        std::fs::read_to_string(log).unwrap()
+    };
+    let cold = traced("cold.log");
+    assert!(cold.contains("connect("), "{cold}");
+    let warm = traced("warm.log");
+    assert_eq!(warm.trim(), "", "a warm env made these calls");
+    assert_eq!(ws.platform.count(), 1);
+}
