@@ -594,6 +594,12 @@ fn status_names_the_fix_for_the_shell_it_runs_in() {
         line.contains("in this fish") && line.contains("shell-init fish | source"),
         "{line}"
     );
+    // Run by a program, not a shell: no shell named, the generic fix.
+    let line = gh_env(&ws.helper(&["status"], ""));
+    assert!(
+        !line.contains(" in this ") && line.contains("env)\" brings this shell up to date"),
+        "{line}"
+    );
     // After eval: current, and said so for this shell.
     let out = shell(
         &ws,

@@ -2,13 +2,17 @@
 //! fix for stale token variables there: `shell-init` for an interactive
 //! shell, `BASH_ENV` for the `bash -c` an agent runs, the gh proxy for gh.
 
-/// The name of the process that started this one (`bash`, `zsh`, `fish`,
-/// `sh`…), from `/proc`; `None` when it cannot be read.
+/// The shells `status` names.
+const SHELLS: [&str; 8] = ["bash", "zsh", "fish", "sh", "dash", "ksh", "mksh", "ash"];
+
+/// The shell that started this process (`bash`, `zsh`, `fish`, `sh`…),
+/// from `/proc`; `None` when the parent is not a shell (cron, a program)
+/// or cannot be read.
 pub fn parent_shell() -> Option<String> {
     let ppid = std::os::unix::process::parent_id();
     let comm = std::fs::read_to_string(format!("/proc/{ppid}/comm")).ok()?;
-    let name = comm.trim().trim_start_matches('-').to_string();
-    (!name.is_empty()).then_some(name)
+    let name = comm.trim().trim_start_matches('-');
+    SHELLS.contains(&name).then(|| name.to_string())
 }
 
 /// Where this shell says it is: ` in this bash`, or nothing.
