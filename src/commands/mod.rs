@@ -108,7 +108,8 @@ pub fn run(action: Action, flags: &Flags, settings: &Settings) -> Result<Exit> {
             }
             if shell_init {
                 let helper = shell_init::helper_words(&helper_flags)?;
-                done += &configure::shell_rc::configure(&helper)?;
+                done +=
+                    &configure::shell_rc::configure(&|shell| shell_init::rc_line(shell, &helper))?;
             }
             write_stdout(done.as_bytes())?;
         }

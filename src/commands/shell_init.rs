@@ -21,8 +21,6 @@ pub enum Shell {
 }
 
 impl Shell {
-    pub const ALL: [Shell; 3] = [Shell::Bash, Shell::Zsh, Shell::Fish];
-
     pub fn name(self) -> &'static str {
         match self {
             Shell::Bash => "bash",
@@ -67,6 +65,17 @@ pub fn helper_words(flags: &HelperFlags) -> Result<Vec<String>> {
     let mut words = vec![program_path()?];
     words.extend(flags.to_args());
     Ok(words)
+}
+
+/// The line that sources the script from `shell`'s rc file (`bash`,
+/// `zsh`, `fish`), running `helper`: what `configure --shell-init` writes.
+pub fn rc_line(shell: &str, helper: &[String]) -> String {
+    let shell = match shell {
+        "zsh" => Shell::Zsh,
+        "fish" => Shell::Fish,
+        _ => Shell::Bash,
+    };
+    shell.rc_line(&shell.quote_all(helper))
 }
 
 /// The script for `shell`, running `helper`.

@@ -19,6 +19,7 @@ mod mock_gitea;
 mod mock_github;
 mod mock_platform;
 mod probe_github;
+mod prompt;
 mod secret_hosts;
 mod shells;
 mod ship;

@@ -23,7 +23,6 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Result, anyhow};
 
-use crate::commands::shell_init::Shell;
 use crate::diag::io_reason;
 
 const START: &str = "# >>> molecule-git-token-helper shell-init >>>";
@@ -91,9 +90,9 @@ fn block(kind: Kind, line: &str) -> String {
     format!("{}\n{line}\n{END}\n", kind.marker())
 }
 
-/// The rc files to write, with their shells: `.bashrc` always; the others
-/// when present or when their shell is installed.
-fn rc_files() -> Result<Vec<(Shell, PathBuf)>> {
+/// The rc files to write, with their shells' names: `.bashrc` always; the
+/// others when present or when their shell is installed.
+fn rc_files() -> Result<Vec<(&'static str, PathBuf)>> {
     let home = dirs::home_dir().ok_or_else(|| anyhow!("cannot find the home directory (HOME)"))?;
     let dir_var = |name: &str| {
         std::env::var_os(name)
@@ -102,12 +101,12 @@ fn rc_files() -> Result<Vec<(Shell, PathBuf)>> {
     };
     let zsh = dir_var("ZDOTDIR").unwrap_or_else(|| home.clone());
     let config = dir_var("XDG_CONFIG_HOME").unwrap_or_else(|| home.join(".config"));
-    let mut files = vec![(Shell::Bash, home.join(".bashrc"))];
+    let mut files = vec![("bash", home.join(".bashrc"))];
     for (shell, path) in [
-        (Shell::Zsh, zsh.join(".zshrc")),
-        (Shell::Fish, config.join("fish").join("config.fish")),
+        ("zsh", zsh.join(".zshrc")),
+        ("fish", config.join("fish").join("config.fish")),
     ] {
-        if path.exists() || installed(shell.name()) {
+        if path.exists() || installed(shell) {
             files.push((shell, path));
         }
     }
@@ -121,12 +120,13 @@ fn installed(program: &str) -> bool {
     })
 }
 
-/// `configure --shell-init`: the block in each rc file, running `helper`
-/// (this program and its flags). Returns one line per file changed.
-pub fn configure(helper: &[String]) -> Result<String> {
+/// `configure --shell-init`: the block in each rc file, holding the line
+/// `rc_line(SHELL)` gives for its shell (`bash`, `zsh`, `fish`).
+/// Returns one line per file changed.
+pub fn configure(rc_line: &dyn Fn(&str) -> String) -> Result<String> {
     let mut done = String::new();
     for (shell, path) in rc_files()? {
-        let line = shell.rc_line(&shell.quote_all(helper));
+        let line = rc_line(shell);
         let path = real_path(&path);
         let text = read(&path)?;
         let new = match (&text, text.as_deref().and_then(find)) {
@@ -148,12 +148,8 @@ pub fn configure(helper: &[String]) -> Result<String> {
         };
         write(&path, &new)?;
         done += &match text {
-            Some(_) => format!("{}: sources shell-init {}\n", path.display(), shell.name()),
-            None => format!(
-                "{}: created, sourcing shell-init {}\n",
-                path.display(),
-                shell.name()
-            ),
+            Some(_) => format!("{}: sources shell-init {shell}\n", path.display()),
+            None => format!("{}: created, sourcing shell-init {shell}\n", path.display()),
         };
     }
     Ok(done)
