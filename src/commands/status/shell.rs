@@ -34,11 +34,13 @@ pub fn fix(shell: Option<&str>, stale: &[&str], proxy: bool) -> String {
               shell-init keeps an interactive one current"
             .to_string(),
     };
+    let it = if stale.len() == 1 { "it" } else { "them" };
     let gh = if proxy {
-        "gh on PATH is the proxy, which replaces them for gh".to_string()
+        format!("gh on PATH is the proxy, which replaces {it} for gh")
     } else {
         format!(
-            "gh uses them before its own login: configure --gh-proxy, or unset {}",
+            "gh uses {it} before its own login and fails with HTTP 401 once the token dies: \
+             configure --gh-proxy, or unset {}",
             stale.join(" ")
         )
     };
