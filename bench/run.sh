@@ -186,7 +186,7 @@ loop_runs=$(( runs / 20 > 10 ? runs / 20 : 10 ))
 : > "$work/env.ours"; : > "$work/env.get"; : > "$work/env.ratio"; : > "$work/hook.ours"; : > "$work/hook.get"
 for r in $(seq "$rounds"); do
     if [ $((r % 2)) = 1 ]; then
-        hf "$work/e.csv" -N "$env_hook" "$bin get < $work/input"
+        hf "$work/e.csv" "$env_hook" "$bin get < $work/input"
         e=$(col_median "$work/e.csv" 1); g=$(col_median "$work/e.csv" 2)
     else
         hf "$work/e.csv" "$bin get < $work/input" "$env_hook"
