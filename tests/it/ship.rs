@@ -267,7 +267,7 @@ fn fake_helper(ws: &Workspace) -> std::path::PathBuf {
             "#!/bin/sh\n\
              case $1 in\n\
              --version) echo 'fake 1' ;;\n\
-             completions) echo \"# $2\" ;;\n\
+             completions|shell-init) echo \"# $2\" ;;\n\
              *) echo \"$0 $*\" >> '{}' ;;\n\
              esac\n",
             log.display()
