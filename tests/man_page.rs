@@ -198,7 +198,7 @@ it may not execute, as
 .BR execvp (3)
 does.
 .PP
-The variable rule, the same for the proxy,
+The variable rule, the same for the proxy, env, shell\-init,
 .B exec
 and
 .BR status :
@@ -226,6 +226,45 @@ Every 10 minutes it checks an unchanged login with one
 .BR "gh api \-\-hostname HOST rate_limit" ;
 on HTTP 401 (a token revoked before it expires) it drops the token from the
 cache and logs gh in with a fresh one, with one warning line.
+.SH "SHELLS AND BASH_ENV"
+Everything else that reads the variables (curl, scripts, the
+.B bash \-c
+an agent runs) gets them from its shell.
+.B env
+prints the assignments that bring them up to date under the rule above, for
+.BR eval ;
+on failure it prints nothing on stdout and exits 1, so a failed
+.B eval
+changes nothing.
+.B shell\-init
+prints a script that runs
+.B env
+when sourced and again before each prompt: first in bash's
+.B PROMPT_COMMAND
+(a string or an array; the user's commands and
+.B $?
+are kept), in zsh's
+.BR precmd " and " preexec
+hooks, on fish's
+.BR fish_prompt " and " fish_preexec
+events, beside the user's own.
+It is silent while it works; when the platform fails it prints one line, and
+no other until a success or an hour has passed, leaving the variables alone.
+.PP
+bash reads the file named by
+.B BASH_ENV
+before every non\-interactive shell, so an agent started with
+.B BASH_ENV
+set to the installed
+.I env.bash
+runs every command with the current token.
+.B configure \-\-shell\-init
+adds the line that sources the script to the shells' rc files, in a marked
+block that
+.B unconfigure
+removes, leaving each file byte for byte as it was.
+The token is never in an argument list: the helper prints the assignments and
+the shell evaluates them.
 .SH ENVIRONMENT
 Each setting is a flag (see
 .BR OPTIONS )
@@ -397,6 +436,12 @@ an entry being written, renamed over
 .I token
 once complete
 .TP
+.I shell\-warned
+a failure that the shell hook
+.RB ( "env \-\-hook" )
+reported: while it is less than an hour old, the hook reports no other;
+a success removes it
+.TP
 .I gh\-login.HOST
 what
 .B gh\-login
@@ -437,6 +482,31 @@ The wrapper passes
 to a kept helper only when that helper's own
 .B get
 (prompts off, at most 2 s) answers with the rejected password.
+.TP
+.IR ~/.bashrc ", " ${ZDOTDIR:\-~}/.zshrc ", " ${XDG_CONFIG_HOME:\-~/.config}/fish/config.fish
+Where
+.B configure \-\-shell\-init
+adds the line that sources
+.B shell\-init
+(the bash file always, created if missing; the others when they exist or the
+shell is installed), between
+.B "\&# >>> molecule\-git\-token\-helper shell\-init >>>"
+and
+.B "\&# <<< molecule\-git\-token\-helper shell\-init <<<"
+lines, and
+.B unconfigure
+removes it.
+.TP
+.IR PREFIX/share/molecule\-git\-token\-helper/env.bash ", " env.zsh ", " env.fish
+The
+.B shell\-init
+scripts, written by
+.BR install.sh ,
+naming the installed binary by its path:
+.I env.bash
+is the
+.B BASH_ENV
+of an agent.
 .SH "EXIT STATUS"
 .TP
 .B 0
@@ -472,6 +542,12 @@ gives it to gh on its stdin, and
 and the gh proxy pass it in the command's environment, which is their point.
 .B fetch\-token
 prints it on stdout: do not run it where stdout is logged.
+.B env
+prints it on stdout too, for a shell to evaluate; the scripts of
+.B shell\-init
+turn tracing off
+.RB ( "set \-x" )
+while they do.
 .PP
 The bearer goes only to
 .BR PLATFORM_URL :
@@ -537,6 +613,18 @@ on
 .B PATH
 becomes the gh proxy (see
 .BR "GH PROXY" ).
+.PP
+Give every shell, and every
+.B bash \-c
+of an agent started from this entrypoint, the current token too:
+.PP
+.RS 4
+.nf
+molecule\-git\-token\-helper configure \-\-shell\-init
+export BASH_ENV=/usr/local/share/molecule\-git\-token\-helper/env.bash
+eval "$(molecule\-git\-token\-helper env)"
+.fi
+.RE
 .PP
 From cron, keep gh's stored login fresh for what does not go through the proxy
 (quiet on success; gh is run only when the token changed, and every 10
@@ -701,7 +789,15 @@ mod tests {
             };
             assert!(page.contains(&heading), "no {section} section");
         }
-        for command in ["get", "fetch-token", "gh-login", "exec", "completions"] {
+        for command in [
+            "get",
+            "fetch-token",
+            "gh-login",
+            "exec",
+            "env",
+            "shell-init",
+            "completions",
+        ] {
             let heading = format!(".SS {}\n", command.replace('-', "\\-"));
             assert!(page.contains(&heading), "no {command}");
         }
