@@ -597,31 +597,44 @@ lasts, 60 seconds at most.
 .B \-\-timeout
 bounds the name lookup too.
 .SH EXAMPLES
-In a container entrypoint, once: register the helper in the global git config
-for each served host, ahead of the helpers already there, which stay as fallbacks:
+A container's entrypoint script: it runs before the agent, then becomes the
+agent (the container's command):
 .PP
 .RS 4
 .nf
-molecule\-git\-token\-helper configure \-\-gh\-proxy
+molecule\-git\-token\-helper configure \-\-gh\-proxy \-\-shell\-init
+export BASH_ENV=/usr/local/share/molecule\-git\-token\-helper/env.bash
+exec "$@"
 .fi
 .RE
 .PP
-With
+.B configure
+registers the helper in the global git config for each served host, ahead of
+the helpers already there, which stay as fallbacks. With
 .BR \-\-gh\-proxy ,
 .B gh
 on
 .B PATH
 becomes the gh proxy (see
-.BR "GH PROXY" ).
-.PP
-Give every shell, and every
+.BR "GH PROXY" );
+with
+.BR \-\-shell\-init ,
+every interactive shell keeps the current token. Give every flag on this one
+line:
+.B configure
+writes what its flags say.
+.B BASH_ENV
+gives every
 .B bash \-c
-of an agent started from this entrypoint, the current token too:
+the agent runs the current token, although the agent's own environment keeps
+the container's;
+.B exec \(dq$@\(dq
+puts the agent in the script's place (with no arguments, it does nothing).
+.PP
+This shell, and what it starts from now on:
 .PP
 .RS 4
 .nf
-molecule\-git\-token\-helper configure \-\-shell\-init
-export BASH_ENV=/usr/local/share/molecule\-git\-token\-helper/env.bash
 eval "$(molecule\-git\-token\-helper env)"
 .fi
 .RE
