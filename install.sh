@@ -1,6 +1,6 @@
 #!/bin/sh
-# Install molecule-git-token-helper: the static binary, its man page and
-# bash, zsh and fish completions.
+# Install molecule-git-token-helper: the static binary, its man page,
+# bash, zsh and fish completions, and the shell-init scripts.
 #
 #   ./install.sh [--prefix DIR] [--configure] [--gh-proxy] [--demo] [--binary PATH]
 #   ./install.sh --uninstall [--prefix DIR] [--configure]
@@ -12,6 +12,9 @@
 #                  DIR/share/bash-completion/completions/molecule-git-token-helper
 #                  DIR/share/zsh/site-functions/_molecule-git-token-helper
 #                  DIR/share/fish/vendor_completions.d/molecule-git-token-helper.fish
+#                  DIR/share/molecule-git-token-helper/env.bash, env.zsh, env.fish
+#                    (`shell-init bash|zsh|fish`: env.bash is the BASH_ENV of an
+#                    entrypoint that starts an agent)
 # --configure    then register the installed helper in git's global config
 #                (`molecule-git-token-helper configure --global`); with
 #                --uninstall, first remove it from there (`unconfigure --global`)
@@ -80,6 +83,9 @@ man_file=share/man/man1/$name.1
 bash_file=share/bash-completion/completions/$name
 zsh_file=share/zsh/site-functions/_$name
 fish_file=share/fish/vendor_completions.d/$name.fish
+env_bash_file=share/$name/env.bash
+env_zsh_file=share/$name/env.zsh
+env_fish_file=share/$name/env.fish
 
 if [ "$uninstall" = 1 ]; then
     if [ ! -d "$prefix" ]; then
@@ -104,7 +110,8 @@ if [ "$uninstall" = 1 ]; then
         printf 'removed %s\n' "$prefix/bin/gh"
         removed=$((removed + 1))
     fi
-    for f in "$bin_file" "$man_file" "$bash_file" "$zsh_file" "$fish_file"; do
+    for f in "$bin_file" "$man_file" "$bash_file" "$zsh_file" "$fish_file" \
+        "$env_bash_file" "$env_zsh_file" "$env_fish_file"; do
         if [ -e "$prefix/$f" ] || [ -L "$prefix/$f" ]; then
             rm -f "$prefix/$f"
             printf 'removed %s\n' "$prefix/$f"
@@ -162,9 +169,14 @@ put "$man_file" 0644 cat "$here/man/$name.1"
 put "$bash_file" 0644 "$prefix/$bin_file" completions bash
 put "$zsh_file" 0644 "$prefix/$bin_file" completions zsh
 put "$fish_file" 0644 "$prefix/$bin_file" completions fish
+# The shell-init scripts name the installed binary by its path.
+put "$env_bash_file" 0644 "$prefix/$bin_file" shell-init bash
+put "$env_zsh_file" 0644 "$prefix/$bin_file" shell-init zsh
+put "$env_fish_file" 0644 "$prefix/$bin_file" shell-init fish
 
 printf 'installed %s (%s)\n' "$prefix/$bin_file" "$version"
 printf 'installed the man page and bash, zsh and fish completions under %s/share\n' "$prefix"
+printf 'installed the shell-init scripts under %s/share/%s (BASH_ENV=%s)\n' "$prefix" "$name" "$prefix/$env_bash_file"
 case ":$PATH:" in
     *":$prefix/bin:"*) ;;
     *) printf 'note: %s is not on your PATH\n' "$prefix/bin" ;;

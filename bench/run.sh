@@ -15,6 +15,10 @@
 #     next to that no-op alone, since gh's start varies by more than it;
 #     and that no-op through the proxy inside a clone (the owner read from
 #     its .git/config) next to outside any repository;
+#   - the per-prompt cost of shell-init (warm cache): `env --shell bash
+#     --hook` next to a warm `get`, and bash's whole prompt hook (a
+#     subshell, the exec, the eval) next to the same bash running a warm
+#     `get`, each in a loop of 100 inside one bash;
 #   - cold `get` (empty cache, one platform fetch) median next to one `curl`
 #     of the same mock URL;
 #   - platform requests seen for 32 concurrent cold `git credential fill`s
@@ -53,7 +57,7 @@ while [ $# -gt 0 ]; do
     case $1 in
         --rounds) rounds=$2; shift 2 ;;
         --runs) runs=$2; shift 2 ;;
-        -h|--help) sed -n '2,46s/^# \{0,1\}//p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,50s/^# \{0,1\}//p' "$0"; exit 0 ;;
         *) echo "bench/run.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
     esac
 done
@@ -224,6 +228,34 @@ done
 origin_in=$(median "$work/origin.in"); origin_out=$(median "$work/origin.out")
 origin_ratio=$(median "$work/origin.ratio")
 
+echo "the per-prompt cost of shell-init vs a warm get: $rounds rounds ..." >&2
+"$bin" shell-init bash > "$work/env.bash"
+env_hook="$bin env --shell bash --hook"
+$env_hook | grep -q '^export GH_TOKEN=' || { echo "bench: env gave no GH_TOKEN" >&2; exit 1; }
+# 100 prompts' hooks in one bash, next to 100 warm gets run by the same bash.
+loop=100
+prompt_hooks="bash -c 'source $work/env.bash; for ((i = 0; i < $loop; i++)); do __molecule_token_hook; done'"
+loop_gets="bash -c 'for ((i = 0; i < $loop; i++)); do $bin get < $work/input > /dev/null; done'"
+bash -c "source $work/env.bash; [ -n \"\$GH_TOKEN\" ]" || { echo "bench: env.bash set no GH_TOKEN" >&2; exit 1; }
+loop_runs=$(( runs / 20 > 10 ? runs / 20 : 10 ))
+: > "$work/env.ours"; : > "$work/env.get"; : > "$work/env.ratio"; : > "$work/hook.ours"; : > "$work/hook.get"
+for r in $(seq "$rounds"); do
+    if [ $((r % 2)) = 1 ]; then
+        hf "$work/e.csv" "$env_hook" "$bin get < $work/input"
+        e=$(col_median "$work/e.csv" 1); g=$(col_median "$work/e.csv" 2)
+    else
+        hf "$work/e.csv" "$bin get < $work/input" "$env_hook"
+        g=$(col_median "$work/e.csv" 1); e=$(col_median "$work/e.csv" 2)
+    fi
+    echo "$e" >> "$work/env.ours"; echo "$g" >> "$work/env.get"
+    awk -v e="$e" -v g="$g" 'BEGIN { print e / g }' >> "$work/env.ratio"
+    runs=$loop_runs hf "$work/p.csv" "$prompt_hooks" "$loop_gets"
+    awk -v s="$(col_median "$work/p.csv" 1)" -v n="$loop" 'BEGIN { print s / n }' >> "$work/hook.ours"
+    awk -v s="$(col_median "$work/p.csv" 2)" -v n="$loop" 'BEGIN { print s / n }' >> "$work/hook.get"
+done
+env_ours=$(median "$work/env.ours"); env_get=$(median "$work/env.get"); env_ratio=$(median "$work/env.ratio")
+hook_ours=$(median "$work/hook.ours"); hook_get=$(median "$work/hook.get")
+
 echo "cold get vs curl ..." >&2
 hf "$work/c.csv" --prepare "rm -f $work/cache/token" "$bin get < $work/input" \
     "curl -s -o /dev/null -H @$work/header $url/admin/github-installation-token"
@@ -382,6 +414,11 @@ no-op gh alone               $(ms "$noop_alone")
 no-op gh via the proxy, in a clone     $(ms "$origin_in")   (the owner read from .git/config)
 no-op gh via the proxy, no repository  $(ms "$origin_out")
   ratio (clone / none)       $(awk -v r="$origin_ratio" 'BEGIN { printf "%.3f×", r }'), $(ms "$(awk -v i="$origin_in" -v o="$origin_out" 'BEGIN { print i - o }')") for reading the origin
+env --shell bash --hook      $(ms "$env_ours")   (warm; the exec a prompt costs; median of $rounds rounds × $runs runs)
+warm get, same rounds        $(ms "$env_get")
+  ratio (env / get)          $(awk -v r="$env_ratio" 'BEGIN { printf "%.3f×", r }')
+bash prompt hook, per prompt $(ms "$hook_ours")   (subshell + exec + eval; $loop in one bash, median of $rounds rounds × $loop_runs runs)
+bash running a warm get      $(ms "$hook_get")   (the same loop around a warm get: fork + exec)
 cold get (empty cache)       $(ms "$cold_ours")   (median of $runs runs, each from an empty cache)
 one curl of the mock URL     $(ms "$cold_curl")
 32 concurrent cold fills     $concurrent_requests platform request(s); $answered of 32 answered; $distinct distinct token(s)   (goal: 1)

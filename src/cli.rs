@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 
 use crate::commands::configure::Location;
-use crate::commands::{Action, gh_login, status};
+use crate::commands::{Action, env, gh_login, shell_init, status};
 use crate::owner::Owner;
 use crate::settings::{self, ApiUrl, Flags};
 
@@ -161,6 +161,12 @@ pub enum Command {
     /// Diagnose the bearer, the platform, the token, the cache, the secret hosts and git's config
     #[command(long_about = STATUS_ABOUT)]
     Status(StatusArgs),
+    /// Print the assignments that bring GH_TOKEN, GITHUB_TOKEN (…) up to date, for eval
+    #[command(long_about = ENV_ABOUT)]
+    Env(EnvArgs),
+    /// Print a script for bash, zsh or fish that keeps GH_TOKEN, GITHUB_TOKEN (…) current
+    #[command(long_about = SHELL_INIT_ABOUT)]
+    ShellInit(ShellInitArgs),
     /// Print shell completions for bash, zsh or fish
     Completions(CompletionsArgs),
     /// (git, written by `configure`) Pass a request on to a kept fallback helper,
@@ -216,7 +222,51 @@ next gh on PATH with GH_TOKEN and GITHUB_TOKEN set to a fresh token when github.
 (and GH_ENTERPRISE_TOKEN and GITHUB_ENTERPRISE_TOKEN when a served host is not github.com), \
 whatever the environment held: gh prefers those variables to its own login. configure refuses when DIR is not on \
 PATH, or when the real gh is in DIR or in a directory before it on PATH, since gh would then \
-not reach the proxy; the git config is left alone then.";
+not reach the proxy; the git config is left alone then.
+
+With --shell-init, configure also adds the line that sources shell-init (with the settings \
+given as flags) to ~/.bashrc (created if missing), and to ${ZDOTDIR:-~}/.zshrc and \
+${XDG_CONFIG_HOME:-~/.config}/fish/config.fish when they exist or the shell is on PATH, \
+between '# >>> molecule-git-token-helper shell-init >>>' and '# <<< … <<<' lines, and says \
+which files it changed; unconfigure takes the block out, leaving each file as it was.";
+
+const ENV_ABOUT: &str = "\
+Print the assignments that bring gh's token variables up to date, for eval.
+
+GH_TOKEN and GITHUB_TOKEN get the platform's token when github.com is served; \
+GH_ENTERPRISE_TOKEN and GITHUB_ENTERPRISE_TOKEN when a served platform host is not github.com; \
+the others are not printed, so eval leaves them as they were. Every process of a workspace \
+starts with the container's variables, dead after an hour; this brings a shell's up to date:
+
+  eval \"$(molecule-git-token-helper env)\"                  (sh, bash, zsh)
+  molecule-git-token-helper env --shell fish | source
+
+Output is whole or nothing: on failure nothing is printed on stdout, one line on stderr, and \
+the exit status is 1, so a failed eval changes nothing. The token is read from the cache as \
+`get` reads it (a warm call starts no network client). To keep a shell current before every \
+prompt, and every bash -c an agent runs, see shell-init.";
+
+const SHELL_INIT_ABOUT: &str = "\
+Print a script for bash, zsh or fish that keeps gh's token variables current.
+
+Sourcing it runs `env` at once and, in an interactive shell, again before each prompt: a hook \
+put first in bash's PROMPT_COMMAND (a string or, bash 5.1 and later, an array; the user's \
+commands and the last exit status are kept), in zsh's precmd and preexec hooks \
+(add-zsh-hook), or on fish's fish_prompt and fish_preexec events, beside the user's own. So a \
+shell left open for a day runs every command with a live token. It is silent while it works; a failure leaves the variables alone and prints one line, \
+not again until a success or an hour has passed. Add to the shell's rc file (configure \
+--shell-init does this):
+
+  ~/.bashrc                    eval \"$(molecule-git-token-helper shell-init bash)\"
+  ~/.zshrc                     eval \"$(molecule-git-token-helper shell-init zsh)\"
+  ~/.config/fish/config.fish   molecule-git-token-helper shell-init fish | source
+
+The bash script also serves as BASH_ENV, which bash reads before every non-interactive \
+`bash -c`: start an agent with BASH_ENV set to the installed copy \
+(PREFIX/share/molecule-git-token-helper/env.bash, written by install.sh) and every command \
+it runs starts with a live token. The script's first line names this program by its path and \
+the settings given as flags, so the hook runs the same helper whatever PATH holds. The token \
+is never in a command's arguments: the helper prints assignments that the shell evaluates.";
 
 const UNCONFIGURE_ABOUT: &str = "\
 Remove exactly what `configure` wrote from git's config: the [credential \"https://HOST/\"] \
@@ -225,7 +275,8 @@ with --host or --secret-host, or for every host when none is given. Every other 
 helpers that configure had wrapped are in charge again. Nothing to remove is not an error.
 
 When no host is given it also removes the gh proxy's link, DIR/gh, if it is a link to this \
-program (DIR: the directory this program is installed in, or --gh-proxy DIR).";
+program (DIR: the directory this program is installed in, or --gh-proxy DIR), and the \
+shell-init block that configure --shell-init added to each shell rc file, byte for byte.";
 
 #[derive(Debug, Default, Args)]
 pub struct ConfigureCommand {
@@ -236,6 +287,11 @@ pub struct ConfigureCommand {
     /// PATH runs with a fresh token [default DIR: the directory this program is installed in]
     #[arg(long, value_name = "DIR", num_args = 0..=1)]
     pub gh_proxy: Option<Option<PathBuf>>,
+
+    /// Also add the line that sources shell-init to ~/.bashrc, and to ~/.zshrc and fish's
+    /// config.fish when they exist or the shell is installed, in a marked block
+    #[arg(long)]
+    pub shell_init: bool,
 }
 
 #[derive(Debug, Default, Args)]
@@ -414,6 +470,42 @@ pub struct CompletionsArgs {
     pub shell: Shell,
 }
 
+#[derive(Debug, Args)]
+pub struct EnvArgs {
+    /// The shell the assignments are for: sh, bash and zsh read `export NAME='…'`, fish
+    /// `set -gx NAME '…'`
+    #[arg(long, value_enum, value_name = "SHELL", default_value = "sh")]
+    pub shell: EnvShell,
+
+    /// Print {"NAME":"…",…} instead
+    #[arg(long, conflicts_with = "shell")]
+    pub json: bool,
+
+    /// (shell-init's hook) After a failure is reported, stay quiet until a success or an hour
+    #[arg(long, hide = true)]
+    pub hook: bool,
+
+    /// The token of OWNER's GitHub App installation, as fetch-token --owner
+    #[arg(long, value_name = "OWNER", value_parser = parse_owner)]
+    pub owner: Option<Owner>,
+}
+
+/// The shells `env` writes for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum EnvShell {
+    Sh,
+    Bash,
+    Zsh,
+    Fish,
+}
+
+#[derive(Debug, Args)]
+pub struct ShellInitArgs {
+    /// The shell to print the script for
+    #[arg(value_enum, value_name = "SHELL")]
+    pub shell: Shell,
+}
+
 /// The shells `completions` knows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Shell {
@@ -549,10 +641,34 @@ impl Cli {
                 force,
             }),
             Command::Exec(ExecArgs { owner, command }) => Action::Exec { command, owner },
-            Command::Configure(ConfigureCommand { location, gh_proxy }) => Action::Configure {
+            Command::Configure(ConfigureCommand {
+                location,
+                gh_proxy,
+                shell_init,
+            }) => Action::Configure {
                 location: location.location(),
                 gh_proxy,
+                shell_init,
             },
+            Command::Env(EnvArgs {
+                shell,
+                json,
+                hook,
+                owner,
+            }) => Action::Env {
+                syntax: match (json, shell) {
+                    (true, _) => env::Syntax::Json,
+                    (false, EnvShell::Fish) => env::Syntax::Fish,
+                    (false, _) => env::Syntax::Sh,
+                },
+                hook,
+                owner,
+            },
+            Command::ShellInit(ShellInitArgs { shell }) => Action::ShellInit(match shell {
+                Shell::Bash => shell_init::Shell::Bash,
+                Shell::Zsh => shell_init::Shell::Zsh,
+                Shell::Fish => shell_init::Shell::Fish,
+            }),
             Command::Unconfigure(UnconfigureCommand { location, gh_proxy }) => {
                 Action::Unconfigure {
                     location: location.location(),

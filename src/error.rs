@@ -20,13 +20,16 @@ pub enum Error {
     /// `status` found a failing check; its report on stdout says which: exit
     /// 1, no error line.
     ChecksFailed,
+    /// A failure already reported to this user (`env --hook`, between
+    /// prompts): exit 1, no line again.
+    Reported,
 }
 
 impl Error {
     pub fn exit_code(&self) -> u8 {
         match self {
             Error::Usage(_) => 2,
-            Error::Failed(_) | Error::ChecksFailed => 1,
+            Error::Failed(_) | Error::ChecksFailed | Error::Reported => 1,
             Error::CannotRun { code, .. } => *code,
         }
     }
@@ -36,7 +39,7 @@ impl Error {
         match self {
             Error::Usage(message) | Error::CannotRun { message, .. } => Some(message.clone()),
             Error::Failed(error) => Some(format!("{error:#}")),
-            Error::ChecksFailed => None,
+            Error::ChecksFailed | Error::Reported => None,
         }
     }
 }

@@ -198,7 +198,7 @@ it may not execute, as
 .BR execvp (3)
 does.
 .PP
-The variable rule, the same for the proxy,
+The variable rule, the same for the proxy, env, shell\-init,
 .B exec
 and
 .BR status :
@@ -266,12 +266,51 @@ else the
 remote of the repository the current directory is in (its config file is
 read; git is not run).
 .TP
-.BR "fetch\-token" ", " exec
+.BR "fetch\-token" ", " exec ", " env
 .B \-\-owner
 .IR OWNER .
 .TP
 .B gh\-login
 the default token (gh keeps one login per host).
+.SH "SHELLS AND BASH_ENV"
+Everything else that reads the variables (curl, scripts, the
+.B bash \-c
+an agent runs) gets them from its shell.
+.B env
+prints the assignments that bring them up to date under the rule above, for
+.BR eval ;
+on failure it prints nothing on stdout and exits 1, so a failed
+.B eval
+changes nothing.
+.B shell\-init
+prints a script that runs
+.B env
+when sourced and again before each prompt: first in bash's
+.B PROMPT_COMMAND
+(a string or an array; the user's commands and
+.B $?
+are kept), in zsh's
+.BR precmd " and " preexec
+hooks, on fish's
+.BR fish_prompt " and " fish_preexec
+events, beside the user's own.
+It is silent while it works; when the platform fails it prints one line, and
+no other until a success or an hour has passed, leaving the variables alone.
+.PP
+bash reads the file named by
+.B BASH_ENV
+before every non\-interactive shell, so an agent started with
+.B BASH_ENV
+set to the installed
+.I env.bash
+runs every command with the current token.
+.B configure \-\-shell\-init
+adds the line that sources the script to the shells' rc files, in a marked
+block that
+.B unconfigure
+removes, leaving each file byte for byte as it was.
+The token is never in an argument list: the helper prints the assignments and
+the shell evaluates them.
 .SH ENVIRONMENT
 Each setting is a flag (see
 .BR OPTIONS )
@@ -443,6 +482,12 @@ an entry being written, renamed over
 .I token
 once complete
 .TP
+.I shell\-warned
+a failure that the shell hook
+.RB ( "env \-\-hook" )
+reported: while it is less than an hour old, the hook reports no other;
+a success removes it
+.TP
 .I gh\-login.HOST
 what
 .B gh\-login
@@ -483,6 +528,31 @@ The wrapper passes
 to a kept helper only when that helper's own
 .B get
 (prompts off, at most 2 s) answers with the rejected password.
+.TP
+.IR ~/.bashrc ", " ${ZDOTDIR:\-~}/.zshrc ", " ${XDG_CONFIG_HOME:\-~/.config}/fish/config.fish
+Where
+.B configure \-\-shell\-init
+adds the line that sources
+.B shell\-init
+(the bash file always, created if missing; the others when they exist or the
+shell is installed), between
+.B "\&# >>> molecule\-git\-token\-helper shell\-init >>>"
+and
+.B "\&# <<< molecule\-git\-token\-helper shell\-init <<<"
+lines, and
+.B unconfigure
+removes it.
+.TP
+.IR PREFIX/share/molecule\-git\-token\-helper/env.bash ", " env.zsh ", " env.fish
+The
+.B shell\-init
+scripts, written by
+.BR install.sh ,
+naming the installed binary by its path:
+.I env.bash
+is the
+.B BASH_ENV
+of an agent.
 .SH "EXIT STATUS"
 .TP
 .B 0
@@ -518,6 +588,12 @@ gives it to gh on its stdin, and
 and the gh proxy pass it in the command's environment, which is their point.
 .B fetch\-token
 prints it on stdout: do not run it where stdout is logged.
+.B env
+prints it on stdout too, for a shell to evaluate; the scripts of
+.B shell\-init
+turn tracing off
+.RB ( "set \-x" )
+while they do.
 .PP
 The bearer goes only to
 .BR PLATFORM_URL :
@@ -567,22 +643,47 @@ lasts, 60 seconds at most.
 .B \-\-timeout
 bounds the name lookup too.
 .SH EXAMPLES
-In a container entrypoint, once: register the helper in the global git config
-for each served host, ahead of the helpers already there, which stay as fallbacks:
+A container's entrypoint script: it runs before the agent, then becomes the
+agent (the container's command):
 .PP
 .RS 4
 .nf
-molecule\-git\-token\-helper configure \-\-gh\-proxy
+molecule\-git\-token\-helper configure \-\-gh\-proxy \-\-shell\-init
+export BASH_ENV=/usr/local/share/molecule\-git\-token\-helper/env.bash
+exec "$@"
 .fi
 .RE
 .PP
-With
+.B configure
+registers the helper in the global git config for each served host, ahead of
+the helpers already there, which stay as fallbacks. With
 .BR \-\-gh\-proxy ,
 .B gh
 on
 .B PATH
 becomes the gh proxy (see
-.BR "GH PROXY" ).
+.BR "GH PROXY" );
+with
+.BR \-\-shell\-init ,
+every interactive shell keeps the current token. Give every flag on this one
+line:
+.B configure
+writes what its flags say.
+.B BASH_ENV
+gives every
+.B bash \-c
+the agent runs the current token, although the agent's own environment keeps
+the container's;
+.B exec \(dq$@\(dq
+puts the agent in the script's place (with no arguments, it does nothing).
+.PP
+This shell, and what it starts from now on:
+.PP
+.RS 4
+.nf
+eval "$(molecule\-git\-token\-helper env)"
+.fi
+.RE
 .PP
 From cron, keep gh's stored login fresh for what does not go through the proxy
 (quiet on success; gh is run only when the token changed, and every 10
@@ -748,7 +849,15 @@ mod tests {
             };
             assert!(page.contains(&heading), "no {section} section");
         }
-        for command in ["get", "fetch-token", "gh-login", "exec", "completions"] {
+        for command in [
+            "get",
+            "fetch-token",
+            "gh-login",
+            "exec",
+            "env",
+            "shell-init",
+            "completions",
+        ] {
             let heading = format!(".SS {}\n", command.replace('-', "\\-"));
             assert!(page.contains(&heading), "no {command}");
         }

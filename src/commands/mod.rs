@@ -5,11 +5,13 @@
 
 pub mod configure;
 pub mod credential;
+pub mod env;
 pub mod exec;
 pub mod fallback;
 pub mod fetch_token;
 pub mod gh_login;
 pub mod gh_proxy;
+pub mod shell_init;
 pub mod status;
 
 use std::ffi::OsString;
@@ -49,7 +51,17 @@ pub enum Action {
     Configure {
         location: configure::Location,
         gh_proxy: Option<Option<PathBuf>>,
+        shell_init: bool,
     },
+    /// Print the assignments that bring gh's variables up to date.
+    Env {
+        syntax: env::Syntax,
+        hook: bool,
+        /// The installation to ask for (`--owner`); `None`: the default.
+        owner: Option<Owner>,
+    },
+    /// Print the script that keeps a shell's variables up to date.
+    ShellInit(shell_init::Shell),
     /// Remove what configure wrote from one git config file (and the gh
     /// proxy's link, from `gh_proxy` or the default directory).
     Unconfigure {
@@ -87,7 +99,17 @@ pub fn run(action: Action, flags: &Flags, settings: &Settings) -> Result<Exit> {
         Action::Exec { command, owner } => {
             return Err(exec::run(settings, &command, owner.as_ref()));
         }
-        Action::Configure { location, gh_proxy } => {
+        Action::Env {
+            syntax,
+            hook,
+            owner,
+        } => env::run(settings, syntax, hook, owner.as_ref())?,
+        Action::ShellInit(shell) => shell_init::run(shell, &HelperFlags::new(flags, settings)?)?,
+        Action::Configure {
+            location,
+            gh_proxy,
+            shell_init,
+        } => {
             let helper_flags = HelperFlags::new(flags, settings)?;
             // Refuse before git's config is touched.
             let link = match &gh_proxy {
@@ -97,6 +119,11 @@ pub fn run(action: Action, flags: &Flags, settings: &Settings) -> Result<Exit> {
             let mut done = configure::configure(settings, &helper_flags, &location)?;
             if let Some(link) = link {
                 done += &link.create()?;
+            }
+            if shell_init {
+                let helper = shell_init::helper_words(&helper_flags)?;
+                done +=
+                    &configure::shell_rc::configure(&|shell| shell_init::rc_line(shell, &helper))?;
             }
             write_stdout(done.as_bytes())?;
         }
@@ -115,6 +142,7 @@ pub fn run(action: Action, flags: &Flags, settings: &Settings) -> Result<Exit> {
             // or when named.
             if only.is_none() || gh_proxy.is_some() {
                 done += &configure::gh_link::remove(gh_proxy.as_deref())?;
+                done += &configure::shell_rc::unconfigure()?;
             }
             write_stdout(done.as_bytes())?;
         }

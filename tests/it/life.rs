@@ -410,7 +410,7 @@ fn git_lfs_pushes_and_fetches_an_object_with_the_helpers_token() {
 }
 
 /// Every process's argv, sampled until `stop`: what a token must never be in.
-fn sample_argv(stop: &std::sync::atomic::AtomicBool, seen: &std::sync::Mutex<Vec<String>>) {
+pub fn sample_argv(stop: &std::sync::atomic::AtomicBool, seen: &std::sync::Mutex<Vec<String>>) {
     while !stop.load(std::sync::atomic::Ordering::Relaxed) {
         if let Ok(entries) = std::fs::read_dir("/proc") {
             for entry in entries.flatten() {
@@ -455,8 +455,9 @@ fn files_holding(dir: &Path, skip: &Path, secrets: &[String]) -> Vec<PathBuf> {
 
 /// The whole life of a workspace, at 40-second token lifetimes: every few
 /// seconds `git fetch` and `git push` to the HTTPS remote, `gh api` through
-/// the gh proxy, and a script under `exec` that calls the API with curl and
-/// `$GITHUB_TOKEN`, all with the container-start GH_TOKEN/GITHUB_TOKEN
+/// the gh proxy, and a script that calls the API with curl and
+/// `$GITHUB_TOKEN`, under `exec` and as an agent's `bash -c` with `BASH_ENV`
+/// naming shell-init's script, all with the container-start GH_TOKEN/GITHUB_TOKEN
 /// (dead) in the environment, for more than three lifetimes. Midway the
 /// platform answers 503 for 10 s. While it is up nothing fails; during the
 /// outage git reaches the operator's PAT; the platform sees a few requests
@@ -498,6 +499,13 @@ fn a_workspace_lives_through_three_token_lifetimes_and_an_outage() {
          curl -sS -f -o /dev/null -K - --cacert {ca} https://api.github.com/repos/o/r",
         ca = stack.ca.ca_pem_path().display()
     );
+
+    // An agent's commands: `bash -c` with BASH_ENV naming shell-init's script,
+    // as install.sh writes it.
+    let env_bash = l.dir("env.bash");
+    let script = l.ws.helper(&["shell-init", "bash"], "");
+    assert_eq!(script.code(), 0, "{script:?}");
+    std::fs::write(&env_bash, &script.stdout).unwrap();
 
     let stop = AtomicBool::new(false);
     let argv_seen = std::sync::Mutex::new(Vec::new());
@@ -552,6 +560,11 @@ fn a_workspace_lives_through_three_token_lifetimes_and_an_outage() {
                     "exec curl",
                     l.ws.helper(&["exec", "--", "sh", "-c", &curl_script], ""),
                 ),
+                ("bash -c curl with BASH_ENV", {
+                    let mut c = l.ws.command("bash");
+                    c.args(["-c", &curl_script]).env("BASH_ENV", &env_bash);
+                    l.ws.run(c, "")
+                }),
             ];
             for (name, out) in &ops {
                 let git = matches!(*name, "fetch" | "add" | "commit" | "push");

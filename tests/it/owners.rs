@@ -540,3 +540,20 @@ fn todays_platform_answering_a_request_without_an_owner_serves_every_owner_after
     assert_ne!(out.stdout.trim(), default, "{out:?}");
     assert_eq!(ws.platform.token_requests(), 2);
 }
+
+#[test]
+fn env_takes_an_owner() {
+    let ws = Workspace::new();
+    ws.platform.set_owners(&["orgA", "orgB"]);
+    let out = ws.helper(&["fetch-token", "--owner", "orgB"], "");
+    let b = out.stdout.trim().to_string();
+    let out = ws.helper(&["env", "--owner", "orgB"], "");
+    assert_eq!(out.code(), 0, "{out:?}");
+    assert_eq!(
+        out.stdout,
+        format!("export GH_TOKEN='{b}'\nexport GITHUB_TOKEN='{b}'\n")
+    );
+    let out = ws.helper(&["env", "--owner", "org_b"], "");
+    assert_eq!((out.code(), out.stdout.as_str()), (2, ""), "{out:?}");
+    assert_eq!(ws.platform.token_requests(), 1);
+}

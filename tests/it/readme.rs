@@ -2,24 +2,39 @@
 //! of README.md whose info string is `SHELL workspace` (```` ```sh workspace ````,
 //! or `bash`, `zsh`, `fish` in place of `sh`) is extracted in order and run
 //! with that real shell, as written, in a sandboxed workspace; then what a
-//! workspace relies on is checked: git push over HTTPS, `gh api`, gh's stored
-//! login and `status`.
+//! workspace relies on is checked: the agent the entrypoint starts (its
+//! `bash -c` reaching the GitHub API with a live token through `BASH_ENV`),
+//! an interactive bash (the current token through `--shell-init`), git push
+//! over HTTPS, `gh api`, gh's stored login and `status`. Meanwhile every
+//! process's argv is sampled: no token is ever in one.
 //!
 //! The convention, for whoever adds a block (README, Development):
 //! - Mark a command of the "In a workspace" set-up with ```` ```sh workspace ````
 //!   (another shell's name for a block in its syntax). Blocks run in README
-//!   order, each as its own process (`SHELL -e -c BLOCK`; fish without `-e`),
-//!   as an entrypoint, a cron run and a login shell are separate processes in
-//!   a workspace: what one block leaves for later ones goes through files (git's
-//!   config, the gh link, a shell's rc file under `$HOME`), never through
-//!   exported variables. A block must exit 0.
+//!   order, each as its own process (`SHELL -e -c BLOCK SHELL AGENT`; fish
+//!   without `-e`, `fish -c BLOCK AGENT`), as an entrypoint, a cron run and a
+//!   login shell are separate processes in a workspace: what one block leaves
+//!   for later ones goes through files (git's config, the gh link, a shell's
+//!   rc file under `$HOME`), never through exported variables. A block must
+//!   exit 0.
+//! - Every block gets the agent as its positional arguments, as a container's
+//!   entrypoint gets its command: the entrypoint block ends with `exec "$@"`
+//!   and so becomes the agent, with what it exported (`BASH_ENV`); the other
+//!   blocks leave `"$@"` alone. The agent is a script that does what an agent
+//!   does in the environment it inherits (the stale token): a `bash -c` that
+//!   calls the GitHub API with `$GITHUB_TOKEN` (on curl's stdin), and the same
+//!   without `BASH_ENV` as the control; it appends both HTTP statuses to a
+//!   file, so the test sees it ran once and got 200 where the control got 401.
 //! - The sandbox is a workspace as the platform starts it: `HOME` a temp
 //!   directory (the blocks' working directory), `GIT_CONFIG_GLOBAL` a temp
 //!   file (trusting the test CA, with a user name), `CONFIGS_DIR` with the
 //!   bearer (0600) and `secrets.d/GITEA_TOKEN`, `MOLECULE_SECRET_HOSTS` naming
 //!   it (as the README asks for scripts), `PLATFORM_URL` the mock platform, the
-//!   token cache in the sandbox, `PATH` with the installed binary's directory
-//!   first and the real gh after it, the stale `GH_TOKEN`/`GITHUB_TOKEN` of the
+//!   token cache in the sandbox, the binary installed as the README says
+//!   (`install.sh --binary BIN --prefix P`, so `P/share/molecule-git-token-helper/env.bash`
+//!   is there) with `PREFIX=P` (as an operator who installed with `--prefix`
+//!   sets it, so `${PREFIX:-/usr/local}` names P), `PATH` with `P/bin` first
+//!   and the real gh after it, the stale `GH_TOKEN`/`GITHUB_TOKEN` of the
 //!   container's start, `GH_CONFIG_DIR` of its own, and `HTTPS_PROXY` a CONNECT
 //!   proxy reaching, by name, the HTTPS mock GitHub API (api.github.com) and
 //!   two real git servers over HTTPS (github.com, taking the platform's
@@ -31,6 +46,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use crate::shells::watching_argv;
 use crate::support::git_server::{GitServer, TOKEN_USER, TokenCheck};
 use crate::support::mock_github::*;
 use crate::support::*;
@@ -39,6 +55,19 @@ use crate::support::*;
 const SECRET_HOST: &str = "git.moleculesai.app";
 const SECRET_NAME: &str = "GITEA_TOKEN";
 const REPO: &str = "molecule/workspace";
+
+/// The agent the entrypoint block starts (`exec "$@"`): what an agent runs,
+/// in the environment it inherited, each command a `bash -c`: a call to the
+/// GitHub API with `$GITHUB_TOKEN` (the header on curl's stdin, never in an
+/// argv), and the same without `BASH_ENV`, the control. It appends both HTTP
+/// statuses to @LOG@, one line per run.
+const AGENT: &str = r#"#!/bin/sh
+call='printf "header = \"Authorization: token %s\"\n" "$GITHUB_TOKEN" |
+    curl -sS -o /dev/null -w "%{http_code}" -K - --cacert "@CA@" "@URL@"'
+with=$(bash -c "$call")
+without=$(env -u BASH_ENV bash -c "$call")
+printf '%s %s\n' "$with" "$without" >> "@LOG@"
+"#;
 
 /// One fenced block of README.md meant to be run.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -120,8 +149,12 @@ struct Sandbox {
     github_git: GitServer,
     gitea_git: GitServer,
     gh_config: PathBuf,
-    /// Where the binary is "installed" (first on PATH).
+    /// `PREFIX/bin`, where install.sh put the binary (first on PATH).
     bin: PathBuf,
+    /// The agent every block is given (its positional arguments).
+    agent: PathBuf,
+    /// Where the agent appends the HTTP statuses its `bash -c` got.
+    agent_log: PathBuf,
     stale: String,
     gitea_secret: String,
 }
@@ -165,10 +198,21 @@ impl Sandbox {
             ca = stack.ca.ca_pem_path().display(),
         ));
 
-        // The installed binary, first on PATH; the real gh after it.
-        let bin = ws.path().join("usr-local").join("bin");
-        std::fs::create_dir_all(&bin).unwrap();
-        std::fs::copy(BIN, bin.join("molecule-git-token-helper")).unwrap();
+        // Installed as the README says, under a prefix of the sandbox that
+        // PREFIX names (as for an operator who installed with --prefix);
+        // first on PATH, the real gh after it.
+        let prefix = ws.path().join("usr-local");
+        let mut c = ws.command(concat!(env!("CARGO_MANIFEST_DIR"), "/install.sh"));
+        c.args(["--binary", BIN, "--prefix"]).arg(&prefix);
+        let out = ws.run(c, "");
+        assert_eq!(out.code(), 0, "install.sh: {out:?}");
+        let bin = prefix.join("bin");
+        assert!(
+            prefix
+                .join("share/molecule-git-token-helper/env.bash")
+                .is_file()
+        );
+        ws.set_env("PREFIX", &prefix);
         let path = std::env::var("PATH").unwrap();
         assert!(path.contains(gh_dir.to_str().unwrap()));
         ws.set_env("PATH", format!("{}:{path}", bin.display()));
@@ -178,6 +222,18 @@ impl Sandbox {
         ws.platform.revoke(&stale);
         ws.set_env("GH_TOKEN", &stale);
         ws.set_env("GITHUB_TOKEN", &stale);
+
+        // The agent: a long-lived process that runs each command as a
+        // `bash -c`, in the environment it was started with. The token goes
+        // to curl on its stdin (-K -), never in an argv.
+        let agent = ws.path().join("agent");
+        let agent_log = ws.path().join("agent.log");
+        let script = AGENT
+            .replace("@CA@", stack.ca.ca_pem_path().to_str().unwrap())
+            .replace("@URL@", &format!("https://{API_HOST}/repos/{REPO}"))
+            .replace("@LOG@", agent_log.to_str().unwrap());
+        std::fs::write(&agent, script).unwrap();
+        std::fs::set_permissions(&agent, std::fs::Permissions::from_mode(0o755)).unwrap();
         Sandbox {
             ws,
             stack,
@@ -185,18 +241,25 @@ impl Sandbox {
             gitea_git,
             gh_config,
             bin,
+            agent,
+            agent_log,
             stale,
             gitea_secret,
         }
     }
 
-    /// Run one README block with its shell, in `HOME`.
+    /// Run one README block with its shell, in `HOME`, the agent as its
+    /// positional arguments (fish's `$argv`; `$0` is the shell's name).
     fn run_block(&self, block: &Block) -> Out {
         let mut c = self.ws.command(&block.shell);
         if block.shell != "fish" {
             c.arg("-e");
         }
-        c.arg("-c").arg(&block.text).current_dir(&self.ws.home);
+        c.arg("-c").arg(&block.text);
+        if block.shell != "fish" {
+            c.arg(&block.shell);
+        }
+        c.arg(&self.agent).current_dir(&self.ws.home);
         self.ws.run(c, "")
     }
 
@@ -232,8 +295,12 @@ fn the_readme_workspace_setup_as_written_works_in_a_workspace() {
     let all: String = blocks.iter().map(|b| b.text.as_str()).collect();
     for needle in [
         "configure --gh-proxy",
+        "--shell-init",
         "--secret-host git.moleculesai.app=GITEA_TOKEN",
+        "export BASH_ENV=",
+        "exec \"$@\"",
         "gh-login",
+        "eval \"$(molecule-git-token-helper env)\"",
         "exec -- gh",
         "fetch-token",
     ] {
@@ -242,22 +309,74 @@ fn the_readme_workspace_setup_as_written_works_in_a_workspace() {
             "no ```sh workspace block of README.md runs `{needle}`"
         );
     }
+    // The entrypoint is one script, the first block: configure, BASH_ENV,
+    // then the agent.
+    let entrypoint = &blocks[0].text;
+    assert!(
+        entrypoint.contains("configure --gh-proxy")
+            && entrypoint.contains("export BASH_ENV=")
+            && entrypoint
+                .lines()
+                .last()
+                .is_some_and(|l| l.starts_with("exec \"$@\"")),
+        "README.md line {}: the entrypoint block is not configure, BASH_ENV, exec \"$@\":\n{entrypoint}",
+        blocks[0].line
+    );
 
     let s = Sandbox::new();
     let mut outs = Vec::new();
-    for block in &blocks {
-        let out = s.run_block(block);
+    watching_argv(&s.ws, &s.stale, || {
+        for block in &blocks {
+            let out = s.run_block(block);
+            assert_eq!(
+                out.code(),
+                0,
+                "README.md line {}: {} block failed:\n{}\n{out:?}\n{}",
+                block.line,
+                block.shell,
+                block.text,
+                s.stack.github.describe()
+            );
+            outs.push((block, out));
+        }
+        // The agent the entrypoint became: its `bash -c` reached the API with
+        // a live token through BASH_ENV, though its environment held the
+        // stale one (the control, without BASH_ENV, got 401). Once: only the
+        // entrypoint starts it.
+        let log = std::fs::read_to_string(&s.agent_log).unwrap_or_else(|e| {
+            panic!(
+                "the agent never ran ({}: {e}): the entrypoint block must end with exec \"$@\"",
+                s.agent_log.display()
+            )
+        });
         assert_eq!(
-            out.code(),
-            0,
-            "README.md line {}: {} block failed:\n{}\n{out:?}\n{}",
-            block.line,
-            block.shell,
-            block.text,
+            log,
+            "200 401\n",
+            "the agent's bash -c with BASH_ENV, then without:\n{}",
             s.stack.github.describe()
         );
-        outs.push((block, out));
-    }
+
+        // An interactive bash (a terminal opened in the workspace) holds the
+        // current token, through the ~/.bashrc line of --shell-init; without
+        // its rc files, the stale one.
+        let held = |rc: bool| {
+            let file = s.ws.path().join("interactive-token");
+            let mut c = s.ws.command("bash");
+            if !rc {
+                c.arg("--norc");
+            }
+            c.args(["-ic", "printf %s \"$GITHUB_TOKEN\" > \"$1\"", "bash"])
+                .arg(&file)
+                .current_dir(&s.ws.home);
+            let out = s.ws.run(c, "");
+            assert_eq!(out.code(), 0, "bash -ic: {out:?}");
+            let token = std::fs::read_to_string(&file).unwrap();
+            std::fs::remove_file(&file).unwrap();
+            token
+        };
+        assert_eq!(held(true), s.current(), "bash -i after --shell-init");
+        assert_eq!(held(false), s.stale, "bash --norc -i");
+    });
 
     // The entrypoint configured git and linked the proxy where it installed.
     let link = s.bin.join("gh");

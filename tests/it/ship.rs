@@ -97,7 +97,7 @@ fn bash_completes_the_options_of_a_subcommand() {
 // With --binary, install.sh installs the binary cargo built for these tests
 // instead of building the static release one: the same script, in seconds.
 
-const INSTALLED: [(&str, u32); 5] = [
+const INSTALLED: [(&str, u32); 8] = [
     ("bin/molecule-git-token-helper", 0o755),
     ("share/man/man1/molecule-git-token-helper.1", 0o644),
     (
@@ -109,6 +109,9 @@ const INSTALLED: [(&str, u32); 5] = [
         "share/fish/vendor_completions.d/molecule-git-token-helper.fish",
         0o644,
     ),
+    ("share/molecule-git-token-helper/env.bash", 0o644),
+    ("share/molecule-git-token-helper/env.zsh", 0o644),
+    ("share/molecule-git-token-helper/env.fish", 0o644),
 ];
 
 fn install_sh() -> String {
@@ -183,9 +186,21 @@ fn install_puts_every_file_in_place_and_uninstall_removes_exactly_those() {
         env!("CARGO_MANIFEST_DIR")
     );
     assert_eq!(man_page, std::fs::read_to_string(checked_in).unwrap());
-    for (shell, (file, _)) in SHELLS.iter().zip(&INSTALLED[2..]) {
+    for (shell, (file, _)) in SHELLS.iter().zip(&INSTALLED[2..5]) {
         let installed = std::fs::read_to_string(prefix.join(file)).unwrap();
         assert_eq!(installed, ws.helper(&["completions", shell], "").stdout);
+    }
+    // The shell-init scripts run the installed binary, named by its path.
+    for (shell, (file, _)) in SHELLS.iter().zip(&INSTALLED[5..]) {
+        let installed = std::fs::read_to_string(prefix.join(file)).unwrap();
+        let mut c = ws.command(prefix.join(INSTALLED[0].0));
+        c.args(["shell-init", shell]);
+        assert_eq!(installed, ws.run(c, "").stdout);
+        let bin = prefix.join(INSTALLED[0].0).display().to_string();
+        assert!(
+            installed.lines().next().unwrap().contains(&bin),
+            "{installed}"
+        );
     }
     let mut run_installed = ws.command(prefix.join(INSTALLED[0].0));
     run_installed.arg("--version");
@@ -252,7 +267,7 @@ fn fake_helper(ws: &Workspace) -> std::path::PathBuf {
             "#!/bin/sh\n\
              case $1 in\n\
              --version) echo 'fake 1' ;;\n\
-             completions) echo \"# $2\" ;;\n\
+             completions|shell-init) echo \"# $2\" ;;\n\
              *) echo \"$0 $*\" >> '{}' ;;\n\
              esac\n",
             log.display()

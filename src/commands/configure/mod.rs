@@ -44,6 +44,7 @@ mod conditional;
 pub mod gh_link;
 mod location;
 mod plan;
+pub mod shell_rc;
 
 use anyhow::{Result, bail};
 
@@ -53,7 +54,8 @@ use crate::git::helpers::{Line, classify, helper_line};
 use crate::git::version;
 use crate::settings::{HelperFlags, Route, Settings};
 pub use location::Location;
-use location::{program_path, same_file};
+pub use location::program_path;
+use location::same_file;
 use plan::{HostPlan, block_entries, our_key, plan_host};
 
 /// `configure`: for each served host, the block described in the module

@@ -104,31 +104,27 @@ fn variables(settings: &Settings, token: Option<&Token>, proxy: bool, checks: &m
         checks.push(check(
             "gh-env",
             Mark::Ok,
-            format!("{} hold the current token", set.join(", ")),
+            format!(
+                "{} hold the current token{}",
+                set.join(", "),
+                super::shell::here(super::shell::parent_shell().as_deref())
+            ),
         ));
         return;
     }
-    let (names, verb, it) = match stale.as_slice() {
-        [one] => (one.to_string(), "holds", "it"),
-        more => (more.join(", "), "hold", "them"),
+    let (names, verb) = match stale.as_slice() {
+        [one] => (one.to_string(), "holds"),
+        more => (more.join(", "), "hold"),
     };
-    let fix = if proxy {
-        format!(
-            "gh on PATH is the proxy, which replaces {it}, but other programs get the stale \
-             token: unset {}",
-            stale.join(" ")
-        )
-    } else {
-        format!(
-            "gh uses {it} before its own login and fails with HTTP 401 once the token dies: run \
-             configure --gh-proxy, or unset {}",
-            stale.join(" ")
-        )
-    };
+    let shell = super::shell::parent_shell();
     checks.push(check(
         "gh-env",
         Mark::Warn,
-        format!("{names} {verb} a token other than the current one; {fix}"),
+        format!(
+            "{names} {verb} a token other than the current one{}: {}",
+            super::shell::here(shell.as_deref()),
+            super::shell::fix(shell.as_deref(), &stale, proxy)
+        ),
     ));
 }
 

@@ -21,6 +21,7 @@ mod probe;
 mod probe_github;
 mod redact;
 mod render;
+mod shell;
 
 use crate::error::{Error, Result};
 use crate::settings::{ApiUrl, Route, Settings};
