@@ -7,9 +7,14 @@
 # Prints, from one run:
 #   - warm `get` (token in the cache) median next to `git credential-store
 #     --file F get` on the same input (git's own C helper), and their ratio;
+#   - warm `get` of a request with a path (`path=molecule-ai/app.git`, as git
+#     sends it with useHttpPath: the owner's entry, here today's platform's
+#     default entry) next to the same request without one, and their ratio;
 #   - `gh --version` through the gh proxy (warm cache) next to gh alone,
 #     and the proxy's own cost: the proxy execing a no-op `gh` (true)
 #     next to that no-op alone, since gh's start varies by more than it;
+#     and that no-op through the proxy inside a clone (the owner read from
+#     its .git/config) next to outside any repository;
 #   - the per-prompt cost of shell-init (warm cache): `env --shell bash
 #     --hook` next to a warm `get`, and bash's whole prompt hook (a
 #     subshell, the exec, the eval) next to the same bash running a warm
@@ -52,7 +57,7 @@ while [ $# -gt 0 ]; do
     case $1 in
         --rounds) rounds=$2; shift 2 ;;
         --runs) runs=$2; shift 2 ;;
-        -h|--help) sed -n '2,43s/^# \{0,1\}//p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,50s/^# \{0,1\}//p' "$0"; exit 0 ;;
         *) echo "bench/run.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
     esac
 done
@@ -157,6 +162,24 @@ done
 warm_ours=$(median "$work/warm.ours"); warm_store=$(median "$work/warm.store")
 warm_ratio=$(median "$work/warm.ratio")
 
+echo "warm get with a path vs without: $rounds rounds of $runs runs ..." >&2
+printf 'protocol=https\nhost=github.com\npath=molecule-ai/app.git\n\n' > "$work/input-path"
+"$bin" get < "$work/input-path" | grep -q '^password=' || { echo "bench: warm get with a path gave no password" >&2; exit 1; }
+: > "$work/path.with"; : > "$work/path.without"; : > "$work/path.ratio"
+for r in $(seq "$rounds"); do
+    if [ $((r % 2)) = 1 ]; then
+        hf "$work/p.csv" "$bin get < $work/input-path" "$bin get < $work/input"
+        w=$(col_median "$work/p.csv" 1); n=$(col_median "$work/p.csv" 2)
+    else
+        hf "$work/p.csv" "$bin get < $work/input" "$bin get < $work/input-path"
+        n=$(col_median "$work/p.csv" 1); w=$(col_median "$work/p.csv" 2)
+    fi
+    echo "$w" >> "$work/path.with"; echo "$n" >> "$work/path.without"
+    awk -v w="$w" -v n="$n" 'BEGIN { print w / n }' >> "$work/path.ratio"
+done
+path_with=$(median "$work/path.with"); path_without=$(median "$work/path.without")
+path_ratio=$(median "$work/path.ratio")
+
 echo "gh --version through the proxy vs gh alone: $rounds rounds of $runs runs ..." >&2
 # The proxy is this binary under the name gh; run by its path, it skips
 # itself and execs the gh on PATH, with the token from the (warm) cache.
@@ -189,6 +212,21 @@ for r in $(seq "$rounds"); do
     col_median "$work/n.csv" 1 >> "$work/noop.proxy"; col_median "$work/n.csv" 2 >> "$work/noop.alone"
 done
 noop_proxy=$(median "$work/noop.proxy"); noop_alone=$(median "$work/noop.alone")
+# The owner from the current repository's origin: the no-op through the
+# proxy inside a clone (a .git/config to read) and outside any repository.
+mkdir -p "$work/clone-y/.git" "$work/no-repo"
+printf '[core]\n\tbare = false\n[remote "origin"]\n\turl = https://github.com/orgB/y.git\n\tfetch = +refs/heads/*:refs/remotes/origin/*\n' \
+    > "$work/clone-y/.git/config"
+: > "$work/origin.in"; : > "$work/origin.out"; : > "$work/origin.ratio"
+for r in $(seq "$rounds"); do
+    PATH="$work/noop:$PATH" hf "$work/o.csv" -N \
+        "env -C $work/clone-y $work/proxy/gh --version" "env -C $work/no-repo $work/proxy/gh --version"
+    i=$(col_median "$work/o.csv" 1); o=$(col_median "$work/o.csv" 2)
+    echo "$i" >> "$work/origin.in"; echo "$o" >> "$work/origin.out"
+    awk -v i="$i" -v o="$o" 'BEGIN { print i / o }' >> "$work/origin.ratio"
+done
+origin_in=$(median "$work/origin.in"); origin_out=$(median "$work/origin.out")
+origin_ratio=$(median "$work/origin.ratio")
 
 echo "the per-prompt cost of shell-init vs a warm get: $rounds rounds ..." >&2
 "$bin" shell-init bash > "$work/env.bash"
@@ -365,11 +403,17 @@ binary:  $bin ($linkage)
 warm get                     $(ms "$warm_ours")   (median of $rounds rounds × $runs runs)
 git credential-store get     $(ms "$warm_store")
   ratio (ours / store)       $(awk -v r="$warm_ratio" 'BEGIN { printf "%.3f×", r }')   (goal ≤ 1.10×)
+warm get, request with a path  $(ms "$path_with")   (owner molecule-ai, today's platform: its default entry)
+warm get, no path            $(ms "$path_without")
+  ratio (path / no path)     $(awk -v r="$path_ratio" 'BEGIN { printf "%.3f×", r }')   (goal ≤ 1.00×, within noise)
 gh --version via the proxy   $(ms "$gh_proxy")   (warm cache; median of $rounds rounds × $runs runs)
 gh --version alone           $(ms "$gh_alone")
   ratio (proxy / alone)      $(awk -v r="$gh_ratio" 'BEGIN { printf "%.3f×", r }'), $(ms "$(awk -v p="$gh_proxy" -v a="$gh_alone" 'BEGIN { print p - a }')") added   (goal ≤ about 1 ms)
 no-op gh via the proxy       $(ms "$noop_proxy")   (the proxy's own cost: $(ms "$(awk -v p="$noop_proxy" -v a="$noop_alone" 'BEGIN { print p - a }')") over the no-op alone)
 no-op gh alone               $(ms "$noop_alone")
+no-op gh via the proxy, in a clone     $(ms "$origin_in")   (the owner read from .git/config)
+no-op gh via the proxy, no repository  $(ms "$origin_out")
+  ratio (clone / none)       $(awk -v r="$origin_ratio" 'BEGIN { printf "%.3f×", r }'), $(ms "$(awk -v i="$origin_in" -v o="$origin_out" 'BEGIN { print i - o }')") for reading the origin
 env --shell bash --hook      $(ms "$env_ours")   (warm; the exec a prompt costs; median of $rounds rounds × $runs runs)
 warm get, same rounds        $(ms "$env_get")
   ratio (env / get)          $(awk -v r="$env_ratio" 'BEGIN { printf "%.3f×", r }')

@@ -30,6 +30,10 @@ Options:
   --expires-in SECS    token lifetime in seconds, may be negative (default 3600)
   --status CODE        answer every authorised token request with this status
   --delay-ms MS        delay every reply by MS milliseconds
+  --owner ORG          serve ORG's GitHub App installation (repeatable): a token
+                       per owner for ?owner=ORG, with \"owner\" in the answer;
+                       404 for an owner not listed; no query: the first ORG's.
+                       Without --owner the query is ignored (today's platform)
   --port-file PATH     once listening, write the port number to PATH (atomically)
   --quiet              no per-request log line on stderr
   -h, --help           print this help
@@ -40,6 +44,7 @@ struct Own {
     expires_in: i64,
     status: Option<u16>,
     delay_ms: Option<u64>,
+    owners: Vec<String>,
 }
 
 fn own_option(own: &mut Own, option: &str, args: &mut Args) -> Result<bool, String> {
@@ -53,6 +58,17 @@ fn own_option(own: &mut Own, option: &str, args: &mut Args) -> Result<bool, Stri
             own.status = Some(code);
         }
         "--delay-ms" => own.delay_ms = Some(args.number(option)?),
+        "--owner" => {
+            let owner = args.value(option)?;
+            let valid = (1..=39).contains(&owner.len())
+                && owner
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-');
+            if !valid {
+                return Err(format!("invalid owner {owner:?} (a GitHub login)"));
+            }
+            own.owners.push(owner);
+        }
         _ => return Ok(false),
     }
     Ok(true)
@@ -63,12 +79,15 @@ fn main() -> ExitCode {
         expires_in: 3600,
         status: None,
         delay_ms: None,
+        owners: Vec::new(),
     };
     let parsed = common::parse(std::env::args().skip(1), 8080, "bearer", own, own_option);
     common::main("mock-platform", USAGE, parsed, |options| {
         let mock = MockPlatform::start_on(options.port, &options.secret)?;
         mock.set_log(!options.quiet);
         mock.set_expires_in(options.own.expires_in);
+        let owners: Vec<&str> = options.own.owners.iter().map(String::as_str).collect();
+        mock.set_owners(&owners);
         let mut reply = match options.own.status {
             Some(code) => Reply::Status {
                 code,

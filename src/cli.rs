@@ -12,6 +12,7 @@ use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 
 use crate::commands::configure::Location;
 use crate::commands::{Action, env, gh_login, shell_init, status};
+use crate::owner::Owner;
 use crate::settings::{self, ApiUrl, Flags};
 
 const ABOUT: &str = "Serve git, gh and scripts a fresh GitHub App installation token from the \
@@ -483,6 +484,10 @@ pub struct EnvArgs {
     /// (shell-init's hook) After a failure is reported, stay quiet until a success or an hour
     #[arg(long, hide = true)]
     pub hook: bool,
+
+    /// The token of OWNER's GitHub App installation, as fetch-token --owner
+    #[arg(long, value_name = "OWNER", value_parser = parse_owner)]
+    pub owner: Option<Owner>,
 }
 
 /// The shells `env` writes for.
@@ -533,6 +538,22 @@ pub struct FetchTokenArgs {
     /// and for a secret host)
     #[arg(long)]
     pub json: bool,
+
+    /// The token of OWNER's GitHub App installation (an organisation or user login), from a
+    /// platform that mints per owner; a platform that ignores owners gives its one token
+    /// [default: the platform's default installation]
+    #[arg(long, value_name = "OWNER", value_parser = parse_owner)]
+    pub owner: Option<Owner>,
+}
+
+/// A `--owner` value: a GitHub login (letters, digits, hyphens, at most 39).
+fn parse_owner(value: &str) -> Result<Owner, String> {
+    Owner::parse(value).ok_or_else(|| {
+        format!(
+            "{value:?} is not a GitHub login (letters, digits and hyphens, at most {})",
+            crate::owner::MAX_LOGIN
+        )
+    })
 }
 
 #[derive(Debug, Args)]
@@ -552,6 +573,10 @@ pub struct GhLoginArgs {
 
 #[derive(Debug, Args)]
 pub struct ExecArgs {
+    /// The token of OWNER's GitHub App installation, as fetch-token --owner
+    #[arg(long, value_name = "OWNER", value_parser = parse_owner)]
+    pub owner: Option<Owner>,
+
     /// The command and its arguments, after `--`
     #[arg(
         value_name = "CMD",
@@ -603,7 +628,9 @@ impl Cli {
             Command::Get => Action::Get,
             Command::Store => Action::Store,
             Command::Erase => Action::Erase,
-            Command::FetchToken(FetchTokenArgs { host, json }) => Action::FetchToken { host, json },
+            Command::FetchToken(FetchTokenArgs { host, json, owner }) => {
+                Action::FetchToken { host, json, owner }
+            }
             Command::GhLogin(GhLoginArgs {
                 hostname,
                 gh,
@@ -613,7 +640,7 @@ impl Cli {
                 gh,
                 force,
             }),
-            Command::Exec(ExecArgs { command }) => Action::Exec { command },
+            Command::Exec(ExecArgs { owner, command }) => Action::Exec { command, owner },
             Command::Configure(ConfigureCommand {
                 location,
                 gh_proxy,
@@ -623,13 +650,19 @@ impl Cli {
                 gh_proxy,
                 shell_init,
             },
-            Command::Env(EnvArgs { shell, json, hook }) => Action::Env {
+            Command::Env(EnvArgs {
+                shell,
+                json,
+                hook,
+                owner,
+            }) => Action::Env {
                 syntax: match (json, shell) {
                     (true, _) => env::Syntax::Json,
                     (false, EnvShell::Fish) => env::Syntax::Fish,
                     (false, _) => env::Syntax::Sh,
                 },
                 hook,
+                owner,
             },
             Command::ShellInit(ShellInitArgs { shell }) => Action::ShellInit(match shell {
                 Shell::Bash => shell_init::Shell::Bash,

@@ -2,15 +2,17 @@
 //! --gh-proxy` and `status`: the variables gh reads a token from and the rule
 //! for which of them get the platform's token; the `gh`s on PATH and whether
 //! one is this program (the proxy's link); where `gh-login` keeps what it
-//! last gave gh.
+//! last gave gh; whose installation's token a gh command gets.
 
-use std::ffi::OsStr;
+use std::ffi::{OsStr, OsString};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use crate::git::repo::origin_url;
+use crate::owner::Owner;
 use crate::secret::Secret;
-use crate::settings::Settings;
+use crate::settings::{Route, Settings};
 
 /// The name the proxy answers to.
 pub const GH: &str = "gh";
@@ -51,6 +53,57 @@ pub fn set_gh_token(command: &mut Command, settings: &Settings, token: &Secret) 
     for name in gh_token_variables(settings) {
         command.env(name, token.expose());
     }
+}
+
+/// Where gh's command will work, as gh itself decides it: its `-R`/`--repo`
+/// argument, else `GH_REPO`, else the current directory's repository.
+pub struct GhContext<'a> {
+    /// gh's arguments, without argv[0].
+    pub args: &'a [OsString],
+    pub gh_repo: Option<&'a OsStr>,
+    pub cwd: Option<&'a Path>,
+    /// `GIT_DIR`, when set.
+    pub git_dir: Option<&'a Path>,
+}
+
+/// The owner whose installation's token gh gets: from `-R`/`--repo
+/// [HOST/]OWNER/REPO`, else `GH_REPO`, else the `origin` remote of the
+/// repository the current directory is in (its config file read, git not
+/// run), when that names a served platform host. The first of these that is
+/// present decides; `None` (no owner, or not a valid login): the default
+/// token.
+pub fn gh_owner(settings: &Settings, context: &GhContext<'_>) -> Option<Owner> {
+    let serves = |host: &str| settings.route(host) == Route::Platform;
+    if let Some(repo) = repo_argument(context.args) {
+        return Owner::from_repo_arg(&repo.to_string_lossy(), &serves);
+    }
+    if let Some(repo) = context.gh_repo.filter(|r| !r.is_empty()) {
+        return Owner::from_repo_arg(&repo.to_string_lossy(), &serves);
+    }
+    let url = origin_url(context.cwd?, context.git_dir)?;
+    Owner::from_remote_url(&url, &serves)
+}
+
+/// The value of gh's `-R`/`--repo` (`-R X`, `-RX`, `--repo X`,
+/// `--repo=X`), before any `--`.
+fn repo_argument(args: &[OsString]) -> Option<OsString> {
+    let mut args = args.iter();
+    while let Some(arg) = args.next() {
+        let bytes = arg.as_encoded_bytes();
+        if bytes == b"--" {
+            return None;
+        }
+        if bytes == b"-R" || bytes == b"--repo" {
+            return args.next().cloned();
+        }
+        if let Some(value) = arg.to_str().and_then(|a| {
+            a.strip_prefix("--repo=")
+                .or_else(|| a.strip_prefix("-R").filter(|v| !v.is_empty()))
+        }) {
+            return Some(value.into());
+        }
+    }
+    None
 }
 
 /// This program's file, to tell it apart from the other `gh`s on PATH.
@@ -201,5 +254,54 @@ mod tests {
         assert_eq!(rule("GitHub.com,ghe.corp.example"), ALL_VARIABLES);
         // A port makes it another host: not github.com.
         assert_eq!(rule("github.com:8443"), ENTERPRISE_VARIABLES);
+    }
+
+    #[test]
+    fn the_owner_of_a_gh_command() {
+        let env = |name: &str| match name {
+            "XDG_RUNTIME_DIR" => Some("/run/user/7".into()),
+            _ => None,
+        };
+        let settings = resolve(&Flags::default(), &env).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let repo = dir.path().join("clone");
+        std::fs::create_dir_all(repo.join(".git")).unwrap();
+        std::fs::write(
+            repo.join(".git/config"),
+            "[remote \"origin\"]\n\turl = https://github.com/orgB/y.git\n",
+        )
+        .unwrap();
+        let owner = |args: &[&str], gh_repo: Option<&str>, cwd: &Path| {
+            let args: Vec<OsString> = args.iter().map(OsString::from).collect();
+            let context = GhContext {
+                args: &args,
+                gh_repo: gh_repo.map(OsStr::new),
+                cwd: Some(cwd),
+                git_dir: None,
+            };
+            gh_owner(&settings, &context).map(|o| o.to_string())
+        };
+        let orgb = Some("orgB".to_string());
+        let orga = Some("orgA".to_string());
+        assert_eq!(owner(&["pr", "list"], None, &repo), orgb);
+        assert_eq!(owner(&["pr", "list"], None, &repo.join(".git")), orgb);
+        assert_eq!(owner(&["pr", "list", "-R", "orgA/x"], None, &repo), orga);
+        assert_eq!(owner(&["pr", "list", "-RorgA/x"], None, &repo), orga);
+        assert_eq!(owner(&["pr", "list", "--repo=orgA/x"], None, &repo), orga);
+        assert_eq!(
+            owner(&["--repo", "github.com/orgA/x", "pr"], None, &repo),
+            orga
+        );
+        assert_eq!(owner(&["pr", "list"], Some("orgA/x"), &repo), orga);
+        // -R wins over GH_REPO, as in gh.
+        assert_eq!(owner(&["-R", "orgB/x"], Some("orgA/x"), &repo), orgb);
+        // Another host's repository, or no repository: the default token.
+        assert_eq!(owner(&["-R", "gitlab.com/orgA/x"], None, &repo), None);
+        assert_eq!(owner(&["api", "user"], None, dir.path()), None);
+        // After `--` it is the command's argument, not gh's.
+        assert_eq!(
+            owner(&["api", "--", "-R", "orgA/x"], None, dir.path()),
+            None
+        );
     }
 }

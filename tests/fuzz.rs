@@ -40,7 +40,7 @@ use molecule_git_token_helper::git::protocol::{
 use molecule_git_token_helper::git::url;
 use molecule_git_token_helper::secret::{self, Secret};
 use molecule_git_token_helper::token;
-use molecule_git_token_helper::token::platform::decode;
+use molecule_git_token_helper::token::answer::decode;
 
 /// 2026-11-23T12:34:56Z, a realistic "now".
 const NOW: i64 = 1_795_437_296;

@@ -226,6 +226,52 @@ Every 10 minutes it checks an unchanged login with one
 .BR "gh api \-\-hostname HOST rate_limit" ;
 on HTTP 401 (a token revoked before it expires) it drops the token from the
 cache and logs gh in with a fresh one, with one warning line.
+.SH OWNERS
+A GitHub App is installed per account (organisation or user), and each
+installation's token serves only that account's repositories.
+A platform that mints per owner is asked
+.RB "GET .../admin/github\-installation\-token?owner=" OWNER
+and answers with
+.B owner
+in its JSON; one that ignores the query (today's platform) gives one token
+for every owner, and the helper then asks once per token life, as before.
+An owner without an installation (HTTP 404) falls through to the next git
+helper, for that owner only.
+.PP
+The owner is chosen the same way everywhere, and must be a GitHub login
+(letters, digits and hyphens, at most 39); anything else means "the default
+token":
+.TP
+.B git
+the first segment of the repository's path:
+.B configure
+turns on
+.B credential.https://HOST/.useHttpPath
+for platform hosts (not secret hosts), so that git sends
+.BR path= .
+git then no longer matches a stored credential without a path against the
+request, so the kept fallback helpers get the request without
+.BR path= ;
+a helper that configure did not wrap (in a repository's own config) gets the
+path, and
+.B status
+says so.
+.TP
+.B gh (the proxy)
+.BR \-R / \-\-repo " OWNER/REPO" ,
+else
+.BR GH_REPO ,
+else the
+.B origin
+remote of the repository the current directory is in (its config file is
+read; git is not run).
+.TP
+.BR "fetch\-token" ", " exec ", " env
+.B \-\-owner
+.IR OWNER .
+.TP
+.B gh\-login
+the default token (gh keeps one login per host).
 .SH "SHELLS AND BASH_ENV"
 Everything else that reads the variables (curl, scripts, the
 .B bash \-c
@@ -789,6 +835,7 @@ mod tests {
             "DESCRIPTION",
             "OPTIONS",
             "COMMANDS",
+            "OWNERS",
             "ENVIRONMENT",
             "FILES",
             "EXIT STATUS",

@@ -12,6 +12,7 @@ use anyhow::anyhow;
 use crate::diag::debug;
 use crate::error::Result;
 use crate::git::protocol::{self, Request, TOKEN_USERNAME};
+use crate::owner::Owner;
 use crate::settings::{Route, SecretHost, Settings};
 use crate::token;
 
@@ -59,14 +60,20 @@ pub fn answer(settings: &Settings, request: &Request) -> Result<Answer> {
         Err(why) => return Ok(Answer::NotOurs(why)),
         Ok(Route::Secret(secret)) => secret,
         Ok(Route::Platform | Route::NotServed) => {
-            let served = token::serve(settings)?;
+            let owner = request_owner(request);
+            let served = token::serve_for(settings, owner.as_ref())?;
             debug!(
-                "get: answering with the token {}",
+                "get: answering with the token {} ({})",
                 if served.from_cache {
                     "from the cache"
                 } else {
                     "just fetched"
-                }
+                },
+                owner
+                    .as_ref()
+                    .map_or("no owner in the request".to_string(), |o| {
+                        format!("owner {o}")
+                    })
             );
             let token = served.token;
             return Ok(Answer::Credential(protocol::credential_response(
@@ -77,6 +84,13 @@ pub fn answer(settings: &Settings, request: &Request) -> Result<Answer> {
         }
     };
     secret_answer(settings, secret, request)
+}
+
+/// The owner of the repository git asks for: the first segment of `path=`
+/// (git sends it for platform hosts, where configure turns on
+/// `useHttpPath`), when it is a GitHub login; else unknown.
+pub fn request_owner(request: &Request) -> Option<Owner> {
+    request.path.as_deref().and_then(Owner::from_git_path)
 }
 
 /// A secret-backed host: the secret from its file, with the username git

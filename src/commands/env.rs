@@ -14,6 +14,7 @@ use std::time::{Duration, SystemTime};
 
 use crate::error::{Error, Result};
 use crate::gh::gh_token_variables;
+use crate::owner::Owner;
 use crate::secret::Secret;
 use crate::settings::Settings;
 use crate::token;
@@ -35,13 +36,14 @@ const WARNED: &str = "shell-warned";
 /// unless a success comes between.
 const WARN_AGAIN_AFTER: Duration = Duration::from_secs(3600);
 
-pub fn run(settings: &Settings, syntax: Syntax, hook: bool) -> Result<()> {
+/// `owner`: whose installation's token (`--owner`; `None`: the default).
+pub fn run(settings: &Settings, syntax: Syntax, hook: bool, owner: Option<&Owner>) -> Result<()> {
     let names = gh_token_variables(settings);
     if names.is_empty() {
         // No platform host that gh reads a variable for: nothing to set.
         return super::write_stdout(render(syntax, &[], None).as_bytes());
     }
-    match token::platform_token(settings) {
+    match token::platform_token_for(settings, owner) {
         Ok(token) => {
             if hook {
                 forget_warning(settings);

@@ -7,15 +7,17 @@ use std::process::Command;
 
 use crate::error::Error;
 use crate::gh::set_gh_token;
+use crate::owner::Owner;
 use crate::settings::Settings;
 use crate::token;
 
-/// Become `command` (program and arguments); returns only on failure.
-pub fn run(settings: &Settings, command: &[OsString]) -> Error {
+/// Become `command` (program and arguments) with `owner`'s token (`None`:
+/// the default installation's); returns only on failure.
+pub fn run(settings: &Settings, command: &[OsString], owner: Option<&Owner>) -> Error {
     let Some((program, rest)) = command.split_first() else {
         return Error::Usage("exec needs a command after --".into());
     };
-    let token = match token::platform_token(settings) {
+    let token = match token::platform_token_for(settings, owner) {
         Ok(token) => token,
         Err(e) => return e.into(),
     };

@@ -33,8 +33,15 @@
 //! its process group after [`ERASE_CHECK_TIMEOUT`]: a helper that would ask
 //! someone (Git Credential Manager's sign-in) holds nothing to erase.
 //! Everything else, and `get` always, is
-//! passed on: the request bytes verbatim on the helper's stdin, its stdout
-//! and exit status back to git. The request is read bounded (64 KiB).
+//! passed on: the request bytes verbatim on the helper's stdin (but for
+//! `path=`, below), its stdout and exit status back to git. The request is
+//! read bounded (64 KiB).
+//!
+//! `path=` is taken out of every request but a secret host's: configure
+//! turns on `useHttpPath` for platform hosts, so that this helper learns
+//! the repository's owner, and git's `credential_match` does not match a
+//! stored entry without a path (the operator's PAT in `store`) against a
+//! request with one. The kept helpers get the request they got before.
 
 use std::ffi::OsStr;
 use std::io::{Read, Write};
@@ -86,6 +93,24 @@ fn is_served_secret(settings: Option<&Settings>, request: &Request) -> bool {
     token::secret_host_token(settings, secret).is_ok_and(|s| s == *password)
 }
 
+/// Is `request` for a secret-backed host (whose requests keep their path:
+/// configure does not turn `useHttpPath` on for them)?
+fn is_secret_host(settings: Option<&Settings>, request: &Request) -> bool {
+    let (Some(settings), Some(host)) = (settings, request.host.as_deref()) else {
+        return false;
+    };
+    matches!(settings.route(host), Route::Secret(_))
+}
+
+/// The request's lines without its `path=` lines.
+pub fn without_path(raw: &[u8]) -> Vec<u8> {
+    raw.split_inclusive(|&b| b == b'\n')
+        .filter(|line| !line.starts_with(b"path="))
+        .flatten()
+        .copied()
+        .collect()
+}
+
 /// Why `operation` of `request` is withheld from the kept helper, or `None`
 /// when it is passed on.
 pub fn withheld(operation: &OsStr, request: &Request) -> Option<&'static str> {
@@ -124,6 +149,12 @@ fn run_with(
         );
         return Ok(0);
     }
+    let raw = if request.path.is_some() && !is_secret_host(settings, &request) {
+        debug!("fallback: passing the request on without its path");
+        without_path(&raw)
+    } else {
+        raw
+    };
     // An erase without a password (nothing to compare) is passed on.
     let rejected = request.password.as_ref().filter(|_| op == "erase");
     if let Some(password) = rejected
@@ -258,6 +289,17 @@ mod tests {
 
     fn request(text: &str) -> Request {
         protocol::read_request(text.as_bytes()).unwrap()
+    }
+
+    #[test]
+    fn the_path_is_taken_out_and_nothing_else() {
+        let raw = b"protocol=https\nhost=github.com\npath=orgA/x.git\nusername=op\n\n";
+        assert_eq!(
+            without_path(raw),
+            b"protocol=https\nhost=github.com\nusername=op\n\n"
+        );
+        let no_path = b"protocol=https\nhost=h\nwwwauth[]=Basic realm=\"path=x\"\n";
+        assert_eq!(without_path(no_path), no_path);
     }
 
     #[test]

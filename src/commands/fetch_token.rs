@@ -1,13 +1,21 @@
-//! `fetch-token [HOST] [--json]` (and its old name `_fetch_token`).
+//! `fetch-token [HOST] [--json] [--owner OWNER]` (and its old name
+//! `_fetch_token`).
 
 use anyhow::anyhow;
 
 use crate::error::Result;
+use crate::owner::Owner;
 use crate::settings::{Route, Settings};
 use crate::token::{self, Token, format_rfc3339};
 
-/// `host`: which served host's token (default: the first platform host).
-pub fn run(settings: &Settings, host: Option<&str>, json: bool) -> Result<()> {
+/// `host`: which served host's token (default: the first platform host);
+/// `owner`: which installation's (a secret host has one secret: ignored).
+pub fn run(
+    settings: &Settings,
+    host: Option<&str>,
+    json: bool,
+    owner: Option<&Owner>,
+) -> Result<()> {
     let token = match host {
         Some(host) => match settings.route(host) {
             // A secret-backed host: its secret, which has no expiry.
@@ -15,7 +23,7 @@ pub fn run(settings: &Settings, host: Option<&str>, json: bool) -> Result<()> {
                 secret: token::secret_host_token(settings, secret)?,
                 expires_at: None,
             },
-            Route::Platform => token::platform_token(settings)?,
+            Route::Platform => token::platform_token_for(settings, owner)?,
             Route::NotServed => {
                 return Err(anyhow!(
                     "{} is not a served host (serving {}; add it with --host or \
@@ -26,7 +34,7 @@ pub fn run(settings: &Settings, host: Option<&str>, json: bool) -> Result<()> {
                 .into());
             }
         },
-        None => token::platform_token(settings)?,
+        None => token::platform_token_for(settings, owner)?,
     };
     let mut out = if json {
         // A struct, not json!{}, so the keys keep the contract's order.

@@ -7,6 +7,10 @@
 //! token, whatever the environment held: gh reads those before its own
 //! login, and a workspace's hold the stale token of its start.
 //!
+//! The token is that of the installation of the repository gh will work on
+//! (`gh::gh_owner`: `-R`/`--repo`, `GH_REPO`, or the current repository's
+//! `origin`), else the default one.
+//!
 //! Settings come from the environment only (gh's arguments are gh's). The
 //! warm path is the token engine's: one small cache file, no runtime, no
 //! HTTP client. When no token can be had, one stderr line says why and gh
@@ -19,7 +23,9 @@ use std::process::Command;
 
 use crate::diag::{self, debug, io_reason};
 use crate::error::Error;
-use crate::gh::{GH, ThisProgram, gh_on_path, gh_token_variables, set_gh_token};
+use crate::gh::{
+    GH, GhContext, ThisProgram, gh_on_path, gh_owner, gh_token_variables, set_gh_token,
+};
 use crate::settings::{self, Flags};
 use crate::token;
 
@@ -126,11 +132,26 @@ pub fn run(argv: &[OsString]) -> Error {
     match settings::resolve(&Flags::default(), &env) {
         Ok(settings) => {
             diag::set_verbose(settings.verbose);
-            match token::platform_token(&settings) {
+            let cwd = std::env::current_dir().ok();
+            let gh_repo = env("GH_REPO");
+            let git_dir = env("GIT_DIR").map(std::path::PathBuf::from);
+            let context = GhContext {
+                args: argv.get(1..).unwrap_or_default(),
+                gh_repo: gh_repo.as_deref(),
+                cwd: cwd.as_deref(),
+                git_dir: git_dir.as_deref(),
+            };
+            let owner = gh_owner(&settings, &context);
+            match token::platform_token_for(&settings, owner.as_ref()) {
                 Ok(token) => {
                     debug!(
-                        "gh proxy: running {} with a fresh token in {}",
+                        "gh proxy: running {} with a fresh token of {} in {}",
                         gh.path.display(),
+                        owner
+                            .as_ref()
+                            .map_or("the default installation".to_string(), |o| {
+                                format!("{o}'s installation")
+                            }),
                         gh_token_variables(&settings).join(", ")
                     );
                     set_gh_token(&mut command, &settings, &token.secret);

@@ -20,6 +20,7 @@ use std::path::PathBuf;
 
 use crate::error::{Error, Result};
 use crate::git::stdin;
+use crate::owner::Owner;
 use crate::settings::{Flags, HelperFlags, Settings};
 
 /// What the command line asks for, resolved from clap's parse by `cli.rs`.
@@ -35,12 +36,15 @@ pub enum Action {
     FetchToken {
         host: Option<String>,
         json: bool,
+        /// The installation to ask for (`--owner`); `None`: the default.
+        owner: Option<Owner>,
     },
     /// `gh auth login --with-token` for each platform host (or each named one).
     GhLogin(gh_login::Options),
     /// Become `command` with a fresh token in its environment.
     Exec {
         command: Vec<OsString>,
+        owner: Option<Owner>,
     },
     /// Register the helper in one git config file; with `gh_proxy`, also
     /// link the gh proxy (`Some(None)`: in the default directory).
@@ -53,6 +57,8 @@ pub enum Action {
     Env {
         syntax: env::Syntax,
         hook: bool,
+        /// The installation to ask for (`--owner`); `None`: the default.
+        owner: Option<Owner>,
     },
     /// Print the script that keeps a shell's variables up to date.
     ShellInit(shell_init::Shell),
@@ -86,10 +92,18 @@ pub fn run(action: Action, flags: &Flags, settings: &Settings) -> Result<Exit> {
         Action::Get => credential::get(settings, stdin())?,
         Action::Store => credential::store(stdin())?,
         Action::Erase => credential::erase(settings, stdin())?,
-        Action::FetchToken { host, json } => fetch_token::run(settings, host.as_deref(), json)?,
+        Action::FetchToken { host, json, owner } => {
+            fetch_token::run(settings, host.as_deref(), json, owner.as_ref())?
+        }
         Action::GhLogin(options) => gh_login::run(settings, &options)?,
-        Action::Exec { command } => return Err(exec::run(settings, &command)),
-        Action::Env { syntax, hook } => env::run(settings, syntax, hook)?,
+        Action::Exec { command, owner } => {
+            return Err(exec::run(settings, &command, owner.as_ref()));
+        }
+        Action::Env {
+            syntax,
+            hook,
+            owner,
+        } => env::run(settings, syntax, hook, owner.as_ref())?,
         Action::ShellInit(shell) => shell_init::run(shell, &HelperFlags::new(flags, settings)?)?,
         Action::Configure {
             location,

@@ -5,6 +5,7 @@
 pub mod config;
 pub mod helpers;
 pub mod protocol;
+pub mod repo;
 pub mod shell;
 pub mod stdin;
 pub mod url;

@@ -3,7 +3,14 @@
 //!
 //! Layout of the cache directory (created 0700):
 //!
-//! - `token`: the entry (0600), a few `key value` lines; see [`Entry`].
+//! - `token`: the default entry (0600), a few `key value` lines; see
+//!   [`Entry`]. It holds the token of a request that named no owner, and
+//!   the token of a platform that ignored the owner asked for (which serves
+//!   every owner: [`Entry::any_owner`]).
+//! - `token@OWNER` (the owner's login in lower case): the entry of one
+//!   owner's installation, from a platform that mints per owner; each entry
+//!   has its own files below (`token@OWNER.lock`, …), so that single flight,
+//!   the refresh window and the failure memory hold per entry.
 //! - `token.lock`: locked exclusively (`flock`) by the one process fetching;
 //!   see [`super::lock`].
 //! - `token.failed`, `token.history`: the failure memory and the record of
@@ -21,184 +28,24 @@ use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Write};
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use crate::diag::io_reason;
-use crate::secret::Secret;
-use crate::token::Token;
+use crate::owner::Owner;
+use crate::token::entry::Entry;
 
 pub const ENTRY_FILE: &str = "token";
 pub const LOCK_FILE: &str = "token.lock";
-const MAGIC: &str = "molecule-git-token-helper cache v1";
 /// The largest file this module reads or writes: an entry holding the
 /// longest token [`crate::secret::validate`] accepts, with room for a long
 /// platform URL. An entry that would be larger is not written (the helper
 /// works uncached), so what is written is always read back.
 const MAX_FILE: u64 = 16 * 1024;
-/// An entry is kept at most this long after its fetch, whatever its
-/// `expires_at` says (a platform clock or bug cannot pin a token for days).
-pub const MAX_AGE: i64 = 3600;
-/// Within the refresh window a re-fetch is tried at most this often.
-pub const REFRESH_INTERVAL: i64 = 30;
 /// Permission bits the cache never gives its directory and files (created
 /// 0700 and 0600): `status` warns about any of them, since the entry holds
 /// the token.
 pub const NOT_PRIVATE: u32 = 0o077;
 /// A directory others may write to is refused: the helper works uncached.
 pub const WRITABLE_BY_OTHERS: u32 = 0o022;
-
-/// What makes an entry ours to serve: the platform and the bearer that got it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Key {
-    pub platform: String,
-    /// SHA-256 of the bearer (domain-separated), in hex: comparing it tells
-    /// a rotated bearer apart without keeping the bearer anywhere.
-    pub bearer_sha256: String,
-}
-
-impl Key {
-    pub fn new(platform_url: &str, bearer: &Secret) -> Key {
-        let mut data = b"molecule-git-token-helper bearer\0".to_vec();
-        data.extend_from_slice(bearer.expose().as_bytes());
-        Key {
-            platform: platform_url.to_string(),
-            bearer_sha256: crate::secret::sha256_hex(&data),
-        }
-    }
-}
-
-/// One cached token.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Entry {
-    pub key: Key,
-    pub secret: Secret,
-    /// Unix seconds; a token without an expiry is never cached.
-    pub expires_at: i64,
-    /// When it was fetched (unix seconds).
-    pub fetched_at: i64,
-    /// When a re-fetch within the refresh window was last tried, if ever.
-    pub refresh_tried_at: Option<i64>,
-}
-
-impl Entry {
-    pub fn token(&self) -> Token {
-        Token {
-            secret: self.secret.clone(),
-            expires_at: Some(self.expires_at),
-        }
-    }
-
-    /// When this entry stops being served: its expiry, or an hour after
-    /// its fetch, whichever comes first.
-    pub fn good_until(&self) -> i64 {
-        self.expires_at.min(self.fetched_at.saturating_add(MAX_AGE))
-    }
-
-    fn encode(&self) -> String {
-        format!(
-            "{MAGIC}\nplatform {}\nbearer-sha256 {}\nfetched {}\nrefresh-tried {}\nexpires {}\ntoken {}\n",
-            self.key.platform,
-            self.key.bearer_sha256,
-            self.fetched_at,
-            self.refresh_tried_at
-                .map_or_else(|| "-".to_string(), |t| t.to_string()),
-            self.expires_at,
-            self.secret.expose(),
-        )
-    }
-
-    /// Parse an entry; `None` for anything that is not one we wrote whole.
-    fn decode(text: &str) -> Option<Entry> {
-        let mut fields = Fields::open(text, MAGIC)?;
-        let key = fields.key()?;
-        let mut field = |name: &str| fields.field(name);
-        let fetched_at = field("fetched")?.parse().ok()?;
-        let refresh_tried_at = match field("refresh-tried")?.as_str() {
-            "-" => None,
-            t => Some(t.parse().ok()?),
-        };
-        let expires_at = field("expires")?.parse().ok()?;
-        let secret = field("token")?;
-        if !fields.done() || crate::secret::validate(&secret).is_err() {
-            return None;
-        }
-        Some(Entry {
-            key,
-            secret: Secret::new(secret),
-            expires_at,
-            fetched_at,
-            refresh_tried_at,
-        })
-    }
-}
-
-/// What to do with an entry, at `now`, for `key`, with a refresh window.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Freshness {
-    /// More than the refresh window left: serve it.
-    Fresh,
-    /// Within the window, but a re-fetch was tried less than 30 s ago:
-    /// serve it without asking the platform.
-    Hold,
-    /// Within the window: try a re-fetch; serve this if that fails.
-    Refresh,
-    /// Another platform or bearer, expired, too old, or from the future.
-    Unusable,
-}
-
-pub fn freshness(entry: &Entry, key: &Key, now: i64, window: Duration) -> Freshness {
-    // Fetched in the future: the clock went back, and how old the entry
-    // really is cannot be known.
-    if entry.key != *key || entry.fetched_at > now {
-        return Freshness::Unusable;
-    }
-    let left = entry.good_until() - now;
-    if left <= 0 {
-        Freshness::Unusable
-    } else if left > window.as_secs() as i64 {
-        Freshness::Fresh
-    } else if entry
-        .refresh_tried_at
-        .is_some_and(|t| now - t < REFRESH_INTERVAL && t <= now)
-    {
-        Freshness::Hold
-    } else {
-        Freshness::Refresh
-    }
-}
-
-/// The `name value` lines of a file this module wrote, after its magic
-/// first line, read in the order they were written.
-pub(crate) struct Fields<'a> {
-    lines: std::str::Split<'a, char>,
-}
-
-impl<'a> Fields<'a> {
-    /// `None` unless `text` is whole (ends with a newline) and starts with `magic`.
-    pub(crate) fn open(text: &'a str, magic: &str) -> Option<Fields<'a>> {
-        let mut lines = text.strip_suffix('\n')?.split('\n');
-        (lines.next()? == magic).then_some(Fields { lines })
-    }
-
-    /// The next line's value, if the line is `name value`.
-    pub(crate) fn field(&mut self, name: &str) -> Option<String> {
-        let line = self.lines.next()?;
-        Some(line.strip_prefix(name)?.strip_prefix(' ')?.to_string())
-    }
-
-    /// The platform and bearer fingerprint that every file starts with.
-    pub(crate) fn key(&mut self) -> Option<Key> {
-        Some(Key {
-            platform: self.field("platform")?,
-            bearer_sha256: self.field("bearer-sha256")?,
-        })
-    }
-
-    /// Nothing follows the last field.
-    pub(crate) fn done(&mut self) -> bool {
-        self.lines.next().is_none()
-    }
-}
 
 /// The current time in unix milliseconds.
 pub fn now_ms() -> i64 {
@@ -208,10 +55,14 @@ pub fn now_ms() -> i64 {
     }
 }
 
-/// The cache directory. Nothing is created until something is written.
+/// One entry's files in the cache directory (the default entry's, or an
+/// owner's). Nothing is created until something is written.
 #[derive(Clone, Debug)]
 pub struct Cache {
     dir: PathBuf,
+    /// The entry's file name, which its other files' names start with:
+    /// `token`, or `token@OWNER`.
+    stem: String,
 }
 
 /// Why the cache cannot be used for a write (the caller works uncached).
@@ -219,10 +70,42 @@ pub struct Cache {
 pub struct Unusable(pub String);
 
 impl Cache {
+    /// The default entry's files in `dir`.
     pub fn new(dir: &Path) -> Cache {
+        Cache::for_owner(dir, None)
+    }
+
+    /// `owner`'s entry's files in `dir` (`None`: the default entry's).
+    pub fn for_owner(dir: &Path, owner: Option<&Owner>) -> Cache {
         Cache {
             dir: dir.to_path_buf(),
+            stem: match owner {
+                Some(owner) => format!("{ENTRY_FILE}@{}", owner.key()),
+                None => ENTRY_FILE.to_string(),
+            },
         }
+    }
+
+    /// The default entry's and every owner's, found by their entry files.
+    pub fn all(dir: &Path) -> Vec<Cache> {
+        let mut owners: Vec<Owner> = std::fs::read_dir(dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|e| {
+                let name = e.file_name().into_string().ok()?;
+                Owner::parse(name.strip_prefix(ENTRY_FILE)?.strip_prefix('@')?)
+            })
+            .collect();
+        owners.sort_by_key(Owner::key);
+        std::iter::once(Cache::new(dir))
+            .chain(owners.iter().map(|o| Cache::for_owner(dir, Some(o))))
+            .collect()
+    }
+
+    /// The owner of this entry (lower case), `None` for the default one.
+    pub fn owner(&self) -> Option<&str> {
+        self.stem.split_once('@').map(|(_, owner)| owner)
     }
 
     /// The directory itself.
@@ -231,11 +114,16 @@ impl Cache {
     }
 
     pub fn entry_path(&self) -> PathBuf {
-        self.dir.join(ENTRY_FILE)
+        self.dir.join(&self.stem)
     }
 
     pub fn lock_path(&self) -> PathBuf {
-        self.dir.join(LOCK_FILE)
+        self.dir.join(self.file_name(".lock"))
+    }
+
+    /// The name of this entry's file with `suffix` (`.failed`, …).
+    pub fn file_name(&self, suffix: &str) -> String {
+        format!("{}{suffix}", self.stem)
     }
 
     /// Read the entry. `Ok(None)` when there is none; `Err` (a reason, for
@@ -313,6 +201,13 @@ impl Cache {
     pub fn write(&self, entry: &Entry) -> Result<(), Unusable> {
         self.ensure_dir()?;
         self.remove_leftovers();
+        self.write_unlocked(entry)
+    }
+
+    /// [`Cache::write`] without its lock held (another entry's fetch
+    /// brought this one's token): leftovers are left to its lock holder.
+    pub fn write_unlocked(&self, entry: &Entry) -> Result<(), Unusable> {
+        self.ensure_dir()?;
         self.replace(&self.entry_path(), &entry.encode(), true)
     }
 
@@ -356,15 +251,17 @@ impl Cache {
         })
     }
 
-    /// Temporary files of writers that were killed mid-write. With the lock
-    /// held nobody else is writing, so every one of them is a leftover.
+    /// Temporary files of this entry's writers that were killed mid-write.
+    /// With its lock held nobody else is writing them, so every one of them
+    /// is a leftover (another entry's are its lock holder's).
     fn remove_leftovers(&self) {
         let Ok(names) = std::fs::read_dir(&self.dir) else {
             return;
         };
+        let prefix = format!(".{}.", self.stem);
         for name in names.flatten().map(|e| e.file_name()) {
             let name = name.to_string_lossy();
-            if name.starts_with(".token.") && name.ends_with(".tmp") {
+            if name.starts_with(&prefix) && name.ends_with(".tmp") {
                 let _ = std::fs::remove_file(self.dir.join(&*name));
             }
         }
@@ -468,6 +365,9 @@ fn euid() -> u32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::secret::Secret;
+    use crate::token::entry::{Freshness, Key, freshness};
+    use std::time::Duration;
 
     const WINDOW: Duration = Duration::from_secs(300);
 
@@ -482,88 +382,46 @@ mod tests {
             expires_at,
             fetched_at,
             refresh_tried_at,
+            any_owner: false,
         }
     }
 
     #[test]
-    fn key_depends_on_platform_and_bearer_and_hides_the_bearer() {
-        let k = key();
-        assert_eq!(k.bearer_sha256.len(), 64);
-        assert!(!k.bearer_sha256.contains("bearer-one"));
-        assert_eq!(k, key());
-        assert_ne!(
-            k,
-            Key::new("http://platform:8080", &Secret::new("bearer-two".into()))
-        );
-        assert_ne!(
-            k,
-            Key::new("http://other:8080", &Secret::new("bearer-one".into()))
-        );
-    }
-
-    #[test]
-    fn entries_round_trip_and_anything_else_is_refused() {
-        let e = entry(1000, 4000, Some(1200));
-        assert_eq!(Entry::decode(&e.encode()), Some(e.clone()));
-        let e = entry(1000, 4000, None);
-        let text = e.encode();
-        assert_eq!(Entry::decode(&text), Some(e));
-        // Truncated at every byte: never a different entry, only none.
-        for cut in 0..text.len() - 1 {
-            assert_eq!(Entry::decode(&text[..cut]), None, "cut at {cut}");
-        }
-        assert_eq!(Entry::decode(&format!("{text}extra\n")), None);
-        assert_eq!(Entry::decode(&text.replace("v1", "v2")), None);
-        assert_eq!(Entry::decode(&text.replace("ghs_cached", "ghs bad")), None);
-        assert_eq!(Entry::decode(&text.replace("4000", "soon")), None);
-        assert_eq!(Entry::decode(""), None);
-    }
-
-    #[test]
-    fn fresh_while_more_than_the_window_is_left() {
-        let k = key();
-        let now = 10_000;
-        let e = entry(now - 60, now + 3000, None);
-        assert_eq!(freshness(&e, &k, now, WINDOW), Freshness::Fresh);
+    fn an_owners_entry_has_files_of_its_own_and_a_key_of_its_own() {
+        let tmp = tempfile::tempdir().unwrap();
+        let orgb = Owner::parse("OrgB").unwrap();
+        let cache = Cache::for_owner(tmp.path(), Some(&orgb));
+        assert_eq!(cache.entry_path(), tmp.path().join("token@orgb"));
+        assert_eq!(cache.lock_path(), tmp.path().join("token@orgb.lock"));
+        assert_eq!(cache.owner(), Some("orgb"));
+        assert_eq!(Cache::new(tmp.path()).owner(), None);
+        let mut e = entry(1000, 4000, None);
+        e.key = key().for_owner(Some(&orgb));
+        cache.write(&e).unwrap();
+        assert_eq!(cache.read(), Ok(Some(e.clone())));
+        assert_eq!(Cache::new(tmp.path()).read(), Ok(None));
+        // Not the default entry's key, nor another owner's.
+        assert_eq!(freshness(&e, &key(), 1000, WINDOW), Freshness::Unusable);
+        let orga = Owner::parse("orgA").unwrap();
         assert_eq!(
-            freshness(&e, &k, now, Duration::from_secs(3000)),
-            Freshness::Refresh
-        );
-    }
-
-    #[test]
-    fn within_the_window_refresh_at_most_every_30_seconds() {
-        let k = key();
-        let now = 10_000;
-        let e = entry(now - 10, now + 60, None);
-        assert_eq!(freshness(&e, &k, now, WINDOW), Freshness::Refresh);
-        let e = entry(now - 10, now + 60, Some(now - 5));
-        assert_eq!(freshness(&e, &k, now, WINDOW), Freshness::Hold);
-        let e = entry(now - 100, now + 60, Some(now - 30));
-        assert_eq!(freshness(&e, &k, now, WINDOW), Freshness::Refresh);
-        // A refresh time in the future (the clock went back) does not hold.
-        let e = entry(now - 100, now + 60, Some(now + 100));
-        assert_eq!(freshness(&e, &k, now, WINDOW), Freshness::Refresh);
-    }
-
-    #[test]
-    fn unusable_when_expired_too_old_or_not_ours() {
-        let now = 10_000;
-        let k = key();
-        assert_eq!(
-            freshness(&entry(now - 100, now, None), &k, now, WINDOW),
+            freshness(&e, &key().for_owner(Some(&orga)), 1000, WINDOW),
             Freshness::Unusable
         );
-        // An hour past the fetch, whatever expires_at says.
-        let old = entry(now - MAX_AGE, now + 86_400, None);
-        assert_eq!(freshness(&old, &k, now, WINDOW), Freshness::Unusable);
-        let nearly = entry(now - MAX_AGE + 200, now + 86_400, None);
-        assert_eq!(freshness(&nearly, &k, now, WINDOW), Freshness::Refresh);
-        let future = entry(now + 1000, now + 3000, None);
-        assert_eq!(freshness(&future, &k, now, WINDOW), Freshness::Unusable);
-        let other = Key::new("http://platform:8080", &Secret::new("rotated".into()));
-        let e = entry(now, now + 3000, None);
-        assert_eq!(freshness(&e, &other, now, WINDOW), Freshness::Unusable);
+        assert_eq!(
+            freshness(&e, &key().for_owner(Some(&orgb)), 1000, WINDOW),
+            Freshness::Fresh
+        );
+        std::fs::write(tmp.path().join("token@not_a_login"), "x").unwrap();
+        std::fs::write(tmp.path().join("token@orgb.failed"), "x").unwrap();
+        let owners: Vec<Option<String>> = Cache::all(tmp.path())
+            .iter()
+            .map(|c| c.owner().map(str::to_string))
+            .collect();
+        assert_eq!(owners, [None, Some("orgb".to_string())]);
+        // A any-owner flag survives the round trip.
+        let mut d = entry(1000, 4000, None);
+        d.any_owner = true;
+        assert_eq!(Entry::decode(&d.encode()), Some(d));
     }
 
     #[test]

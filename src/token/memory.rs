@@ -10,16 +10,25 @@
 //! - `token.history`, what happened, for `status` and the person debugging
 //!   a failed push: the last failure (when, what), how many since the last
 //!   success, and the last time git rejected a token. A few lines, bounded.
+//!
+//! An owner's entry (`token@OWNER`) has its own, `token@OWNER.failed` and
+//! `token@OWNER.history`: an outage or a 404 for one owner says nothing
+//! about another's.
 
 use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::diag::debug;
-use crate::token::cache::{Cache, Fields, Key, Unusable};
+use crate::token::cache::{Cache, Unusable};
+use crate::token::entry::{Fields, Key};
 
+/// The default entry's failure memory; an owner's is `token@OWNER.failed`.
 pub const FAILED_FILE: &str = "token.failed";
+/// The default entry's record; an owner's is `token@OWNER.history`.
 pub const HISTORY_FILE: &str = "token.history";
-const FAILED_MAGIC: &str = "molecule-git-token-helper failure v2";
+const FAILED_SUFFIX: &str = ".failed";
+const HISTORY_SUFFIX: &str = ".history";
+const FAILED_MAGIC: &str = "molecule-git-token-helper failure v3";
 const HISTORY_MAGIC: &str = "molecule-git-token-helper history v1";
 /// A failure's message is cut to this many bytes when it is remembered.
 const MAX_FAILED_MESSAGE: usize = 1024;
@@ -78,9 +87,8 @@ impl Failed {
         let mut message = one_line(&self.message);
         cut(&mut message, MAX_FAILED_MESSAGE);
         format!(
-            "{FAILED_MAGIC}\nplatform {}\nbearer-sha256 {}\nat-ms {}\nkind {}\nstreak {}\nmessage {message}\n",
-            self.key.platform,
-            self.key.bearer_sha256,
+            "{FAILED_MAGIC}\n{}at-ms {}\nkind {}\nstreak {}\nmessage {message}\n",
+            self.key.encode(),
             self.at_ms,
             if self.unavailable {
                 "unavailable"
@@ -118,19 +126,19 @@ impl Failed {
 
 /// The failure memory's path in `cache`.
 pub fn failed_path(cache: &Cache) -> PathBuf {
-    cache.dir().join(FAILED_FILE)
+    cache.dir().join(cache.file_name(FAILED_SUFFIX))
 }
 
 /// Read the remembered failure, if there is one (anything unreadable or
 /// not one we wrote is none).
 pub fn read_failed(cache: &Cache) -> Option<Failed> {
-    Failed::decode(&cache.read_file(FAILED_FILE)?)
+    Failed::decode(&cache.read_file(&cache.file_name(FAILED_SUFFIX))?)
 }
 
 /// Remember a failed fetch, atomically (0600 from its creation), for the
 /// processes that come next. Call with the lock held.
 pub fn write_failed(cache: &Cache, failed: &Failed) -> Result<(), Unusable> {
-    cache.write_file(FAILED_FILE, &failed.encode())
+    cache.write_file(&cache.file_name(FAILED_SUFFIX), &failed.encode())
 }
 
 /// Forget the remembered failure (a fetch succeeded). Call with the lock
@@ -221,7 +229,7 @@ impl History {
 /// one we wrote).
 pub fn read_history(cache: &Cache) -> History {
     cache
-        .read_file(HISTORY_FILE)
+        .read_file(&cache.file_name(HISTORY_SUFFIX))
         .and_then(|text| History::decode(&text))
         .unwrap_or_default()
 }
@@ -233,7 +241,9 @@ fn update_history(cache: &Cache, change: impl FnOnce(&mut History) -> bool) {
     if !change(&mut history) {
         return;
     }
-    if let Err(Unusable(why)) = cache.write_file(HISTORY_FILE, &history.encode()) {
+    if let Err(Unusable(why)) =
+        cache.write_file(&cache.file_name(HISTORY_SUFFIX), &history.encode())
+    {
         debug!("cache: {why}");
     }
 }

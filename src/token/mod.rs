@@ -3,10 +3,13 @@
 //! all the processes that ask at once; and `forget`, which drops a token git
 //! rejected. Also the token's expiry arithmetic.
 
+pub mod answer;
 pub mod cache;
+pub mod entry;
 pub mod lock;
 pub mod memory;
 pub mod platform;
+pub mod slot;
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -16,9 +19,11 @@ use time::format_description::well_known::Rfc3339;
 use time::{OffsetDateTime, UtcOffset};
 
 use crate::diag::debug;
+use crate::owner::Owner;
 use crate::secret::{self, Secret};
 use crate::settings::{SecretHost, Settings};
-use cache::{Cache, Entry, Freshness};
+use cache::Cache;
+use entry::{Entry, Freshness};
 use lock::{Attempt, LockError};
 use memory::Failed;
 
@@ -78,13 +83,28 @@ pub fn secret_host_token(settings: &Settings, secret: &SecretHost) -> Result<Sec
 /// A fresh token for the platform's hosts: from the cache while it is fresh,
 /// else from the platform, one fetch for all the processes that ask at once.
 pub fn platform_token(settings: &Settings) -> Result<Token> {
-    Ok(serve(settings)?.token)
+    platform_token_for(settings, None)
 }
 
-/// [`platform_token`], and whether it came from the cache.
+/// [`platform_token`] of `owner`'s installation (`None`: the default).
+pub fn platform_token_for(settings: &Settings, owner: Option<&Owner>) -> Result<Token> {
+    Ok(serve_for(settings, owner)?.token)
+}
+
+/// [`serve_for`] with no owner: the default entry.
+pub fn serve(settings: &Settings) -> Result<Served> {
+    serve_for(settings, None)
+}
+
+/// [`platform_token_for`], and whether it came from the cache.
 ///
-/// The warm path (a fresh entry) reads one small file: no lock, no runtime,
-/// no client. Otherwise, in order:
+/// The entry is `owner`'s own, or the default entry when the platform
+/// ignored owners ([`slot`]): single flight, the refresh window and the
+/// failure memory below hold per entry.
+///
+/// The warm path (a fresh entry) reads one small file (two for an owner
+/// served from the default entry): no lock, no runtime, no client.
+/// Otherwise, in order:
 /// - a platform found unavailable a moment ago (within the failure memory,
 ///   [`Failed::memory`]: 5 s, doubling while the outage lasts, at most a
 ///   minute) is not asked again: the still-valid cached token is served if
@@ -103,30 +123,34 @@ pub fn platform_token(settings: &Settings) -> Result<Token> {
 ///
 /// A remembered time from the future (the clock went back) is stale: it
 /// never blocks a fetch, and never keeps an entry alive.
-pub fn serve(settings: &Settings) -> Result<Served> {
+pub fn serve_for(settings: &Settings, owner: Option<&Owner>) -> Result<Served> {
     let started_ms = cache::now_ms();
     let deadline = Instant::now() + settings.timeout;
     let bearer = secret::read_bearer(&settings.bearer_path())?;
     let Some(dir) = &settings.cache_dir else {
         debug!("cache: off");
-        return fetched(platform::fetch(settings, &bearer, deadline)?);
+        return fetched(platform::fetch(settings, &bearer, deadline, owner)?.token);
     };
-    let cache = Cache::new(dir);
-    let key = cache::Key::new(&settings.platform_url, &bearer);
+    let default_key = entry::Key::new(&settings.platform_url, &bearer);
     let window = settings.refresh_window;
 
     // The fast path: one small file, no lock, no runtime, no client.
-    let seen = match cache.read() {
+    let mut slot = slot::choose(dir, &default_key, owner, now_unix(), window);
+    if owner.is_some() && slot.cache.owner().is_none() {
+        debug!("cache: the platform ignored owners; serving from the default entry");
+    }
+    let seen = match std::mem::replace(&mut slot.seen, Ok(None)) {
         Ok(entry) => entry,
         Err(why) => {
             debug!("cache: {why}; treating it as empty");
             None
         }
     };
+    let (cache, key) = (&slot.cache, &slot.key);
     // A token that is due for a refresh but still works.
     let mut valid = None;
     if let Some(entry) = &seen {
-        match cache::freshness(entry, &key, now_unix(), window) {
+        match entry::freshness(entry, key, now_unix(), window) {
             f @ (Freshness::Fresh | Freshness::Hold) => return Ok(hit(entry, f)),
             Freshness::Refresh => valid = Some(entry),
             f => debug!("cache: entry is {f:?}"),
@@ -134,7 +158,7 @@ pub fn serve(settings: &Settings) -> Result<Served> {
     }
 
     // A platform that was unavailable a moment ago is not asked again.
-    let failed = memory::read_failed(&cache).filter(|f| f.key == key);
+    let failed = memory::read_failed(cache).filter(|f| f.key == *key);
     if let Some(failed) = failed.as_ref().filter(|f| f.is_remembered(cache::now_ms())) {
         return match valid {
             Some(entry) => {
@@ -152,7 +176,7 @@ pub fn serve(settings: &Settings) -> Result<Served> {
 
     // A fetch looks needed. Take the lock; whoever held it may have just
     // fetched, so look again before asking the platform.
-    let _lock = match (lock::try_lock(&cache), valid) {
+    let _lock = match (lock::try_lock(cache), valid) {
         (Ok(Attempt::Locked(lock)), _) => lock,
         // Another process is fetching, or is stalled: a token that still
         // works is served now rather than after its fetch.
@@ -177,7 +201,7 @@ pub fn serve(settings: &Settings) -> Result<Served> {
                     cache.lock_path().display()
                 )
             }
-            Err(error) => return lock_failed(settings, &cache, &bearer, deadline, error),
+            Err(error) => return lock_failed(settings, &slot, &bearer, deadline, error),
         },
         // The cache cannot be written (no lock can be taken): a token that
         // still works is served; a refresh could be neither shared nor kept.
@@ -185,13 +209,13 @@ pub fn serve(settings: &Settings) -> Result<Served> {
             debug!("cache: {why}; serving the still-valid token");
             return Ok(hit(entry, Freshness::Refresh));
         }
-        (Err(error), _) => return lock_failed(settings, &cache, &bearer, deadline, error),
+        (Err(error), _) => return lock_failed(settings, &slot, &bearer, deadline, error),
     };
     let now = now_unix();
     let current = cache.read().unwrap_or_default();
     let mut stale = None;
     if let Some(entry) = current {
-        let freshness = cache::freshness(&entry, &key, now, window);
+        let freshness = entry::freshness(&entry, key, now, window);
         match freshness {
             Freshness::Fresh | Freshness::Hold => return Ok(hit(&entry, freshness)),
             // Another process replaced the entry while we waited: that was
@@ -207,7 +231,7 @@ pub fn serve(settings: &Settings) -> Result<Served> {
     // unavailable a moment ago): that was the fetch we were about to make.
     // Not one from the future: the clock went back, and it says nothing
     // about this wait.
-    let failed = memory::read_failed(&cache).filter(|f| f.key == key);
+    let failed = memory::read_failed(cache).filter(|f| f.key == *key);
     let now_ms = cache::now_ms();
     if let Some(failed) = failed.as_ref().filter(|f| {
         let while_waiting = f.at_ms >= started_ms && f.age(now_ms).is_some();
@@ -225,16 +249,20 @@ pub fn serve(settings: &Settings) -> Result<Served> {
         Some(_) => deadline.min(Instant::now() + REFRESH_BUDGET),
         None => deadline,
     };
-    let outcome = platform::fetch(settings, &bearer, fetch_deadline);
+    let outcome = platform::fetch(settings, &bearer, fetch_deadline, slot.query.as_ref());
     match outcome {
-        Ok(token) => {
+        Ok(answer) => {
+            let token = answer.token;
+            let (target, target_key, any_owner) =
+                slot::destination(&slot, dir, &default_key, answer.owner.as_ref());
             if let Some(expires_at) = token.expires_at {
                 let mut entry = Entry {
-                    key,
+                    key: target_key,
                     secret: token.secret.clone(),
                     expires_at,
                     fetched_at: now,
                     refresh_tried_at: None,
+                    any_owner,
                 };
                 // The fetch that brought a token already within the window
                 // (a short-lived one, or the platform's cache lags) was its
@@ -244,23 +272,34 @@ pub fn serve(settings: &Settings) -> Result<Served> {
                 if entry.good_until() - now <= window.as_secs() as i64 {
                     entry.refresh_tried_at = Some(now);
                 }
-                match cache.write(&entry) {
-                    Ok(()) => debug!("cache: stored the new token"),
+                let written = if target.owner() == cache.owner() {
+                    cache.write(&entry)
+                } else {
+                    // Another entry's: its lock is not ours (the write is
+                    // atomic all the same).
+                    target.write_unlocked(&entry)
+                };
+                match written {
+                    Ok(()) => debug!(
+                        "cache: stored the new token in {}",
+                        target.entry_path().display()
+                    ),
                     Err(cache::Unusable(why)) => debug!("cache: {why}; working uncached"),
                 }
+                moved_elsewhere(&slot, &target, stale.as_ref());
             } else {
                 debug!("cache: the token has no expiry; not cached");
             }
             // The first success ends an outage for everyone at once.
             if failed.is_some() {
-                memory::remove_failed(&cache);
+                memory::remove_failed(cache);
             }
-            memory::record_success(&cache, cache::now_ms());
+            memory::record_success(cache, cache::now_ms());
             fetched(token)
         }
         Err(error) => {
             let at_ms = cache::now_ms();
-            memory::record_failure(&cache, at_ms, &error.to_string());
+            memory::record_failure(cache, at_ms, &error.to_string());
             match stale {
                 // The cached token still works: serve it, and try again in 30 s.
                 Some(mut entry) => {
@@ -289,7 +328,7 @@ pub fn serve(settings: &Settings) -> Result<Served> {
                         _ => 1,
                     };
                     let failed = Failed {
-                        key,
+                        key: key.clone(),
                         at_ms,
                         unavailable,
                         streak,
@@ -299,7 +338,7 @@ pub fn serve(settings: &Settings) -> Result<Served> {
                         "cache: remembering the failure for {} s",
                         failed.memory().as_secs()
                     );
-                    if let Err(cache::Unusable(why)) = memory::write_failed(&cache, &failed) {
+                    if let Err(cache::Unusable(why)) = memory::write_failed(cache, &failed) {
                         debug!("cache: {why}");
                     }
                     Err(error.into())
@@ -309,15 +348,38 @@ pub fn serve(settings: &Settings) -> Result<Served> {
     }
 }
 
+/// The answer went to another entry than the one the request was served
+/// from (whose lock is held): that entry no longer holds what it should. An
+/// owner's entry, when the platform turned out to ignore owners, goes (the
+/// default entry serves the owner now); the default entry, when the
+/// platform turned out to mint per owner, no longer serves every owner.
+fn moved_elsewhere(slot: &slot::Slot, target: &Cache, stale: Option<&Entry>) {
+    if target.owner() == slot.cache.owner() {
+        return;
+    }
+    let done = match (slot.cache.owner(), stale) {
+        (Some(_), _) => slot.cache.remove(),
+        (None, Some(entry)) if entry.any_owner => slot.cache.write(&Entry {
+            any_owner: false,
+            ..entry.clone()
+        }),
+        (None, _) => Ok(()),
+    };
+    if let Err(cache::Unusable(why)) = done {
+        debug!("cache: {why}");
+    }
+}
+
 /// The lock could not be had: given up at the deadline, or the cache is not
 /// usable at all (then the fetch is made uncached).
 fn lock_failed(
     settings: &Settings,
-    cache: &Cache,
+    slot: &slot::Slot,
     bearer: &Secret,
     deadline: Instant,
     error: LockError,
 ) -> Result<Served> {
+    let cache = &slot.cache;
     match error {
         LockError::Timeout => bail!(
             "gave up after {} s waiting for another helper process to fetch the token \
@@ -327,7 +389,7 @@ fn lock_failed(
         ),
         LockError::Unusable(cache::Unusable(why)) => {
             debug!("cache: {why}; working uncached");
-            fetched(platform::fetch(settings, bearer, deadline)?)
+            fetched(platform::fetch(settings, bearer, deadline, slot.query.as_ref())?.token)
         }
     }
 }
@@ -367,25 +429,28 @@ fn fetched(token: Token) -> Result<Served> {
     })
 }
 
-/// git rejected `password`: if it is the cached token, drop the entry so the
-/// next `get` fetches a fresh one. Only that exact token: a newer one that
+/// git rejected `password`: if it is a cached token, drop the entry that
+/// holds it (the default entry or an owner's; only that one) so the next
+/// `get` fetches a fresh one. Only that exact token: a newer one that
 /// another process cached meanwhile is kept.
 pub fn forget(settings: &Settings, password: &str) -> Result<()> {
     let Some(dir) = &settings.cache_dir else {
         return Ok(());
     };
-    let cache = Cache::new(dir);
     let is_cached = |cache: &Cache| matches!(cache.read(), Ok(Some(entry)) if entry.secret.expose() == password);
-    if !is_cached(&cache) {
-        debug!("erase: not the cached token; nothing to forget");
+    let Some(cache) = Cache::all(dir).into_iter().find(is_cached) else {
+        debug!("erase: not a cached token; nothing to forget");
         return Ok(());
-    }
+    };
     let deadline = Instant::now() + settings.timeout;
     match lock::lock(&cache, deadline) {
         Ok(_lock) => {
             if is_cached(&cache) {
                 match cache.remove() {
-                    Ok(()) => debug!("erase: dropped the cached token"),
+                    Ok(()) => debug!(
+                        "erase: dropped the cached token ({})",
+                        cache.entry_path().display()
+                    ),
                     Err(cache::Unusable(why)) => bail!("{why}"),
                 }
                 memory::record_rejected(&cache, cache::now_ms());

@@ -1,5 +1,9 @@
 //! The one HTTP call: `GET {PLATFORM_URL}/admin/github-installation-token`.
 //!
+//! With an owner, `?owner=OWNER` asks for that owner's installation's token
+//! (`docs/platform-api.md`); the answer says whose token it is (`owner`) or
+//! does not (the platform ignored the query: its token serves every owner).
+//!
 //! One deadline covers the whole fetch, retries included. A platform that
 //! cannot be reached at all (refused, no such host) is retried at most twice
 //! within about a second, so git reaches its fallback helper quickly; 429,
@@ -17,13 +21,14 @@
 use std::time::{Duration, Instant};
 
 use reqwest::header::{HeaderValue, RETRY_AFTER};
-use serde::Deserialize;
 
 use crate::diag::debug;
 use crate::http::{self, authorized_get, root_cause};
-use crate::secret::{self, Secret};
+use crate::owner::Owner;
+use crate::secret::Secret;
 use crate::settings::Settings;
-use crate::token::{Token, now_unix, parse_rfc3339};
+use crate::token::answer::{Answer, decode_answer};
+use crate::token::now_unix;
 
 /// At most this much of a response body is read.
 pub const MAX_BODY: usize = 64 * 1024;
@@ -66,21 +71,45 @@ impl std::fmt::Display for FetchError {
 
 impl std::error::Error for FetchError {}
 
-/// Fetch a fresh token by `deadline` (the caller's: time spent waiting for
-/// another process's fetch counts against it). Builds a current-thread
-/// runtime and an HTTP client for this one call; nothing is started unless a
-/// fetch is needed.
-pub fn fetch(settings: &Settings, bearer: &Secret, deadline: Instant) -> Result<Token, FetchError> {
+/// Fetch a fresh token of `owner`'s installation (`None`: the platform's
+/// default) by `deadline` (the caller's: time spent waiting for another
+/// process's fetch counts against it). Builds a current-thread runtime and
+/// an HTTP client for this one call; nothing is started unless a fetch is
+/// needed. An answer for another owner than the one asked for is refused.
+pub fn fetch(
+    settings: &Settings,
+    bearer: &Secret,
+    deadline: Instant,
+    owner: Option<&Owner>,
+) -> Result<Answer, FetchError> {
     let local = |e: anyhow::Error| FetchError {
         failure: Failure::BadAnswer,
         message: format!("{e:#}"),
     };
-    http::runtime().map_err(local)?.block_on(fetch_with_retries(
-        &settings.token_url(),
-        bearer,
-        settings.timeout,
-        deadline,
-    ))
+    let mut url = settings.token_url();
+    if let Some(owner) = owner {
+        // A login needs no percent-encoding (letters, digits, hyphens).
+        url = format!("{url}?owner={owner}");
+    }
+    let answer = http::runtime()
+        .map_err(local)?
+        .block_on(fetch_with_retries(
+            &url,
+            owner,
+            bearer,
+            settings.timeout,
+            deadline,
+        ))?;
+    match (owner, &answer.owner) {
+        (Some(asked), Some(minted)) if asked != minted => Err(FetchError {
+            failure: Failure::BadAnswer,
+            message: format!(
+                "the platform at {url} answered with a token for {minted}, not for {asked}; \
+                 not using it"
+            ),
+        }),
+        _ => Ok(answer),
+    }
 }
 
 /// How an attempt failed, and whether trying again can help.
@@ -133,10 +162,11 @@ impl AttemptError {
 
 async fn fetch_with_retries(
     url: &str,
+    owner: Option<&Owner>,
     bearer: &Secret,
     timeout: Duration,
     deadline: Instant,
-) -> Result<Token, FetchError> {
+) -> Result<Answer, FetchError> {
     let client = http::client(
         url.starts_with("https:"),
         deadline.saturating_duration_since(Instant::now()),
@@ -151,7 +181,8 @@ async fn fetch_with_retries(
     for attempt in 1.. {
         let remaining = deadline.saturating_duration_since(Instant::now());
         let attempt_started = Instant::now();
-        let outcome = tokio::time::timeout(remaining, attempt_once(&client, url, bearer)).await;
+        let outcome =
+            tokio::time::timeout(remaining, attempt_once(&client, url, owner, bearer)).await;
         let error = match outcome {
             Ok(Ok(token)) => {
                 debug!(
@@ -227,8 +258,9 @@ fn seconds(d: Duration) -> String {
 async fn attempt_once(
     client: &reqwest::Client,
     url: &str,
+    owner: Option<&Owner>,
     bearer: &Secret,
-) -> Result<Token, AttemptError> {
+) -> Result<Answer, AttemptError> {
     let request = authorized_get(client, url, "Bearer", bearer).ok_or_else(|| {
         fail(
             Retry::Final,
@@ -249,7 +281,15 @@ async fn attempt_once(
         404 => {
             return Err(fail(
                 Retry::Final,
-                format!("the platform has no GitHub App configured (HTTP 404) at {url}"),
+                match owner {
+                    Some(owner) => format!(
+                        "the platform has no GitHub App installation for {owner} (HTTP 404) \
+                         at {url}"
+                    ),
+                    None => {
+                        format!("the platform has no GitHub App configured (HTTP 404) at {url}")
+                    }
+                },
             ));
         }
         429 => {
@@ -317,7 +357,7 @@ async fn attempt_once(
         }
         body.extend_from_slice(&chunk);
     }
-    decode(&body, now_unix()).map_err(|why| {
+    decode_answer(&body, now_unix()).map_err(|why| {
         fail(
             Retry::Final,
             format!("the platform's response from {url} was refused: {why}"),
@@ -409,109 +449,9 @@ fn is_tls_error(error: &reqwest::Error) -> bool {
     has_tls(error)
 }
 
-#[derive(Deserialize)]
-struct Wire {
-    token: String,
-    #[serde(default)]
-    expires_at: Option<serde_json::Value>,
-}
-
-/// Decode and check the platform's JSON. The reason returned never quotes
-/// the body: serde's own messages can, so they are not used.
-pub fn decode(body: &[u8], now: i64) -> Result<Token, String> {
-    let wire: Wire = serde_json::from_slice(body).map_err(|e| match e.classify() {
-        serde_json::error::Category::Data => {
-            "it is not of the form {\"token\": \"…\", \"expires_at\": \"<RFC 3339>\"}".to_string()
-        }
-        _ => format!("it is not JSON (line {}, column {})", e.line(), e.column()),
-    })?;
-    secret::validate(&wire.token).map_err(|why| format!("the token is not usable: {why}"))?;
-    let expires_at = match &wire.expires_at {
-        None | Some(serde_json::Value::Null) => {
-            debug!("the platform gave no expires_at; the token is served without an expiry");
-            None
-        }
-        Some(serde_json::Value::String(text)) => match parse_rfc3339(text) {
-            Some(t) => Some(t),
-            None => {
-                debug!("expires_at is not RFC 3339; the token is served without an expiry");
-                None
-            }
-        },
-        Some(_) => {
-            debug!("expires_at is not a string; the token is served without an expiry");
-            None
-        }
-    };
-    if let Some(t) = expires_at
-        && t <= now
-    {
-        return Err(format!(
-            "the token expired already, at {}",
-            crate::token::format_rfc3339(t)
-        ));
-    }
-    Ok(Token {
-        secret: Secret::new(wire.token),
-        expires_at,
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    const NOW: i64 = 1_795_437_296; // 2026-11-23T12:34:56Z
-
-    #[test]
-    fn decodes_token_and_expiry() {
-        let t = decode(
-            br#"{"token":"ghs_x1","expires_at":"2026-11-23T13:34:56Z"}"#,
-            NOW,
-        )
-        .unwrap();
-        assert_eq!(t.secret.expose(), "ghs_x1");
-        assert_eq!(t.expires_at, Some(NOW + 3600));
-    }
-
-    #[test]
-    fn expiry_missing_null_or_not_rfc3339_means_none() {
-        for body in [
-            r#"{"token":"t"}"#,
-            r#"{"token":"t","expires_at":null}"#,
-            r#"{"token":"t","expires_at":"in an hour"}"#,
-            r#"{"token":"t","expires_at":1795440896}"#,
-            r#"{"token":"t","extra":[1,2],"expires_at":"2026-11-23"}"#,
-            // Found by tests/fuzz.rs: the year 10000 in UTC, which RFC 3339
-            // cannot write (fetch-token --json printed a bare number).
-            r#"{"token":"t","expires_at":"9999-12-31T23:00:00-01:00"}"#,
-        ] {
-            assert_eq!(
-                decode(body.as_bytes(), NOW).unwrap().expires_at,
-                None,
-                "{body}"
-            );
-        }
-    }
-
-    #[test]
-    fn refuses_expired_bad_or_missing_tokens_without_quoting_them() {
-        let cases: [&[u8]; 9] = [
-            br#"{"token":"secret-1","expires_at":"2026-11-23T12:34:56Z"}"#,
-            b"{\"token\":\"secret-2\\nx\"}",
-            b"{\"token\":\"secret-3\\u0000\"}",
-            br#"{"token":"secret 4"}"#,
-            br#"{"token":""}"#,
-            br#"{"expires_at":"2026-11-23T13:34:56Z"}"#,
-            br#"{"token":["secret-5"]}"#,
-            b"<html>secret-6</html>",
-            b"{\"token\":\"secret-7\xff\"}",
-        ];
-        for body in cases {
-            let why = decode(body, NOW).unwrap_err();
-            assert!(!why.contains("secret"), "{why}");
-        }
-    }
 
     #[test]
     fn retry_after_seconds() {

@@ -28,12 +28,14 @@ fn fb(value: &str) -> String {
     }
 }
 
-/// Our section for `host` with the given lines after the reset line.
+/// Our section for platform host `host` with the given lines after the
+/// reset line, and useHttpPath (git sends the path: the owner).
 fn block(host: &str, lines: &[&str]) -> String {
     let mut text = format!("[credential \"https://{host}/\"]\n\thelper = \n");
     for line in lines {
         text.push_str(&format!("\thelper = {line}\n"));
     }
+    text.push_str("\tuseHttpPath = true\n");
     text
 }
 
@@ -831,4 +833,69 @@ fn no_child_sees_a_token_in_its_argv() {
     ws.git(&["credential", "approve"], &format!("{pat}\n"));
     assert!(read(&stdin).contains("password=long-lived-pw"));
     assert!(!read(&argv).contains("long-lived-pw"));
+}
+
+/// `git config --get KEY` in the workspace: the value, or "" when unset.
+fn git_get(ws: &Workspace, key: &str) -> String {
+    ws.git(&["config", "--get", key], "")
+        .stdout
+        .trim()
+        .to_string()
+}
+
+#[test]
+fn use_http_path_for_platform_hosts_only_and_an_older_block_gets_it() {
+    let ws = Workspace::new();
+    let start = "[credential]\n\thelper = store\n";
+    ws.write_gitconfig(start);
+    let secret = "git.example.test=GITEA_TOKEN";
+    ok(&ws.helper(&["configure", "--secret-host", secret], ""));
+    assert_eq!(
+        git_get(&ws, "credential.https://github.com/.useHttpPath"),
+        "true"
+    );
+    // git applies it to every repository of the host.
+    assert_eq!(
+        ws.git(
+            &[
+                "config",
+                "--get-urlmatch",
+                "credential.useHttpPath",
+                "https://github.com/o/r.git"
+            ],
+            ""
+        )
+        .stdout
+        .trim(),
+        "true"
+    );
+    assert_eq!(
+        git_get(&ws, "credential.https://git.example.test/.useHttpPath"),
+        ""
+    );
+    ok(&ws.helper(&["unconfigure"], ""));
+    assert_eq!(read(&ws.gitconfig), start);
+
+    // A block an earlier version wrote (no useHttpPath) is redone, once.
+    let old = format!(
+        "{start}[credential \"https://github.com/\"]\n\thelper = \n\thelper = {}\n\thelper = {}\n",
+        ours(),
+        fb("store")
+    );
+    ws.write_gitconfig(&old);
+    let out = ws.helper(&["configure"], "");
+    ok(&out);
+    assert!(
+        out.stdout.contains("configured https://github.com/"),
+        "{out:?}"
+    );
+    assert_eq!(
+        read(&ws.gitconfig),
+        format!("{start}{}", block("github.com", &[&ours(), &fb("store")]))
+    );
+    let again = ws.helper(&["configure"], "");
+    ok(&again);
+    assert_eq!(again.stdout, "", "{again:?}");
+    ok(&ws.helper(&["unconfigure"], ""));
+    assert_eq!(read(&ws.gitconfig), start);
 }

@@ -112,7 +112,7 @@ impl Setup {
         assert_eq!(
             std::fs::read_to_string(&self.ws.gitconfig).unwrap(),
             format!(
-                "{}[credential \"https://github.com/\"]\n\thelper = \n\thelper = {}\n",
+                "{}[credential \"https://github.com/\"]\n\thelper = \n\thelper = {}\n\tuseHttpPath = true\n",
                 self.include,
                 ours()
             ),

@@ -323,10 +323,10 @@ fn cache_entry_killed_mid_write_is_old_new_or_absent_never_torn() {
 /// The entry is one whole entry for a token the platforms handed out.
 fn assert_whole_entry(text: &str, handed_out: &[String]) {
     let lines: Vec<&str> = text.lines().collect();
-    assert_eq!(lines.len(), 7, "torn entry: {} lines", lines.len());
-    assert_eq!(lines[0], "molecule-git-token-helper cache v1");
+    assert_eq!(lines.len(), 9, "torn entry: {} lines", lines.len());
+    assert_eq!(lines[0], "molecule-git-token-helper cache v2");
     assert!(text.ends_with('\n'), "torn entry: no final newline");
-    let token = lines[6].strip_prefix("token ").expect("a token line");
+    let token = lines[8].strip_prefix("token ").expect("a token line");
     assert!(
         handed_out.iter().any(|t| t == token),
         "torn entry: its token was never handed out"

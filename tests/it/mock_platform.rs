@@ -373,3 +373,52 @@ fn malformed_request_is_400_and_counted() {
     assert_eq!(parse(&raw).code, 400);
     assert_eq!(mock.count(), 1);
 }
+
+#[test]
+fn ignores_the_owner_query_without_owners() {
+    let mock = MockPlatform::start("abc");
+    let r = get(&mock, &format!("{TOKEN_PATH}?owner=orgB"), Some("abc"));
+    assert_eq!(r.code, 200);
+    assert_eq!(json_str(&r.text(), "owner"), None, "{}", r.text());
+    let token = json_str(&r.text(), "token").unwrap();
+    let checker = mock.checker();
+    assert!(checker.serves(&token, "orgA") && checker.serves(&token, "orgB"));
+    assert_eq!(checker.owner_of(&token), Some(None));
+    assert_eq!(mock.requested_owners(), vec![Some("orgB".to_string())]);
+}
+
+#[test]
+fn one_installation_per_listed_owner() {
+    let mock = MockPlatform::start("abc");
+    mock.set_owners(&["orgA", "orgB"]);
+    let checker = mock.checker();
+    let b = get(&mock, &format!("{TOKEN_PATH}?owner=ORGB"), Some("abc"));
+    assert_eq!(b.code, 200);
+    assert_eq!(json_str(&b.text(), "owner").as_deref(), Some("orgB"));
+    let token_b = json_str(&b.text(), "token").unwrap();
+    assert!(checker.serves(&token_b, "orgb") && !checker.serves(&token_b, "orgA"));
+    // No query: the default installation, the first owner listed.
+    let a = get(&mock, TOKEN_PATH, Some("abc"));
+    assert_eq!(json_str(&a.text(), "owner").as_deref(), Some("orgA"));
+    let token_a = json_str(&a.text(), "token").unwrap();
+    assert!(checker.serves(&token_a, "orgA") && !checker.serves(&token_a, "orgB"));
+    // An owner without an installation: 404, and nothing minted.
+    let c = get(&mock, &format!("{TOKEN_PATH}?owner=orgC"), Some("abc"));
+    assert_eq!(c.code, 404);
+    assert!(c.text().contains("not installed"), "{}", c.text());
+    assert_eq!(mock.tokens(), vec![token_b, token_a]);
+    // A wrong bearer is still 401 first, whatever the owner.
+    assert_eq!(
+        get(&mock, &format!("{TOKEN_PATH}?owner=orgC"), Some("x")).code,
+        401
+    );
+    assert_eq!(
+        mock.requested_owners(),
+        vec![
+            Some("ORGB".to_string()),
+            None,
+            Some("orgC".to_string()),
+            Some("orgC".to_string())
+        ]
+    );
+}

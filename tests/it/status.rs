@@ -567,3 +567,35 @@ fn probes_follow_no_redirect() {
         ]
     );
 }
+
+#[test]
+fn a_repositorys_own_helper_that_configure_did_not_wrap_is_named() {
+    let ws = Workspace::new();
+    ws.write_gitconfig(&format!(
+        "[credential]\n\thelper = store --file={}\n",
+        ws.fallback.display()
+    ));
+    assert_eq!(ws.helper(&["configure"], "").code(), 0);
+    private(&ws.configs.join(".auth_token"));
+    let repo = ws.path().join("repo");
+    let init = ws.git(&["init", "-q", repo.to_str().unwrap()], "");
+    assert_eq!(init.code(), 0, "{init:?}");
+    // Outside the repository: the global store is wrapped, nothing to say.
+    let (out, _) = status(&ws);
+    assert_eq!(mark(&out, "git"), "ok", "{out:?}");
+    // The repository's own helper runs after ours, unwrapped: it gets paths.
+    let mut c = ws.command("git");
+    c.current_dir(&repo)
+        .args(["config", "credential.helper", "cache --timeout=60"]);
+    assert_eq!(ws.run(c, "").code(), 0);
+    let mut c = ws.command(BIN);
+    c.current_dir(&repo).arg("status");
+    let out = ws.run(c, "");
+    assert_eq!(mark(&out, "git"), "warn", "{out:?}");
+    let git = line(&out, "git");
+    assert!(
+        git.contains("cache --timeout=60 [") && git.contains("is not wrapped by configure"),
+        "{out:?}"
+    );
+    assert!(git.contains("useHttpPath"), "{out:?}");
+}

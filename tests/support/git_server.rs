@@ -4,7 +4,10 @@
 //!
 //! Accepted credentials: user `x-access-token` with a token the [`TokenCheck`] callback says is
 //! live (the tests wire it to the mock platform: minted, not expired, not revoked), or the
-//! operator PAT the test names. Anything else gets `401` with `WWW-Authenticate: Basic
+//! operator PAT the test names. With [`GitServer::set_owner_check`] a token is accepted for a
+//! repository only when the check says it serves the repository's owner (the first segment of
+//! the path: repositories named `orgA/x` and `orgB/y` belong to two organisations), as GitHub
+//! accepts an installation token only for its installation's repositories. Anything else gets `401` with `WWW-Authenticate: Basic
 //! realm="test"`. Every decision is kept ([`GitServer::decisions`]) with the password shown only
 //! as its last 4 characters, and printed on stderr when `MOCK_GIT_LOG` is set and not empty.
 //!
@@ -28,6 +31,9 @@ use std::time::Duration;
 
 /// Says whether an `x-access-token` password is a live token.
 pub type TokenCheck = Arc<dyn Fn(&str) -> bool + Send + Sync>;
+
+/// Says whether an `x-access-token` password serves the repositories of an owner (token, owner).
+pub type OwnerCheck = Arc<dyn Fn(&str, &str) -> bool + Send + Sync>;
 
 /// Most connections served at once; the accept loop waits for a free slot beyond that.
 pub const MAX_CONNS: usize = 64;
@@ -56,7 +62,8 @@ pub struct Decision {
     pub password_tail: Option<String>,
     pub accepted: bool,
     /// Why: "token", "pat" (accepted); "no credentials", "malformed credentials",
-    /// "token refused", "wrong pat", "unknown user", "refusing all" (refused).
+    /// "token refused", "token of another owner", "wrong pat", "unknown user", "refusing all"
+    /// (refused).
     pub reason: &'static str,
 }
 
@@ -83,6 +90,7 @@ pub fn tail(secret: &str) -> String {
 
 struct Auth {
     check: TokenCheck,
+    owner_check: Option<OwnerCheck>,
     pat: Option<(String, String)>,
     refuse_all: bool,
     decisions: Vec<Decision>,
@@ -171,6 +179,7 @@ impl GitServer {
         let inner = Arc::new(Inner {
             auth: Mutex::new(Auth {
                 check,
+                owner_check: None,
                 pat: pat.map(|(u, p)| (u.to_string(), p.to_string())),
                 refuse_all: false,
                 decisions: Vec::new(),
@@ -243,7 +252,10 @@ impl GitServer {
     pub fn create_bare_with(&self, name: &str, files: &[(&str, &str)]) -> String {
         let url = self.create_bare(name);
         let path = self.bare_path(name);
-        let index = self.dir.path().join(format!("index-{name}"));
+        let index = self
+            .dir
+            .path()
+            .join(format!("index-{}", name.replace('/', "-")));
         let index_env = [("GIT_INDEX_FILE", index.as_os_str())];
         for (file, contents) in files {
             let oid = self.run_git(&path, &["hash-object", "-w", "--stdin"], Some(contents));
@@ -338,6 +350,12 @@ impl GitServer {
     /// Replace the token check.
     pub fn set_token_check(&self, check: TokenCheck) {
         lock(&self.inner.auth).check = check;
+    }
+
+    /// From now on a live token is accepted for a repository only when `check(token, owner)`
+    /// says it serves the owner (the path's first segment); `None`: any live token for any path.
+    pub fn set_owner_check(&self, check: Option<OwnerCheck>) {
+        lock(&self.inner.auth).owner_check = check;
     }
 
     /// Refuse every request (tokens and PAT alike) while on.
@@ -724,10 +742,21 @@ fn authorize(inner: &Inner, head: &Head) -> Decision {
     };
     decision.user = Some(user.clone());
     decision.password_tail = Some(tail(&password));
-    let (check, pat, refuse_all) = {
+    let (check, owner_check, pat, refuse_all) = {
         let auth = lock(&inner.auth);
-        (Arc::clone(&auth.check), auth.pat.clone(), auth.refuse_all)
+        (
+            Arc::clone(&auth.check),
+            auth.owner_check.clone(),
+            auth.pat.clone(),
+            auth.refuse_all,
+        )
     };
+    let owner = head
+        .path
+        .trim_start_matches('/')
+        .split('/')
+        .next()
+        .unwrap_or("");
     let is_pat = pat.as_ref().is_some_and(|(u, _)| *u == user);
     decision.reason = if refuse_all {
         "refusing all"
@@ -739,10 +768,12 @@ fn authorize(inner: &Inner, head: &Head) -> Decision {
         }
     } else if user == TOKEN_USER {
         // Called without the lock: it may ask the mock platform.
-        if check(&password) {
-            "token"
-        } else {
+        if !check(&password) {
             "token refused"
+        } else if owner_check.is_some_and(|serves| !serves(&password, owner)) {
+            "token of another owner"
+        } else {
+            "token"
         }
     } else {
         "unknown user"

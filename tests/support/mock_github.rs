@@ -28,6 +28,9 @@
 //! | `GET /repos/O/R/issues` | 200 `[…]`, or 403 `X-Accepted-GitHub-Permissions: issues=read` |
 //! | `GET /O/R.git/info/refs?service=git-receive-pack` (web host, Basic `x-access-token:TOKEN`) | 200 advertisement with contents=write, 403 otherwise, 404 outside the installation |
 //!
+//! With [`MockGithub::set_owner_check`], a valid token is good for `/repos/O/…` only when the check says it serves owner `O`: otherwise 404 `Not Found`, as
+//! GitHub answers an installation token for another installation's repository.
+//!
 //! No or an invalid token: 401 `{"message":"Bad credentials",…}` (`Requires
 //! authentication` when there is none; the git routes add
 //! `WWW-Authenticate: Basic realm="GitHub"`). Every authenticated API request
@@ -68,6 +71,9 @@ pub const BAD_CREDENTIALS: &str =
 
 /// Decides whether a token is valid.
 pub type TokenCheck = Arc<dyn Fn(&str) -> bool + Send + Sync>;
+
+/// Decides whether a (valid) token serves an owner's repositories: (token, owner).
+pub type OwnerCheck = Arc<dyn Fn(&str, &str) -> bool + Send + Sync>;
 
 /// One permission level of a GitHub App on a repository.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -195,6 +201,7 @@ struct State {
     core: Budget,
     graphql: Budget,
     requests: Vec<GhRequest>,
+    owner_check: Option<OwnerCheck>,
 }
 
 struct Inner {
@@ -254,6 +261,7 @@ impl MockGithub {
                 core: budget,
                 graphql: budget,
                 requests: Vec::new(),
+                owner_check: None,
             }),
             check,
             config,
@@ -289,6 +297,12 @@ impl MockGithub {
             ("github.com:443", self.addr),
             ("ghe.example.test:443", self.addr),
         ]
+    }
+
+    /// From now on a valid token reaches `O`'s repositories only when `check(token, O)` says it
+    /// serves `O` (else 404, as GitHub); `None`: every valid token reaches every repository.
+    pub fn set_owner_check(&self, check: Option<OwnerCheck>) {
+        self.inner.state().owner_check = check;
     }
 
     /// Put `owner/repo` in the installation with these permissions (replacing earlier ones).
@@ -734,6 +748,9 @@ fn route(inner: &Inner, request: &Request) -> Answer {
         Surface::Unknown => Answer::message(404, "Not Found"),
         _ if token.is_none() => Answer::message(401, "Requires authentication"),
         _ if !valid => Answer::json(401, BAD_CREDENTIALS),
+        Surface::Rest(path) if !serves_owner(inner, token.as_deref(), &path) => {
+            Answer::message(404, "Not Found")
+        }
         Surface::Graphql => graphql(inner, request),
         Surface::Rest(path) => rest(inner, request, &path),
     };
@@ -751,6 +768,21 @@ fn route(inner: &Inner, request: &Request) -> Answer {
     }
     inner.state().requests.push(logged);
     answer
+}
+
+/// Whether `token` may reach the repository a REST `path` names (`/repos/O/…`); paths that name
+/// no repository, and every path without an owner check, are not limited.
+fn serves_owner(inner: &Inner, token: Option<&str>, path: &str) -> bool {
+    let Some(check) = inner.state().owner_check.clone() else {
+        return true;
+    };
+    match path.strip_prefix("/repos/") {
+        Some(rest) => {
+            let owner = rest.split('/').next().unwrap_or("");
+            token.is_some_and(|t| check(t, owner))
+        }
+        None => true,
+    }
 }
 
 fn rate_headers(answer: Answer, budget: &Budget, resource: &str) -> Answer {

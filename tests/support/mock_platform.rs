@@ -5,6 +5,12 @@
 //! the script is empty (initially [`Reply::Token`]). Any other path gets 404;
 //! a wrong or missing bearer gets 401 without consuming the script.
 //!
+//! With [`MockPlatform::set_owners`] (`--owner ORG` in the example) it serves several GitHub App
+//! installations, as a platform that implements `docs/platform-api.md`: `?owner=O` for a listed
+//! owner gets a token minted for O and `"owner":"O"` in the answer, any other owner 404, no query
+//! the first listed owner's token (the default installation). Without owners it ignores the query
+//! (today's platform): every token serves every owner.
+//!
 //! It runs on the hand-written server of `http_server.rs`, so that faults can
 //! be injected at the byte level: one accept thread, one detached thread per
 //! connection, `Connection: close` on every response.
@@ -116,24 +122,36 @@ struct State {
     requests: Vec<Recorded>,
     tokens: Vec<String>,
     ledger: Arc<Mutex<Ledger>>,
+    /// the installations (owner logins), first = the default; empty: the query is ignored
+    owners: Vec<String>,
 }
 
 /// What the platform knows about the tokens it minted: when each expires (unix seconds, None for
 /// never or unparsable) and which were revoked.
 #[derive(Default)]
 struct Ledger {
-    minted: HashMap<String, Option<i64>>,
+    /// token -> (expires_at, the owner whose installation it was minted for; None = every owner)
+    minted: HashMap<String, (Option<i64>, Option<String>)>,
     revoked: HashSet<String>,
 }
 
 impl Ledger {
     fn is_live(&self, token: &str) -> bool {
         match self.minted.get(token) {
-            Some(expires) => {
+            Some((expires, _)) => {
                 !self.revoked.contains(token) && expires.is_none_or(|at| unix_now() < at)
             }
             None => false,
         }
+    }
+
+    fn serves(&self, token: &str, owner: &str) -> bool {
+        self.is_live(token)
+            && self.minted.get(token).is_some_and(|(_, minted_for)| {
+                minted_for
+                    .as_deref()
+                    .is_none_or(|o| o.eq_ignore_ascii_case(owner))
+            })
     }
 }
 
@@ -152,6 +170,21 @@ impl TokenChecker {
     /// Minted by this platform, not revoked, and not past its expires_at.
     pub fn is_live(&self, token: &str) -> bool {
         lock_ledger(&self.ledger).is_live(token)
+    }
+
+    /// Live, and good for `owner`'s repositories: minted for that owner's installation (any case),
+    /// or by a platform that ignores owners (every token serves every owner).
+    pub fn serves(&self, token: &str, owner: &str) -> bool {
+        lock_ledger(&self.ledger).serves(token, owner)
+    }
+
+    /// The owner `token` was minted for: `Some(None)` for a token of a platform that ignores
+    /// owners, `None` for a token this platform never minted.
+    pub fn owner_of(&self, token: &str) -> Option<Option<String>> {
+        lock_ledger(&self.ledger)
+            .minted
+            .get(token)
+            .map(|(_, owner)| owner.clone())
     }
 }
 
@@ -176,6 +209,7 @@ impl MockPlatform {
             requests: Vec::new(),
             tokens: Vec::new(),
             ledger: Arc::new(Mutex::new(Ledger::default())),
+            owners: Vec::new(),
         };
         let log = Log::from_env("mock platform", "MOCK_PLATFORM_LOG");
         let mock = Mock::start("mock-platform", port, state, log, handle)?;
@@ -210,6 +244,28 @@ impl MockPlatform {
     /// The reply used when the script is empty (initially `Reply::Token`).
     pub fn set_default(&self, reply: Reply) {
         self.mock.state().default = reply;
+    }
+
+    /// Serve one installation per owner in `owners` (the first is the default installation, for
+    /// requests without `?owner=`); empty: ignore the query, as today's platform does.
+    pub fn set_owners(&self, owners: &[&str]) {
+        self.mock.state().owners = owners.iter().map(|o| o.to_string()).collect();
+    }
+
+    /// The `owner` query of every token request received, in order (`None`: no query).
+    pub fn requested_owners(&self) -> Vec<Option<String>> {
+        self.mock
+            .state()
+            .requests
+            .iter()
+            .filter(|r| r.path == TOKEN_PATH)
+            .map(|r| owner_query(&r.target))
+            .collect()
+    }
+
+    /// Token requests received (the token path, any bearer).
+    pub fn token_requests(&self) -> usize {
+        self.requested_owners().len()
     }
 
     /// Queue a scripted reply: FIFO, each used once, by authorised token requests only.
@@ -331,10 +387,16 @@ fn handle(shared: &Shared<State>, mut conn: Conn<'_>, head: Result<Head, TooLarg
             if head.header("authorization") != Some(expected.as_str()) {
                 Err(401)
             } else {
-                Ok(state
-                    .script
-                    .pop_front()
-                    .unwrap_or_else(|| state.default.clone()))
+                match installation(&state.owners, owner_query(&head.target)) {
+                    Some(owner) => Ok((
+                        state
+                            .script
+                            .pop_front()
+                            .unwrap_or_else(|| state.default.clone()),
+                        owner,
+                    )),
+                    None => Err(404),
+                }
             }
         }
     };
@@ -348,6 +410,7 @@ fn handle(shared: &Shared<State>, mut conn: Conn<'_>, head: Result<Head, TooLarg
             }
             let message = match code {
                 401 => "invalid bearer",
+                404 if path == TOKEN_PATH => "the GitHub App is not installed for this owner",
                 404 => "not found",
                 _ => "bad request",
             };
@@ -362,11 +425,43 @@ fn handle(shared: &Shared<State>, mut conn: Conn<'_>, head: Result<Head, TooLarg
                 conn.finish();
             }
         }
-        Ok(reply) => serve(shared, conn, reply, method, path),
+        Ok((reply, owner)) => serve(shared, conn, reply, &owner, method, path),
     }
 }
 
-fn serve(shared: &Shared<State>, mut conn: Conn<'_>, reply: Reply, method: &str, path: &str) {
+/// The value of `owner=` in a request target's query, percent-decoding nothing (a login needs
+/// none).
+fn owner_query(target: &str) -> Option<String> {
+    let query = target.split_once('?')?.1;
+    query
+        .split('&')
+        .find_map(|pair| pair.strip_prefix("owner="))
+        .map(str::to_string)
+}
+
+/// Which installation answers: `Some(None)` when the platform ignores owners, `Some(Some(o))` for
+/// a listed owner (the first when none was asked for), `None` (404) for an owner not listed.
+fn installation(owners: &[String], asked: Option<String>) -> Option<Option<String>> {
+    if owners.is_empty() {
+        return Some(None);
+    }
+    match asked {
+        None => Some(owners.first().cloned()),
+        Some(asked) => owners
+            .iter()
+            .find(|o| o.eq_ignore_ascii_case(&asked))
+            .map(|o| Some(o.clone())),
+    }
+}
+
+fn serve(
+    shared: &Shared<State>,
+    mut conn: Conn<'_>,
+    reply: Reply,
+    owner: &Option<String>,
+    method: &str,
+    path: &str,
+) {
     if let Reply::Delay(delay, inner) = reply {
         let until = Instant::now() + delay;
         while Instant::now() < until {
@@ -375,7 +470,7 @@ fn serve(shared: &Shared<State>, mut conn: Conn<'_>, reply: Reply, method: &str,
             }
             thread::sleep(POLL.min(until.saturating_duration_since(Instant::now())));
         }
-        return serve(shared, conn, *inner, method, path);
+        return serve(shared, conn, *inner, owner, method, path);
     }
     if let Reply::ResetMidResponse = reply {
         // Deliberately leave the last byte(s) of the request head unread.
@@ -398,20 +493,20 @@ fn serve(shared: &Shared<State>, mut conn: Conn<'_>, reply: Reply, method: &str,
             Reply::Token => {
                 let token = new_token();
                 let expires_at = expires_at_in(shared.state().expires_in);
-                let body = token_body(&token, Some(&expires_at));
-                mint(shared, token, parse_rfc3339(&expires_at));
+                let body = owned(token_body(&token, Some(&expires_at)), owner);
+                mint_for(shared, token, parse_rfc3339(&expires_at), owner.clone());
                 (200, json(), body.into_bytes(), vec![])
             }
             Reply::TokenNoExpiry => {
                 let token = new_token();
-                let body = token_body(&token, None);
-                mint(shared, token, None);
+                let body = owned(token_body(&token, None), owner);
+                mint_for(shared, token, None, owner.clone());
                 (200, json(), body.into_bytes(), vec![])
             }
             Reply::TokenWith { token, expires_at } => {
-                let body = token_body(&token, expires_at.as_deref());
+                let body = owned(token_body(&token, expires_at.as_deref()), owner);
                 let at = expires_at.as_deref().and_then(parse_rfc3339);
-                mint(shared, token, at);
+                mint_for(shared, token, at, owner.clone());
                 (200, json(), body.into_bytes(), vec![])
             }
             Reply::Body(body) => (200, json(), body.into_bytes(), vec![]),
@@ -480,11 +575,28 @@ fn serve(shared: &Shared<State>, mut conn: Conn<'_>, reply: Reply, method: &str,
 
 /// Record `token` as handed out, expiring at `expires_at` (unix seconds; None = never).
 fn mint(shared: &Shared<State>, token: String, expires_at: Option<i64>) {
+    mint_for(shared, token, expires_at, None)
+}
+
+/// [`mint`], for `owner`'s installation (None: a token for every owner).
+fn mint_for(shared: &Shared<State>, token: String, expires_at: Option<i64>, owner: Option<String>) {
     let mut state = shared.state();
     lock_ledger(&state.ledger)
         .minted
-        .insert(token.clone(), expires_at);
+        .insert(token.clone(), (expires_at, owner));
     state.tokens.push(token);
+}
+
+/// A token body with `"owner":"O"` added when the token was minted for O's installation.
+fn owned(body: String, owner: &Option<String>) -> String {
+    match owner {
+        Some(owner) => format!(
+            "{},\"owner\":\"{}\"}}",
+            body.strip_suffix('}').unwrap_or(&body),
+            json_escape(owner)
+        ),
+        None => body,
+    }
 }
 
 fn json() -> String {

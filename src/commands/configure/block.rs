@@ -11,6 +11,12 @@
 //! left in its section. When the file did not end with a line break,
 //! configure adds one and says so in a comment on its header
 //! ([`ENDED_THE_LINE`]), so that unconfigure takes that line break out again.
+//!
+//! For a platform host the block ends with [`USE_HTTP_PATH`], right after
+//! the helper lines: git then sends the repository's path in its requests,
+//! so that the helper knows the owner whose installation's token to fetch.
+//! `useHttpPath` is a setting of the URL, not of one helper: the `fallback`
+//! wrapper takes the path out again for the kept helpers.
 
 use std::collections::BTreeSet;
 
@@ -20,10 +26,15 @@ use crate::git::helpers::{Line, classify};
 /// line break: unconfigure removes the line break too.
 pub const ENDED_THE_LINE: &str = "# molecule-git-token-helper ended the line above";
 
+/// The last line of a platform host's block.
+pub const USE_HTTP_PATH: &str = "useHttpPath = true";
+
 /// One host's block, as found in the text.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Found {
     pub host: String,
+    /// The block ends with [`USE_HTTP_PATH`].
+    pub use_http_path: bool,
     /// Line numbers of its helper lines (reset, ours, fallbacks).
     lines: Vec<usize>,
     /// The header's line number, when the section holds nothing else.
@@ -79,6 +90,11 @@ fn header_host(line: &[u8]) -> Option<(String, bool)> {
 /// for any other line (and for a value this reader does not follow, such
 /// as one continued on the next line).
 fn helper_value(line: &[u8]) -> Option<String> {
+    key_value(line, "helper")
+}
+
+/// The value of a `NAME = VALUE` line (the name without case), unquoted.
+fn key_value(line: &[u8], name: &str) -> Option<String> {
     let text = std::str::from_utf8(line).ok()?;
     let text = text.strip_suffix('\n').unwrap_or(text);
     let text = text.strip_suffix('\r').unwrap_or(text);
@@ -86,7 +102,7 @@ fn helper_value(line: &[u8]) -> Option<String> {
     let name_end = text
         .find(|c: char| !(c.is_ascii_alphanumeric() || c == '-'))
         .unwrap_or(text.len());
-    if !text[..name_end].eq_ignore_ascii_case("helper") {
+    if !text[..name_end].eq_ignore_ascii_case(name) {
         return None;
     }
     let rest = text[name_end..].trim_start_matches([' ', '\t']);
@@ -167,6 +183,7 @@ pub fn find(text: &[u8]) -> Vec<Found> {
             .find(|&j| is_header(lines[j]))
             .unwrap_or(lines.len());
         let mut ours = Vec::new();
+        let mut use_http_path = false;
         // Each reset line followed by this helper's line (blank and comment
         // lines between are not ours), then the fallbacks.
         let mut j = i + 1;
@@ -196,6 +213,14 @@ pub fn find(text: &[u8]) -> Vec<Found> {
                         block.push(m);
                         m += 1;
                     }
+                    let next = (m..end).find(|&k| !is_blank_or_comment(lines[k]));
+                    if let Some(k) = next
+                        .filter(|&k| key_value(lines[k], "usehttppath").as_deref() == Some("true"))
+                    {
+                        block.push(k);
+                        use_http_path = true;
+                        m = k + 1;
+                    }
                     ours.extend(block);
                     j = m;
                 }
@@ -206,6 +231,7 @@ pub fn find(text: &[u8]) -> Vec<Found> {
             let alone = end - (i + 1) == ours.len();
             found.push(Found {
                 host: host.clone(),
+                use_http_path,
                 lines: ours,
                 header: alone.then_some(i),
                 ended_the_line,
@@ -247,15 +273,15 @@ pub fn remove(text: &[u8], remove: &[&Found]) -> Vec<u8> {
     out
 }
 
-/// `text` with a block for each `(host, values)` appended.
-pub fn append(text: &[u8], blocks: &[(String, Vec<String>)]) -> Vec<u8> {
+/// `text` with a block for each `(host, values, use_http_path)` appended.
+pub fn append(text: &[u8], blocks: &[(String, Vec<String>, bool)]) -> Vec<u8> {
     let mut out = text.to_vec();
     let mut ended_the_line = false;
     if !out.is_empty() && out.last() != Some(&b'\n') {
         out.push(b'\n');
         ended_the_line = true;
     }
-    for (host, values) in blocks {
+    for (host, values, use_http_path) in blocks {
         out.extend_from_slice(format!("[credential \"https://{host}/\"]").as_bytes());
         if std::mem::take(&mut ended_the_line) {
             out.extend_from_slice(format!(" {ENDED_THE_LINE}").as_bytes());
@@ -263,6 +289,9 @@ pub fn append(text: &[u8], blocks: &[(String, Vec<String>)]) -> Vec<u8> {
         out.push(b'\n');
         for value in values {
             out.extend_from_slice(format!("\thelper = {}\n", quote_value(value)).as_bytes());
+        }
+        if *use_http_path {
+            out.extend_from_slice(format!("\t{USE_HTTP_PATH}\n").as_bytes());
         }
     }
     out
@@ -275,15 +304,19 @@ mod tests {
     const OURS: &str = "/usr/bin/molecule-git-token-helper --timeout 5";
     const FALLBACK: &str = "/usr/bin/molecule-git-token-helper fallback -- 'store --file=/s'";
 
-    fn block(host: &str) -> (String, Vec<String>) {
+    fn block(host: &str, use_http_path: bool) -> (String, Vec<String>, bool) {
         let values = vec![String::new(), OURS.into(), FALLBACK.into()];
-        (host.to_string(), values)
+        (host.to_string(), values, use_http_path)
     }
 
     fn round_trip(start: &[u8]) {
-        let with = append(start, &[block("github.com"), block("git.example.test")]);
+        let with = append(
+            start,
+            &[block("github.com", true), block("git.example.test", false)],
+        );
         let found = find(&with);
         assert_eq!(found.len(), 2, "{}", String::from_utf8_lossy(&with));
+        assert!(found[0].use_http_path && !found[1].use_http_path);
         let all: Vec<&Found> = found.iter().collect();
         assert_eq!(
             remove(&with, &all),
@@ -307,6 +340,26 @@ mod tests {
         ] {
             round_trip(start);
         }
+    }
+
+    #[test]
+    fn use_http_path_is_ours_only_right_after_our_helpers() {
+        let ours = format!(
+            "[credential \"https://github.com/\"]\n\thelper =\n\thelper = {OURS}\n\tUseHttpPath = true\n"
+        );
+        let found = find(ours.as_bytes());
+        assert!(found[0].use_http_path);
+        assert!(remove(ours.as_bytes(), &[&found[0]]).is_empty());
+        // A user's own setting after something else of theirs stays.
+        let theirs = format!(
+            "[credential \"https://github.com/\"]\n\thelper =\n\thelper = {OURS}\n\tusername = op\n\tuseHttpPath = true\n"
+        );
+        let found = find(theirs.as_bytes());
+        assert!(!found[0].use_http_path);
+        assert_eq!(
+            remove(theirs.as_bytes(), &[&found[0]]),
+            b"[credential \"https://github.com/\"]\n\tusername = op\n\tuseHttpPath = true\n"
+        );
     }
 
     #[test]

@@ -12,12 +12,18 @@
 //!     helper =
 //!     helper = /usr/local/bin/molecule-git-token-helper --timeout 5
 //!     helper = /usr/local/bin/molecule-git-token-helper fallback -- 'store --file=/x'
+//!
+//!     useHttpPath = true
 //! ```
 //!
-//! the empty reset line; this helper with the settings given as flags; and,
-//! in their order, the helpers git ran for `https://HOST/` before (from the
+//! the empty reset line; this helper with the settings given as flags; in
+//! their order, the helpers git ran for `https://HOST/` before (from the
 //! file written and the files git reads before it), each through the hidden
-//! `fallback` wrapper, which keeps short-lived tokens from their `store`.
+//! `fallback` wrapper, which keeps short-lived tokens from their `store`;
+//! and, for a platform host (not a secret host), `useHttpPath`, so that git
+//! sends the repository's path and the helper knows its owner (the wrapper
+//! takes the path out again for the kept helpers, whose stored entries have
+//! none).
 //!
 //! The section is spelled with the trailing slash (`https://HOST/`, git's
 //! own normal form of the URL, which matches exactly what `https://HOST`
@@ -46,7 +52,7 @@ use crate::diag::{debug, io_reason, warning};
 use crate::git::config::{Entry, Locked};
 use crate::git::helpers::{Line, classify, helper_line};
 use crate::git::version;
-use crate::settings::{HelperFlags, Settings};
+use crate::settings::{HelperFlags, Route, Settings};
 pub use location::Location;
 pub use location::program_path;
 use location::same_file;
@@ -77,13 +83,20 @@ pub fn configure(settings: &Settings, flags: &HelperFlags, location: &Location) 
         .entries_up_to(&target)
         .map_err(|e| locked.failed(&format!("{e:#}")))?;
     let in_target = |e: &Entry| e.file().is_some_and(|f| same_file(f, &target));
+    let text = locked.text()?;
+    let present = block::find(&text);
+    // git sends the path (for the owner) to platform hosts only.
+    let use_http_path = |host: &str| settings.route(host) == Route::Platform;
     let mut plans = Vec::new();
     // Secret-backed hosts get the same line: `get` tells them apart.
     for host in &settings.all_hosts() {
         let plan = plan_host(&entries, &in_target, host, &ours, &wrap)
             .map_err(|e| locked.failed(&format!("{e:#}")))?;
         warn_about_hidden_helpers(&entries, &in_target, &plan, &target);
-        if plan.unchanged() {
+        let path_as_planned = present
+            .iter()
+            .any(|b| b.host == plan.host && b.use_http_path == use_http_path(host));
+        if plan.unchanged() && path_as_planned {
             debug!(
                 "configure: https://{host}/ is already configured in {}",
                 target.display()
@@ -96,15 +109,13 @@ pub fn configure(settings: &Settings, flags: &HelperFlags, location: &Location) 
         return Ok(String::new());
     }
     // Our present blocks for these hosts go; the new ones go at the end.
-    let text = locked.text()?;
-    let present = block::find(&text);
     let redone: Vec<&block::Found> = present
         .iter()
         .filter(|b| plans.iter().any(|p| p.host == b.host))
         .collect();
-    let blocks: Vec<(String, Vec<String>)> = plans
+    let blocks: Vec<(String, Vec<String>, bool)> = plans
         .iter()
-        .map(|p| (p.host.clone(), p.desired.clone()))
+        .map(|p| (p.host.clone(), p.desired.clone(), use_http_path(&p.host)))
         .collect();
     locked.write(&block::append(&block::remove(&text, &redone), &blocks))?;
     for plan in &plans {
@@ -121,7 +132,10 @@ pub fn configure(settings: &Settings, flags: &HelperFlags, location: &Location) 
     for plan in &plans {
         let again = plan_host(&written, &in_lock, &plan.host, &ours, &wrap)
             .map_err(|e| locked.failed(&format!("{e:#}")))?;
-        if again.current != plan.desired || !again.last {
+        if again.current != plan.desired
+            || !again.last
+            || use_http_path(&plan.host) && !reads_use_http_path(&written, &plan.host)
+        {
             return Err(locked.failed(&format!(
                 "after editing, the helpers for https://{}/ in {} are not as planned (another \
                  [credential \"https://{}/\"] section in the way?)",
@@ -136,6 +150,19 @@ pub fn configure(settings: &Settings, flags: &HelperFlags, location: &Location) 
         .iter()
         .map(|p| format!("configured https://{}/ in {}\n", p.host, target.display()))
         .collect())
+}
+
+/// Whether git reads `credential.https://HOST/.useHttpPath` as true (the
+/// last value wins).
+fn reads_use_http_path(entries: &[Entry], host: &str) -> bool {
+    let key = format!("{}.usehttppath", plan::our_section(host)).to_ascii_lowercase();
+    entries
+        .iter()
+        .rev()
+        .find(|e| e.key.eq_ignore_ascii_case(&key))
+        .and_then(|e| e.value.as_deref())
+        .and_then(crate::settings::parse_bool)
+        == Some(true)
 }
 
 /// One warning line for each helper the block's reset line hides from some

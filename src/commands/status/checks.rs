@@ -100,8 +100,8 @@ pub fn platform(
         return None;
     };
     let started = Instant::now();
-    match platform::fetch(settings, bearer, started + settings.timeout) {
-        Ok(token) => {
+    match platform::fetch(settings, bearer, started + settings.timeout, None) {
+        Ok(answer) => {
             checks.push(check(
                 "platform",
                 Mark::Ok,
@@ -110,7 +110,7 @@ pub fn platform(
                     started.elapsed().as_millis()
                 ),
             ));
-            Some(token)
+            Some(answer.token)
         }
         Err(e) => {
             checks.push(check("platform", Mark::Fail, format!("{e:#}")));
@@ -187,6 +187,9 @@ pub fn cache(settings: &Settings, checks: &mut Vec<Check>) {
         ));
     }
     let mut message = format!("{shown} ({dir_mode:04o}); {entry}");
+    if let Some(entries) = super::owners::entries(settings) {
+        message.push_str(&format!("; tokens cached: {entries}"));
+    }
     // A failure other processes are answered with for a few seconds.
     if let Some(failed) = memory::read_failed(&cache) {
         let age = (cache::now_ms() - failed.at_ms).max(0) / 1000;

@@ -83,6 +83,15 @@ fn host_check(host: &str, list: &[HelperEntry], short_lived: bool) -> Check {
         }
     }
     for e in list {
+        // configure turns useHttpPath on for platform hosts and takes the
+        // path out for the helpers it wrapped; any other one (a
+        // repository's own config, say) now gets the path.
+        if short_lived && matches!(e.line, Line::Other) {
+            warns.push(format!(
+                "{} is not wrapped by configure: git sends it the repository's path                  (useHttpPath, so that this helper knows the owner), and a credential it                  stored without a path no longer matches; run `molecule-git-token-helper                  configure` for that file (--file or --system), or set useHttpPath = false                  in its section",
+                describe(e)
+            ));
+        }
         if e.receives_our_token && short_lived {
             warns.push(format!(
                 "{} would store the short-lived token after each successful push",

@@ -7,13 +7,16 @@
 //! `git.rs` (the helpers git runs for each host), `probe.rs` (secret
 //! hosts and their APIs, through `gitea.rs`), `probe_github.rs` (the
 //! platform's hosts, through `github.rs`) and `gh.rs` (what gh gets: its
-//! token variables, the proxy, gh-login); `render.rs` prints them.
+//! token variables, the proxy, gh-login); `owners.rs` lists the cached
+//! entries per owner and probes each `--probe-repo` with its owner's
+//! token; `render.rs` prints them.
 
 mod checks;
 mod gh;
 mod git;
 mod gitea;
 mod github;
+mod owners;
 mod probe;
 mod probe_github;
 mod redact;
@@ -92,10 +95,19 @@ pub fn checks(settings: &Settings, options: &Options) -> (Vec<Check>, Redactor) 
     checks::cache(settings, &mut checks);
     checks::history(settings, &mut checks);
     let secrets = probe::secret_hosts(settings, options, &mut checks);
-    probe_github::platform_hosts(settings, options, token.as_ref(), &mut checks);
+    // Each --probe-repo O/R with O's installation's token.
+    let groups = owners::probe_groups(settings, options, token.as_ref(), &mut checks);
+    for (options, owner_token) in &groups {
+        probe_github::platform_hosts(settings, options, owner_token.as_ref(), &mut checks);
+    }
     checks.extend(git::checks(settings));
     gh::checks(settings, token.as_ref(), &mut checks);
-    let tokens = [&token, &fetched].into_iter().flatten().map(|t| &t.secret);
+    let owner_tokens = groups.iter().filter_map(|(_, t)| t.as_ref());
+    let tokens = [&token, &fetched]
+        .into_iter()
+        .flatten()
+        .chain(owner_tokens)
+        .map(|t| &t.secret);
     for secret in bearer.iter().chain(tokens).chain(&secrets) {
         redactor.know(secret);
     }

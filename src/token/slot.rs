@@ -1,0 +1,172 @@
+//! One installation per owner: which cache entry serves a request for an
+//! owner, and which entry the platform's answer goes to.
+//!
+//! A request names an owner (a repository's organisation or user) or none.
+//! The owner's own entry (`token@OWNER`) serves it while it is usable. A
+//! platform that mints per owner names the owner in every answer (its
+//! default installation's login when no owner was asked for:
+//! `docs/platform-api.md`); an answer that names none comes from a platform
+//! that ignores owners (today's), whose token serves every owner. That
+//! token is the default entry's, marked [`Entry::any_owner`]: every owner
+//! is then served from that entry, and asks the platform (with its owner,
+//! so that a platform that learns owners is noticed) only when that entry
+//! needs a refresh. So today's platform sees one request per token life,
+//! as before, whoever asks first.
+
+use std::path::Path;
+use std::time::Duration;
+
+use super::cache::Cache;
+use super::entry::{self, Entry, Freshness, Key};
+use crate::owner::Owner;
+
+/// The entry a request is served from (and whose lock and failure memory
+/// its fetch uses), and the owner its fetch asks for.
+pub struct Slot {
+    pub cache: Cache,
+    pub key: Key,
+    /// `?owner=` of the fetch, if one is needed.
+    pub query: Option<Owner>,
+    /// The entry as read (`Err`: something unusable is in its place).
+    pub seen: Result<Option<Entry>, String>,
+}
+
+/// The slot for a request for `owner` (`None`: the default entry), with
+/// `key` the default entry's key.
+pub fn choose(dir: &Path, key: &Key, owner: Option<&Owner>, now: i64, window: Duration) -> Slot {
+    let default = || Slot {
+        cache: Cache::new(dir),
+        key: key.clone(),
+        query: owner.cloned(),
+        seen: Cache::new(dir).read(),
+    };
+    let Some(owner) = owner else {
+        return default();
+    };
+    let own = Slot {
+        cache: Cache::for_owner(dir, Some(owner)),
+        key: key.for_owner(Some(owner)),
+        query: Some(owner.clone()),
+        seen: Cache::for_owner(dir, Some(owner)).read(),
+    };
+    let usable = |slot: &Slot| match &slot.seen {
+        Ok(Some(entry)) => entry::freshness(entry, &slot.key, now, window) != Freshness::Unusable,
+        _ => false,
+    };
+    if usable(&own) {
+        return own;
+    }
+    let shared = default();
+    let serves_every_owner = matches!(&shared.seen, Ok(Some(entry)) if entry.any_owner);
+    if serves_every_owner && usable(&shared) {
+        return shared;
+    }
+    own
+}
+
+/// Where a fetched token goes: the entry (files and key) and whether it
+/// serves every owner. `answered`: the owner the platform named.
+pub fn destination(
+    slot: &Slot,
+    dir: &Path,
+    default_key: &Key,
+    answered: Option<&Owner>,
+) -> (Cache, Key, bool) {
+    match (&slot.query, answered) {
+        // Minted for the owner asked for: its own entry.
+        (Some(_), Some(owner)) => (
+            Cache::for_owner(dir, Some(owner)),
+            default_key.for_owner(Some(owner)),
+            false,
+        ),
+        // No owner asked for, and the platform named its default
+        // installation's: it mints per owner; the default entry serves
+        // requests that name no owner.
+        (None, Some(_)) => (Cache::new(dir), default_key.clone(), false),
+        // An answer that names no owner: the platform ignores owners, and
+        // its token serves every owner.
+        (_, None) => (Cache::new(dir), default_key.clone(), true),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::secret::Secret;
+
+    const WINDOW: Duration = Duration::from_secs(300);
+    const NOW: i64 = 10_000;
+
+    fn key() -> Key {
+        Key::new("http://platform:8080", &Secret::new("bearer-one".into()))
+    }
+
+    fn entry(key: Key, any_owner: bool) -> Entry {
+        Entry {
+            key,
+            secret: Secret::new("ghs_cached".into()),
+            expires_at: NOW + 3000,
+            fetched_at: NOW - 60,
+            refresh_tried_at: None,
+            any_owner,
+        }
+    }
+
+    #[test]
+    fn an_owner_is_served_by_its_entry_else_by_a_default_that_serves_every_owner() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
+        let orgb = Owner::parse("orgB").unwrap();
+        let slot = |owner: Option<&Owner>| choose(dir, &key(), owner, NOW, WINDOW);
+        // Nothing cached: the owner's own entry, asking for the owner.
+        let s = slot(Some(&orgb));
+        assert_eq!(s.cache.owner(), Some("orgb"));
+        assert_eq!(s.query, Some(orgb.clone()));
+        // A default entry of a platform that names owners: not for orgB.
+        Cache::new(dir).write(&entry(key(), false)).unwrap();
+        assert_eq!(slot(Some(&orgb)).cache.owner(), Some("orgb"));
+        // One that ignored the owner: orgB is served from it.
+        Cache::new(dir).write(&entry(key(), true)).unwrap();
+        let s = slot(Some(&orgb));
+        assert_eq!((s.cache.owner(), s.query.is_some()), (None, true));
+        assert!(matches!(s.seen, Ok(Some(_))));
+        // orgB's own entry, once there, wins.
+        Cache::for_owner(dir, Some(&orgb))
+            .write(&entry(key().for_owner(Some(&orgb)), false))
+            .unwrap();
+        assert_eq!(slot(Some(&orgb)).cache.owner(), Some("orgb"));
+        // No owner: the default entry, no query.
+        let s = slot(None);
+        assert_eq!((s.cache.owner(), s.query), (None, None));
+        // A default entry of another bearer serves nobody.
+        let other = Key::new("http://platform:8080", &Secret::new("rotated".into()));
+        let orgc = Owner::parse("orgC").unwrap();
+        assert_eq!(
+            choose(dir, &other, Some(&orgc), NOW, WINDOW).cache.owner(),
+            Some("orgc")
+        );
+    }
+
+    #[test]
+    fn an_answer_goes_to_the_entry_of_the_owner_it_names() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
+        let orgb = Owner::parse("orgB").unwrap();
+        let asked = choose(dir, &key(), Some(&orgb), NOW, WINDOW);
+        let (cache, k, any) = destination(&asked, dir, &key(), Some(&orgb));
+        assert_eq!(
+            (cache.owner(), k.owner.as_deref(), any),
+            (Some("orgb"), Some("orgb"), false)
+        );
+        let (cache, k, any) = destination(&asked, dir, &key(), None);
+        assert_eq!((cache.owner(), k, any), (None, key(), true));
+        // No owner asked for: an answer naming the default installation's
+        // owner comes from a platform that mints per owner; one naming
+        // none, from a platform whose token serves every owner.
+        let none = choose(dir, &key(), None, NOW, WINDOW);
+        let orga = Owner::parse("orgA").unwrap();
+        let (cache, k, any) = destination(&none, dir, &key(), Some(&orga));
+        assert_eq!((cache.owner(), k, any), (None, key(), false));
+        assert!(destination(&none, dir, &key(), None).2);
+    }
+}
