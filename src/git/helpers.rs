@@ -144,8 +144,13 @@ impl HelperEntry {
 /// one git asks first; a `status` warning belongs wherever another helper
 /// comes before our first line, or `receives_our_token` is set.
 pub fn helpers_for(host: &str) -> Result<Vec<HelperEntry>> {
-    let entries = config::list(&[], "git config --list")?;
-    Ok(helpers_in(&entries, &host.to_ascii_lowercase()))
+    Ok(helpers_in(&read_all()?, &host.to_ascii_lowercase()))
+}
+
+/// Every entry of git's configuration as git reads it here, for
+/// [`helpers_in`] and [`sends_path`].
+pub fn read_all() -> Result<Vec<Entry>> {
+    config::list(&[], "git config --list")
 }
 
 /// [`helpers_for`] on entries already read (in git's order).
@@ -190,6 +195,31 @@ pub fn helpers_in(entries: &[Entry], host: &str) -> Vec<HelperEntry> {
             }
         })
         .collect()
+}
+
+/// Whether git sends the repository's path to `host`'s helpers: the last
+/// `credential.useHttpPath` (generic, or scoped to a URL that covers the
+/// whole host) in git's order says so, as a git boolean.
+pub fn sends_path(entries: &[Entry], host: &str) -> bool {
+    let mut on = false;
+    for entry in entries {
+        let Some(rest) = entry.key.strip_prefix("credential.") else {
+            continue;
+        };
+        let pattern = match rest.strip_suffix(".usehttppath") {
+            Some(url) => Some(url),
+            None if rest == "usehttppath" => None,
+            None => continue,
+        };
+        if pattern.is_some_and(|p| applies(p, host) != Applies::All) {
+            continue;
+        }
+        on = match entry.value.as_deref() {
+            None => true,
+            Some(v) => matches!(v.to_ascii_lowercase().as_str(), "true" | "yes" | "on" | "1"),
+        };
+    }
+    on
 }
 
 /// Helpers known to store nothing: gh's (`gh auth git-credential`),

@@ -598,4 +598,41 @@ fn a_repositorys_own_helper_that_configure_did_not_wrap_is_named() {
         "{out:?}"
     );
     assert!(git.contains("useHttpPath"), "{out:?}");
+    // One sentence, not the source's indentation.
+    assert!(
+        git.contains("repository's path (useHttpPath, so"),
+        "{out:?}"
+    );
+}
+
+#[test]
+fn after_unconfigure_a_helper_that_gets_no_path_is_not_said_to_get_one() {
+    // unconfigure takes useHttpPath away with our section: git sends no
+    // path, so the user's own helper is no longer "not wrapped" for it.
+    let ws = Workspace::new();
+    ws.write_gitconfig(&format!(
+        "[credential]\n\thelper = store --file={}\n",
+        ws.fallback.display()
+    ));
+    private(&ws.configs.join(".auth_token"));
+    assert_eq!(ws.helper(&["configure"], "").code(), 0);
+    assert_eq!(ws.helper(&["unconfigure"], "").code(), 0);
+    let (out, _) = status(&ws);
+    let git = line(&out, "git");
+    assert!(git.contains("this helper is not configured"), "{out:?}");
+    assert!(!git.contains("not wrapped by configure"), "{out:?}");
+    // A useHttpPath of the user's own makes git send the path again.
+    let mut c = ws.command("git");
+    c.args([
+        "config",
+        "--global",
+        "credential.https://github.com.useHttpPath",
+        "true",
+    ]);
+    assert_eq!(ws.run(c, "").code(), 0);
+    let (out, _) = status(&ws);
+    assert!(
+        line(&out, "git").contains("not wrapped by configure"),
+        "{out:?}"
+    );
 }

@@ -10,19 +10,27 @@ use crate::settings::{DEFAULT_HOST, Settings};
 /// a storing helper that would keep our short-lived token, a configured path
 /// that no longer exists.
 pub fn checks(settings: &Settings) -> Vec<Check> {
+    let entries = match helpers::read_all() {
+        Ok(entries) => entries,
+        Err(e) => return vec![check("git", Mark::Fail, format!("{e:#}"))],
+    };
     settings
         .all_hosts()
         .iter()
-        .map(|host| match helpers::helpers_for(host) {
-            Ok(list) => host_check(host, &list, settings.serves_host(host)),
-            Err(e) => check("git", Mark::Fail, format!("{host}: {e:#}")),
+        .map(|host| {
+            let host = host.to_ascii_lowercase();
+            let list = helpers::helpers_in(&entries, &host);
+            let sends_path = helpers::sends_path(&entries, &host);
+            host_check(&host, &list, settings.serves_host(&host), sends_path)
         })
         .collect()
 }
 
 /// `short_lived`: the host is served the platform's token, which a storing
 /// helper must not keep (a secret host's token lives as long as its file).
-fn host_check(host: &str, list: &[HelperEntry], short_lived: bool) -> Check {
+/// `sends_path`: git sends the host's helpers the repository's path
+/// (`useHttpPath`, which configure turns on for platform hosts).
+fn host_check(host: &str, list: &[HelperEntry], short_lived: bool, sends_path: bool) -> Check {
     if list.is_empty() {
         return check(
             "git",
@@ -85,10 +93,15 @@ fn host_check(host: &str, list: &[HelperEntry], short_lived: bool) -> Check {
     for e in list {
         // configure turns useHttpPath on for platform hosts and takes the
         // path out for the helpers it wrapped; any other one (a
-        // repository's own config, say) now gets the path.
-        if short_lived && matches!(e.line, Line::Other) {
+        // repository's own config, say) now gets the path. Without
+        // useHttpPath (after unconfigure, say) git sends no path.
+        if short_lived && sends_path && matches!(e.line, Line::Other) {
             warns.push(format!(
-                "{} is not wrapped by configure: git sends it the repository's path                  (useHttpPath, so that this helper knows the owner), and a credential it                  stored without a path no longer matches; run `molecule-git-token-helper                  configure` for that file (--file or --system), or set useHttpPath = false                  in its section",
+                "{} is not wrapped by configure: git sends it the repository's path \
+                 (useHttpPath, so that this helper knows the owner), and a credential it \
+                 stored without a path no longer matches; run `molecule-git-token-helper \
+                 configure` for that file (--file or --system), or set useHttpPath = false \
+                 in its section",
                 describe(e)
             ));
         }
