@@ -11,6 +11,8 @@ pub mod memory;
 pub mod platform;
 pub mod slot;
 
+use std::ops::ControlFlow;
+use std::path::Path;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Result, anyhow, bail};
@@ -24,7 +26,7 @@ use crate::secret::{self, Secret};
 use crate::settings::{SecretHost, Settings};
 use cache::Cache;
 use entry::{Entry, Freshness};
-use lock::{Attempt, LockError};
+use lock::{Attempt, Lock, LockError};
 use memory::Failed;
 
 /// A token to hand out, with its expiry in unix seconds when one is known.
@@ -131,11 +133,18 @@ pub fn serve_for(settings: &Settings, owner: Option<&Owner>) -> Result<Served> {
         debug!("cache: off");
         return fetched(platform::fetch(settings, &bearer, deadline, owner)?.token);
     };
-    let default_key = entry::Key::new(&settings.platform_url, &bearer);
-    let window = settings.refresh_window;
+    let ask = Ask {
+        settings,
+        dir,
+        default_key: entry::Key::new(&settings.platform_url, &bearer),
+        bearer: &bearer,
+        deadline,
+        window: settings.refresh_window,
+        started_ms,
+    };
 
     // The fast path: one small file, no lock, no runtime, no client.
-    let mut slot = slot::choose(dir, &default_key, owner, now_unix(), window);
+    let mut slot = slot::choose(dir, &ask.default_key, owner, now_unix(), ask.window);
     if owner.is_some() && slot.cache.owner().is_none() {
         debug!("cache: the platform ignored owners; serving from the default entry");
     }
@@ -146,204 +155,308 @@ pub fn serve_for(settings: &Settings, owner: Option<&Owner>) -> Result<Served> {
             None
         }
     };
-    let (cache, key) = (&slot.cache, &slot.key);
     // A token that is due for a refresh but still works.
     let mut valid = None;
     if let Some(entry) = &seen {
-        match entry::freshness(entry, key, now_unix(), window) {
+        match entry::freshness(entry, &slot.key, now_unix(), ask.window) {
             f @ (Freshness::Fresh | Freshness::Hold) => return Ok(hit(entry, f)),
             Freshness::Refresh => valid = Some(entry),
             f => debug!("cache: entry is {f:?}"),
         }
     }
 
-    // A platform that was unavailable a moment ago is not asked again.
-    let failed = memory::read_failed(cache).filter(|f| f.key == *key);
-    if let Some(failed) = failed.as_ref().filter(|f| f.is_remembered(cache::now_ms())) {
-        return match valid {
-            Some(entry) => {
-                debug!("cache: the platform failed a moment ago; not asking it again");
-                Ok(hit(entry, Freshness::Refresh))
-            }
-            None => Err(remembered(failed)),
-        };
-    }
-    // The last fetch found the platform unavailable, and no fetch has
-    // succeeded since: whoever holds the lock is asking it again.
-    let outage = failed
-        .as_ref()
-        .filter(|f| f.unavailable && f.age(cache::now_ms()).is_some());
-
-    // A fetch looks needed. Take the lock; whoever held it may have just
-    // fetched, so look again before asking the platform.
-    let _lock = match (lock::try_lock(cache), valid) {
-        (Ok(Attempt::Locked(lock)), _) => lock,
-        // Another process is fetching, or is stalled: a token that still
-        // works is served now rather than after its fetch.
-        (Ok(Attempt::Held(_)), Some(entry)) => {
-            debug!("cache: another process holds the lock; serving the still-valid token");
-            return Ok(hit(entry, Freshness::Refresh));
-        }
-        // One process asks a platform that was down; the others do not
-        // queue behind it.
-        (Ok(Attempt::Held(_)), None) if outage.is_some() => {
-            debug!("cache: another process is asking the platform again after an outage");
-            return Err(remembered(outage.expect("checked")));
-        }
-        (Ok(Attempt::Held(held)), None) => match held.wait_for_fetch(deadline) {
-            Ok(lock) => lock,
-            Err(LockError::Timeout) if Instant::now() < deadline => {
-                bail!(
-                    "another helper process has been asking the platform at {} for over {} s \
-                     (it holds {}); not waiting for it",
-                    crate::secret::redact_url_userinfo(&settings.token_url()),
-                    lock::WAIT_FOR_OTHERS.as_secs_f64(),
-                    cache.lock_path().display()
-                )
-            }
-            Err(error) => return lock_failed(settings, &slot, &bearer, deadline, error),
-        },
-        // The cache cannot be written (no lock can be taken): a token that
-        // still works is served; a refresh could be neither shared nor kept.
-        (Err(LockError::Unusable(cache::Unusable(why))), Some(entry)) => {
-            debug!("cache: {why}; serving the still-valid token");
-            return Ok(hit(entry, Freshness::Refresh));
-        }
-        (Err(error), _) => return lock_failed(settings, &slot, &bearer, deadline, error),
+    // A fetch looks needed.
+    let outage = match ask.recent_failure(&slot, valid) {
+        ControlFlow::Continue(outage) => outage,
+        ControlFlow::Break(served) => return served,
+    };
+    let _lock = match ask.lock(&slot, valid, outage.as_ref()) {
+        ControlFlow::Continue(lock) => lock,
+        ControlFlow::Break(served) => return served,
     };
     let now = now_unix();
-    let current = cache.read().unwrap_or_default();
-    let mut stale = None;
-    if let Some(entry) = current {
-        let freshness = entry::freshness(&entry, key, now, window);
-        match freshness {
-            Freshness::Fresh | Freshness::Hold => return Ok(hit(&entry, freshness)),
-            // Another process replaced the entry while we waited: that was
-            // the fetch we were about to make.
-            Freshness::Refresh if seen.as_ref() != Some(&entry) => {
-                return Ok(hit(&entry, freshness));
-            }
-            Freshness::Refresh => stale = Some(entry),
-            Freshness::Unusable => {}
+    let (stale, failed) = match ask.look_again(&slot, seen.as_ref(), now) {
+        ControlFlow::Continue(found) => found,
+        ControlFlow::Break(served) => return served,
+    };
+    ask.fetch(&slot, now, stale, failed)
+}
+
+/// What every step of a request that found no fresh entry needs.
+struct Ask<'a> {
+    settings: &'a Settings,
+    dir: &'a Path,
+    /// The default entry's key.
+    default_key: entry::Key,
+    bearer: &'a Secret,
+    /// One deadline for the whole request.
+    deadline: Instant,
+    window: Duration,
+    /// When the request began (a failure since was met while it waited).
+    started_ms: i64,
+}
+
+impl Ask<'_> {
+    /// A platform that was unavailable a moment ago is not asked again: the
+    /// still-valid token (`valid`) or the remembered failure is the answer.
+    /// Else the outage the last fetch found, if no fetch has succeeded since
+    /// (whoever holds the lock is asking the platform again).
+    fn recent_failure(
+        &self,
+        slot: &slot::Slot,
+        valid: Option<&Entry>,
+    ) -> ControlFlow<Result<Served>, Option<Failed>> {
+        let (cache, key) = (&slot.cache, &slot.key);
+        let failed = memory::read_failed(cache).filter(|f| f.key == *key);
+        if let Some(failed) = failed.as_ref().filter(|f| f.is_remembered(cache::now_ms())) {
+            return ControlFlow::Break(match valid {
+                Some(entry) => {
+                    debug!("cache: the platform failed a moment ago; not asking it again");
+                    Ok(hit(entry, Freshness::Refresh))
+                }
+                None => Err(remembered(failed)),
+            });
         }
-    }
-    // A fetch failed while we waited for it (or the platform was found
-    // unavailable a moment ago): that was the fetch we were about to make.
-    // Not one from the future: the clock went back, and it says nothing
-    // about this wait.
-    let failed = memory::read_failed(cache).filter(|f| f.key == *key);
-    let now_ms = cache::now_ms();
-    if let Some(failed) = failed.as_ref().filter(|f| {
-        let while_waiting = f.at_ms >= started_ms && f.age(now_ms).is_some();
-        while_waiting || f.is_remembered(now_ms)
-    }) {
-        return match stale {
-            Some(entry) => Ok(hit(&entry, Freshness::Refresh)),
-            None => Err(remembered(failed)),
-        };
+        ControlFlow::Continue(failed.filter(|f| f.unavailable && f.age(cache::now_ms()).is_some()))
     }
 
-    // With a working token in hand, a refresh gets a short budget: git
-    // should not wait out a platform's retries for a token it has.
-    let fetch_deadline = match stale {
-        Some(_) => deadline.min(Instant::now() + REFRESH_BUDGET),
-        None => deadline,
-    };
-    let outcome = platform::fetch(settings, &bearer, fetch_deadline, slot.query.as_ref());
-    match outcome {
-        Ok(answer) => {
-            let token = answer.token;
-            let (target, target_key, any_owner) =
-                slot::destination(&slot, dir, &default_key, answer.owner.as_ref());
-            if let Some(expires_at) = token.expires_at {
-                let mut entry = Entry {
-                    key: target_key,
-                    secret: token.secret.clone(),
-                    expires_at,
-                    fetched_at: now,
-                    refresh_tried_at: None,
-                    any_owner,
-                };
-                // The fetch that brought a token already within the window
-                // (a short-lived one, or the platform's cache lags) was its
-                // refresh attempt: the next is not tried for 30 s. One with
-                // more left has had none: once it enters the window, the
-                // next get tries a refresh.
-                if entry.good_until() - now <= window.as_secs() as i64 {
-                    entry.refresh_tried_at = Some(now);
-                }
-                let written = if target.owner() == cache.owner() {
-                    cache.write(&entry)
-                } else {
-                    // Another entry's: its lock is not ours (the write is
-                    // atomic all the same).
-                    target.write_unlocked(&entry)
-                };
-                match written {
-                    Ok(()) => debug!(
-                        "cache: stored the new token in {}",
-                        target.entry_path().display()
-                    ),
-                    Err(cache::Unusable(why)) => debug!("cache: {why}; working uncached"),
-                }
-                moved_elsewhere(&slot, &target, stale.as_ref());
-            } else {
-                debug!("cache: the token has no expiry; not cached");
+    /// Take the lock; or, when another process holds it, serve the
+    /// still-valid token (`valid`), answer with the `outage`, or wait for
+    /// its fetch within the rules ([`serve_for`]).
+    fn lock(
+        &self,
+        slot: &slot::Slot,
+        valid: Option<&Entry>,
+        outage: Option<&Failed>,
+    ) -> ControlFlow<Result<Served>, Lock> {
+        let cache = &slot.cache;
+        let (settings, deadline) = (self.settings, self.deadline);
+        let give_up = |error| lock_failed(settings, slot, self.bearer, deadline, error);
+        let lock = match (lock::try_lock(cache), valid) {
+            (Ok(Attempt::Locked(lock)), _) => lock,
+            // Another process is fetching, or is stalled: a token that still
+            // works is served now rather than after its fetch.
+            (Ok(Attempt::Held(_)), Some(entry)) => {
+                debug!("cache: another process holds the lock; serving the still-valid token");
+                return ControlFlow::Break(Ok(hit(entry, Freshness::Refresh)));
             }
-            // The first success ends an outage for everyone at once.
-            if failed.is_some() {
-                memory::remove_failed(cache);
+            // One process asks a platform that was down; the others do not
+            // queue behind it.
+            (Ok(Attempt::Held(_)), None) if outage.is_some() => {
+                debug!("cache: another process is asking the platform again after an outage");
+                return ControlFlow::Break(Err(remembered(outage.expect("checked"))));
             }
-            memory::record_success(cache, cache::now_ms());
-            fetched(token)
+            (Ok(Attempt::Held(held)), None) => match held.wait_for_fetch(deadline) {
+                Ok(lock) => lock,
+                Err(LockError::Timeout) if Instant::now() < deadline => {
+                    return ControlFlow::Break(Err(anyhow!(
+                        "another helper process has been asking the platform at {} for over {} s \
+                         (it holds {}); not waiting for it",
+                        crate::secret::redact_url_userinfo(&settings.token_url()),
+                        lock::WAIT_FOR_OTHERS.as_secs_f64(),
+                        cache.lock_path().display()
+                    )));
+                }
+                Err(error) => return ControlFlow::Break(give_up(error)),
+            },
+            // The cache cannot be written (no lock can be taken): a token that
+            // still works is served; a refresh could be neither shared nor kept.
+            (Err(LockError::Unusable(cache::Unusable(why))), Some(entry)) => {
+                debug!("cache: {why}; serving the still-valid token");
+                return ControlFlow::Break(Ok(hit(entry, Freshness::Refresh)));
+            }
+            (Err(error), _) => return ControlFlow::Break(give_up(error)),
+        };
+        ControlFlow::Continue(lock)
+    }
+
+    /// With the lock, the cache read again: whoever held it may have just
+    /// fetched (its token is served) or failed (its failure is the answer).
+    /// Else the entry to refresh, if it still works (`seen`, unchanged), and
+    /// the failure remembered.
+    fn look_again(
+        &self,
+        slot: &slot::Slot,
+        seen: Option<&Entry>,
+        now: i64,
+    ) -> ControlFlow<Result<Served>, (Option<Entry>, Option<Failed>)> {
+        let (cache, key) = (&slot.cache, &slot.key);
+        let current = cache.read().unwrap_or_default();
+        let mut stale = None;
+        if let Some(entry) = current {
+            let freshness = entry::freshness(&entry, key, now, self.window);
+            match freshness {
+                Freshness::Fresh | Freshness::Hold => {
+                    return ControlFlow::Break(Ok(hit(&entry, freshness)));
+                }
+                // Another process replaced the entry while we waited: that was
+                // the fetch we were about to make.
+                Freshness::Refresh if seen != Some(&entry) => {
+                    return ControlFlow::Break(Ok(hit(&entry, freshness)));
+                }
+                Freshness::Refresh => stale = Some(entry),
+                Freshness::Unusable => {}
+            }
         }
-        Err(error) => {
-            let at_ms = cache::now_ms();
-            memory::record_failure(cache, at_ms, &error.to_string());
-            match stale {
-                // The cached token still works: serve it, and try again in 30 s.
-                Some(mut entry) => {
-                    debug!(
-                        "cache: re-fetch failed ({error:#}); serving the cached token, {} s left",
-                        entry.good_until() - now
-                    );
-                    entry.refresh_tried_at = Some(now);
-                    if let Err(cache::Unusable(why)) = cache.write(&entry) {
-                        debug!("cache: {why}");
-                    }
-                    Ok(Served {
-                        token: entry.token(),
-                        from_cache: true,
-                    })
-                }
-                None => {
-                    let unavailable = error.failure == platform::Failure::Unavailable;
-                    // Another failure in a row (not one from the future):
-                    // the outage is remembered longer.
-                    let streak = match &failed {
-                        _ if !unavailable => 0,
-                        Some(last) if last.unavailable && last.age(at_ms).is_some() => {
-                            last.streak.saturating_add(1)
-                        }
-                        _ => 1,
-                    };
-                    let failed = Failed {
-                        key: key.clone(),
-                        at_ms,
-                        unavailable,
-                        streak,
-                        message: error.to_string(),
-                    };
-                    debug!(
-                        "cache: remembering the failure for {} s",
-                        failed.memory().as_secs()
-                    );
-                    if let Err(cache::Unusable(why)) = memory::write_failed(cache, &failed) {
-                        debug!("cache: {why}");
-                    }
-                    Err(error.into())
-                }
+        // A fetch failed while we waited for it (or the platform was found
+        // unavailable a moment ago): that was the fetch we were about to make.
+        // Not one from the future: the clock went back, and it says nothing
+        // about this wait.
+        let failed = memory::read_failed(cache).filter(|f| f.key == *key);
+        let now_ms = cache::now_ms();
+        if let Some(failed) = failed.as_ref().filter(|f| {
+            let while_waiting = f.at_ms >= self.started_ms && f.age(now_ms).is_some();
+            while_waiting || f.is_remembered(now_ms)
+        }) {
+            return ControlFlow::Break(match stale {
+                Some(entry) => Ok(hit(&entry, Freshness::Refresh)),
+                None => Err(remembered(failed)),
+            });
+        }
+        ControlFlow::Continue((stale, failed))
+    }
+
+    /// Ask the platform (a short budget when `stale` still works: git
+    /// should not wait out a platform's retries for a token it has); write
+    /// back its token, or its failure.
+    fn fetch(
+        &self,
+        slot: &slot::Slot,
+        now: i64,
+        stale: Option<Entry>,
+        failed: Option<Failed>,
+    ) -> Result<Served> {
+        let fetch_deadline = match stale {
+            Some(_) => self.deadline.min(Instant::now() + REFRESH_BUDGET),
+            None => self.deadline,
+        };
+        let outcome = platform::fetch(
+            self.settings,
+            self.bearer,
+            fetch_deadline,
+            slot.query.as_ref(),
+        );
+        match outcome {
+            Ok(answer) => self.write_back(slot, now, answer, stale.as_ref(), failed.is_some()),
+            Err(error) => serve_stale(slot, now, error, stale, failed.as_ref()),
+        }
+    }
+
+    /// The platform's token: written to the entry it belongs to (with its
+    /// expiry; a token without one is not cached), and the outage, if one
+    /// was remembered (`failed`), over.
+    fn write_back(
+        &self,
+        slot: &slot::Slot,
+        now: i64,
+        answer: answer::Answer,
+        stale: Option<&Entry>,
+        failed: bool,
+    ) -> Result<Served> {
+        let cache = &slot.cache;
+        let token = answer.token;
+        let (target, target_key, any_owner) =
+            slot::destination(slot, self.dir, &self.default_key, answer.owner.as_ref());
+        if let Some(expires_at) = token.expires_at {
+            let mut entry = Entry {
+                key: target_key,
+                secret: token.secret.clone(),
+                expires_at,
+                fetched_at: now,
+                refresh_tried_at: None,
+                any_owner,
+            };
+            // The fetch that brought a token already within the window
+            // (a short-lived one, or the platform's cache lags) was its
+            // refresh attempt: the next is not tried for 30 s. One with
+            // more left has had none: once it enters the window, the
+            // next get tries a refresh.
+            if entry.good_until() - now <= self.window.as_secs() as i64 {
+                entry.refresh_tried_at = Some(now);
             }
+            let written = if target.owner() == cache.owner() {
+                cache.write(&entry)
+            } else {
+                // Another entry's: its lock is not ours (the write is
+                // atomic all the same).
+                target.write_unlocked(&entry)
+            };
+            match written {
+                Ok(()) => debug!(
+                    "cache: stored the new token in {}",
+                    target.entry_path().display()
+                ),
+                Err(cache::Unusable(why)) => debug!("cache: {why}; working uncached"),
+            }
+            moved_elsewhere(slot, &target, stale);
+        } else {
+            debug!("cache: the token has no expiry; not cached");
+        }
+        // The first success ends an outage for everyone at once.
+        if failed {
+            memory::remove_failed(cache);
+        }
+        memory::record_success(cache, cache::now_ms());
+        fetched(token)
+    }
+}
+
+/// The platform failed: the failure is recorded; the cached token (`stale`)
+/// is served if it still works, and tried again in 30 s; else the failure
+/// is remembered for the processes that ask next (longer for another
+/// outage in a row after `failed`) and is the answer.
+fn serve_stale(
+    slot: &slot::Slot,
+    now: i64,
+    error: platform::FetchError,
+    stale: Option<Entry>,
+    failed: Option<&Failed>,
+) -> Result<Served> {
+    let (cache, key) = (&slot.cache, &slot.key);
+    let at_ms = cache::now_ms();
+    memory::record_failure(cache, at_ms, &error.to_string());
+    match stale {
+        // The cached token still works: serve it, and try again in 30 s.
+        Some(mut entry) => {
+            debug!(
+                "cache: re-fetch failed ({error:#}); serving the cached token, {} s left",
+                entry.good_until() - now
+            );
+            entry.refresh_tried_at = Some(now);
+            if let Err(cache::Unusable(why)) = cache.write(&entry) {
+                debug!("cache: {why}");
+            }
+            Ok(Served {
+                token: entry.token(),
+                from_cache: true,
+            })
+        }
+        None => {
+            let unavailable = error.failure == platform::Failure::Unavailable;
+            // Another failure in a row (not one from the future):
+            // the outage is remembered longer.
+            let streak = match failed {
+                _ if !unavailable => 0,
+                Some(last) if last.unavailable && last.age(at_ms).is_some() => {
+                    last.streak.saturating_add(1)
+                }
+                _ => 1,
+            };
+            let failed = Failed {
+                key: key.clone(),
+                at_ms,
+                unavailable,
+                streak,
+                message: error.to_string(),
+            };
+            debug!(
+                "cache: remembering the failure for {} s",
+                failed.memory().as_secs()
+            );
+            if let Err(cache::Unusable(why)) = memory::write_failed(cache, &failed) {
+                debug!("cache: {why}");
+            }
+            Err(error.into())
         }
     }
 }
