@@ -10,10 +10,17 @@ use std::path::PathBuf;
 
 use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 
-use crate::commands::configure::Location;
-use crate::commands::{Action, env, gh_login, shell_init, status};
+use crate::commands::{Action, env, gh_login, shell_init};
 use crate::owner::Owner;
-use crate::settings::{self, ApiUrl, Flags};
+use crate::settings::Flags;
+
+mod configure;
+mod status;
+
+use configure::{CONFIGURE_ABOUT, UNCONFIGURE_ABOUT};
+pub use configure::{ConfigureArgs, ConfigureCommand, UnconfigureCommand};
+use status::STATUS_ABOUT;
+pub use status::StatusArgs;
 
 const ABOUT: &str = "Serve git, gh and scripts a fresh GitHub App installation token from the \
                      Molecule platform";
@@ -175,61 +182,6 @@ pub enum Command {
     Fallback(FallbackArgs),
 }
 
-const CONFIGURE_ABOUT: &str = "\
-Register the helper in git's config for each served host, first in line.
-
-Git runs credential helpers in config order (system, global, repository; top to bottom) \
-and stops at the first that answers, so for each served HOST configure appends, at the end \
-of the config file, a section [credential \"https://HOST/\"] holding:
-
-  helper =                                    (an empty value: forget the helpers listed before)
-  helper = /path/to/molecule-git-token-helper [FLAGS]      (this helper, first)
-  helper = /path/to/molecule-git-token-helper fallback -- 'OLD'   (each helper forgotten, in order)
-
-Each helper that git would have run for https://HOST before is kept after this one as a \
-fallback, through the hidden `fallback` wrapper: it answers git as before, but is never asked \
-to store a short-lived token (one with password_expiry_utc, or username \
-x-access-token), so a storing helper keeps the operator's token and not an installation \
-token that will have died by the next platform outage. erase reaches a kept helper only \
-when that helper's own get (prompts off, at most 2 s) answers with the rejected password, so \
-a dead token that an older setup stored goes when git rejects it, and a rejected platform \
-token never costs the operator a stored PAT (git < 2.41's store erases by host and user name).
-
-Needs git 2.34 or newer (it refuses, naming the version found, below). The file is the one \
-git itself writes: --global is $GIT_CONFIG_GLOBAL, else ~/.gitconfig unless only \
-$XDG_CONFIG_HOME/git/config (default ~/.config/git/config) exists; --system is \
-$GIT_CONFIG_SYSTEM, else the file git was built with. Helpers are read as they apply in every \
-repository: one that an [includeIf] brings in is never kept as a fallback everywhere, and \
-configure warns, naming the condition and the file, when this section's reset line hides it \
-inside matching repositories (README: conditional includes).
-
-Secret-backed hosts are registered the same way: name them with --secret-host, which is \
-written into the helper's line (a host named only in MOLECULE_SECRET_HOSTS is registered, but \
-git run without that variable then gets nothing for it). \
-Settings given as flags (--host, --secret-host, --platform-url, --configs-dir, --cache-dir, \
---no-cache, --timeout, --refresh-window) are written into the helper's line, since git runs it without \
-them; settings from the environment are not, so the environment keeps governing them. \
-The path written is the one found on PATH when that is this same program (it survives \
-upgrades that replace the file), otherwise this program's own absolute path.
-
-Running it again changes nothing unless something changed; it touches no other line, and \
-`unconfigure` removes exactly these sections. The file is edited with git config on a \
-locked copy that replaces the file only when every step succeeded.
-
-With --gh-proxy [DIR], configure also makes DIR/gh a symbolic link to this program (DIR: \
-the directory this program is installed in, unless given). Run as gh, this program execs the \
-next gh on PATH with GH_TOKEN and GITHUB_TOKEN set to a fresh token when github.com is served \
-(and GH_ENTERPRISE_TOKEN and GITHUB_ENTERPRISE_TOKEN when a served host is not github.com), \
-whatever the environment held: gh prefers those variables to its own login. configure refuses when DIR is not on \
-PATH, or when the real gh is in DIR or in a directory before it on PATH, since gh would then \
-not reach the proxy; the git config is left alone then.
-
-With --shell-init, configure also adds the line that sources shell-init (with the settings \
-given as flags) to ~/.bashrc (created if missing), and to ${ZDOTDIR:-~}/.zshrc and \
-${XDG_CONFIG_HOME:-~/.config}/fish/config.fish when they exist or the shell is on PATH, \
-between '# >>> molecule-git-token-helper shell-init >>>' and '# <<< … <<<' lines, and says \
-which files it changed; unconfigure takes the block out, leaving each file as it was.";
-
 const ENV_ABOUT: &str = "\
 Print the assignments that bring gh's token variables up to date, for eval.
 
@@ -267,195 +219,6 @@ The bash script also serves as BASH_ENV, which bash reads before every non-inter
 it runs starts with a live token. The script's first line names this program by its path and \
 the settings given as flags, so the hook runs the same helper whatever PATH holds. The token \
 is never in a command's arguments: the helper prints assignments that the shell evaluates.";
-
-const UNCONFIGURE_ABOUT: &str = "\
-Remove exactly what `configure` wrote from git's config: the [credential \"https://HOST/\"] \
-helper lines (the empty reset line, this helper, the wrapped fallbacks), for the hosts given \
-with --host or --secret-host, or for every host when none is given. Every other line is left as it was, so the \
-helpers that configure had wrapped are in charge again. Nothing to remove is not an error.
-
-When no host is given it also removes the gh proxy's link, DIR/gh, if it is a link to this \
-program (DIR: the directory this program is installed in, or --gh-proxy DIR), and the \
-shell-init block that configure --shell-init added to each shell rc file, byte for byte.";
-
-#[derive(Debug, Default, Args)]
-pub struct ConfigureCommand {
-    #[command(flatten)]
-    pub location: ConfigureArgs,
-
-    /// Also make DIR/gh a symbolic link to this program, the gh proxy, so that `gh` found on
-    /// PATH runs with a fresh token [default DIR: the directory this program is installed in]
-    #[arg(long, value_name = "DIR", num_args = 0..=1)]
-    pub gh_proxy: Option<Option<PathBuf>>,
-
-    /// Also add the line that sources shell-init to ~/.bashrc, and to ~/.zshrc and fish's
-    /// config.fish when they exist or the shell is installed, in a marked block
-    #[arg(long)]
-    pub shell_init: bool,
-}
-
-#[derive(Debug, Default, Args)]
-pub struct UnconfigureCommand {
-    #[command(flatten)]
-    pub location: ConfigureArgs,
-
-    /// Remove the gh proxy's link from DIR rather than from the directory this program is
-    /// installed in
-    #[arg(long, value_name = "DIR")]
-    pub gh_proxy: Option<PathBuf>,
-}
-
-/// Where `configure` and `unconfigure` act: one git config file.
-#[derive(Debug, Default, Args)]
-#[group(multiple = false)]
-pub struct ConfigureArgs {
-    /// The user's global config (the default): git config --global, which honours
-    /// GIT_CONFIG_GLOBAL
-    #[arg(long)]
-    pub global: bool,
-
-    /// The system config: git config --system, which honours GIT_CONFIG_SYSTEM
-    #[arg(long)]
-    pub system: bool,
-
-    /// This config file; the helpers of other files are not looked at
-    #[arg(long, value_name = "PATH")]
-    pub file: Option<PathBuf>,
-}
-
-#[derive(Debug, Default, Args)]
-pub struct StatusArgs {
-    /// Print the checks as JSON
-    #[arg(long)]
-    pub json: bool,
-
-    /// Also ask each served host whether its token works: a secret host's Gitea API with its
-    /// secret, a platform host's GitHub API and git with the platform's token (below), within
-    /// --timeout
-    #[arg(long)]
-    pub probe: bool,
-
-    /// With --probe, also probe OWNER/REPO on each probed host: list one open pull request and
-    /// one open issue, and on a platform host ask whether the token can push; repeatable
-    #[arg(long, value_name = "OWNER/REPO", requires = "probe", value_parser = probe_repo)]
-    pub probe_repo: Vec<String>,
-
-    /// With --probe, probe only HOST (a served host) [default: every served host]; repeatable
-    #[arg(long, value_name = "HOST", requires = "probe", value_parser = host_arg())]
-    pub probe_host: Vec<String>,
-
-    /// With --probe, HOST's API is at URL (a proxy, a test server) [default: https://HOST/api/v1
-    /// for a secret host; https://api.github.com for github.com, https://HOST/api/v3 for another
-    /// platform host]; repeatable
-    #[arg(long, value_name = "HOST=URL", requires = "probe", value_parser = api_url_arg())]
-    pub api_url: Vec<ApiUrl>,
-
-    /// With --probe, git reaches platform host HOST at URL (a proxy, a test server): the push
-    /// probe asks URL/OWNER/REPO.git/info/refs [default: https://HOST]; repeatable
-    #[arg(long, value_name = "HOST=URL", requires = "probe", value_parser = api_url_arg())]
-    pub git_url: Vec<ApiUrl>,
-}
-
-/// A value parser whose refusal echoes the value with any URL user
-/// information redacted: clap's own message would quote a password pasted
-/// into `--api-url`, `--git-url` or `--probe-host`.
-#[derive(Clone)]
-struct Redacting<T>(fn(&str) -> Result<T, String>);
-
-impl<T: Clone + Send + Sync + 'static> clap::builder::TypedValueParser for Redacting<T> {
-    type Value = T;
-
-    fn parse_ref(
-        &self,
-        cmd: &clap::Command,
-        arg: Option<&clap::Arg>,
-        value: &std::ffi::OsStr,
-    ) -> Result<T, clap::Error> {
-        let text = value.to_string_lossy();
-        (self.0)(&text).map_err(|why| {
-            let arg = arg.map_or_else(|| "the value".to_string(), |a| format!("'{a}'"));
-            clap::Error::raw(
-                clap::error::ErrorKind::ValueValidation,
-                format!(
-                    "invalid value '{}' for {arg}: {why}\n",
-                    crate::secret::redact_url_userinfo(&text)
-                ),
-            )
-            .with_cmd(cmd)
-        })
-    }
-}
-
-/// `--api-url HOST=URL` and `--git-url HOST=URL`.
-fn api_url_arg() -> Redacting<ApiUrl> {
-    Redacting(settings::parse_api_url_arg)
-}
-
-/// `--probe-host HOST`.
-fn host_arg() -> Redacting<String> {
-    Redacting(|value| settings::parse_host(value).map_err(String::from))
-}
-
-const STATUS_ABOUT: &str = "\
-Diagnose the bearer, the platform, the token, the cache, the secret hosts and git's config.
-
-Each check prints one line: ok, warn, fail or skip, its name, and what it found. The exit \
-status is 1 when any check fails; warnings alone leave 0. No token, bearer or secret is \
-ever printed: every message, text or JSON, passes one redaction step (the secrets status \
-read, a URL's password, secret-looking arguments in helper lines).
-
-The history check says what happened: the last platform failure (when, what, how many since \
-the last success) and the last time git rejected a token.
-
-For each secret host (--secret-host), the secret check looks at its file: present, \
-non-empty, usable, and not readable by other users. With --probe, the api checks ask the \
-host's Gitea API with the secret (Authorization: token …), within --timeout, following no \
-redirect and using no proxy:
-
-  GET {api}/user                                         is the token valid? (401: it is not)
-  GET {api}/repos/OWNER/REPO/pulls?state=open&limit=1    for each --probe-repo
-  GET {api}/repos/OWNER/REPO/issues?state=open&limit=1   for each --probe-repo
-
-{api} is https://HOST/api/v1 unless --api-url HOST=URL says otherwise. Gitea lets a token \
-list pull requests with the repository scope but issues only with read:issue: a 403 on \
-issues while pull requests answer is a warning that names the missing scope and what to \
-do (issue a new token with read:issue, update the workspace secret, restart the workspace).
-
-For each platform host (--host), --probe asks its GitHub API with the platform's token \
-(Authorization: token …) and its git as git would (Basic x-access-token), within --timeout, \
-following no redirect; an https URL goes through HTTPS_PROXY when it is set (CONNECT keeps \
-TLS end to end), an http one never:
-
-  GET {api}/rate_limit                            core and graphql left (warn under 10 %, fail at 0)
-  GET {api}/installation/repositories?per_page=1  how many repositories the App's installation sees
-  GET {api}/repos/OWNER/REPO                      for each --probe-repo (404: outside the installation)
-  GET {api}/repos/OWNER/REPO/pulls?per_page=1     403: the App lacks pull_requests=read
-  GET {api}/repos/OWNER/REPO/issues?per_page=1    403: the App lacks issues=read
-  GET {git}/OWNER/REPO.git/info/refs?service=git-receive-pack    can push? (403: contents=write)
-
-{api} is https://api.github.com for github.com and https://HOST/api/v3 for another host, \
-{git} is https://HOST, unless --api-url HOST=URL or --git-url HOST=URL says otherwise. A 403 \
-names the permission GitHub asked for (X-Accepted-GitHub-Permissions) and the fix: grant it \
-in the GitHub App's permissions, then accept the new permissions on the installation. A 401 \
-means the platform handed out a token the host does not accept. Nothing is written. \
-Certificates are checked against the system's roots, or SSL_CERT_FILE and SSL_CERT_DIR in \
-their place.";
-
-/// `OWNER/REPO` as Gitea names them: letters, digits, `-`, `_`, `.`.
-fn probe_repo(value: &str) -> Result<String, String> {
-    let name = |part: &str| {
-        !part.is_empty()
-            && part != "."
-            && !part.contains("..")
-            && part
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
-    };
-    match value.split_once('/') {
-        Some((owner, repo)) if name(owner) && name(repo) => Ok(value.to_string()),
-        _ => Err("expected OWNER/REPO, such as molecule/workspace".to_string()),
-    }
-}
 
 #[derive(Debug, Args)]
 #[command(
@@ -682,7 +445,7 @@ impl Cli {
                 probe_host,
                 api_url,
                 git_url,
-            }) => Action::Status(status::Options {
+            }) => Action::Status(crate::commands::status::Options {
                 json,
                 probe,
                 probe_repos: probe_repo,
@@ -696,16 +459,6 @@ impl Cli {
             }
         };
         Parsed::Run(flags, action)
-    }
-}
-
-impl ConfigureArgs {
-    fn location(self) -> Location {
-        match (self.file, self.system) {
-            (Some(file), _) => Location::File(file),
-            (None, true) => Location::System,
-            (None, false) => Location::Global,
-        }
     }
 }
 

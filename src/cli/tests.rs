@@ -1,4 +1,5 @@
 use super::*;
+use crate::settings::{self, ApiUrl};
 
 #[test]
 fn definition_is_consistent() {
