@@ -3,7 +3,7 @@
 //! `Basic x-access-token:…` as git sends it. One GET at a time, all within
 //! one deadline, no redirect followed; an https URL may go through the
 //! `HTTPS_PROXY` proxy (CONNECT keeps TLS end to end), an http one never.
-//! What the answers mean is `probe_github.rs`'s business; this module only
+//! What the answers mean is `probe_github/`'s business; this module only
 //! fetches them. Nothing here puts the token or a response body into an
 //! error message.
 

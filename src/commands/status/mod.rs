@@ -5,7 +5,7 @@
 //!
 //! The checks are in `checks.rs` (bearer, token, platform, cache),
 //! `git.rs` (the helpers git runs for each host), `probe.rs` (secret
-//! hosts and their APIs, through `gitea.rs`), `probe_github.rs` (the
+//! hosts and their APIs, through `gitea.rs`), `probe_github/` (the
 //! platform's hosts, through `github.rs`) and `gh.rs` (what gh gets: its
 //! token variables, the proxy, gh-login); `owners.rs` lists the cached
 //! entries per owner and probes each `--probe-repo` with its owner's
