@@ -365,26 +365,8 @@ fn euid() -> u32 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::secret::Secret;
-    use crate::token::entry::{Freshness, Key, freshness};
-    use std::time::Duration;
-
-    const WINDOW: Duration = Duration::from_secs(300);
-
-    fn key() -> Key {
-        Key::new("http://platform:8080", &Secret::new("bearer-one".into()))
-    }
-
-    fn entry(fetched_at: i64, expires_at: i64, refresh_tried_at: Option<i64>) -> Entry {
-        Entry {
-            key: key(),
-            secret: Secret::new("ghs_cached".into()),
-            expires_at,
-            fetched_at,
-            refresh_tried_at,
-            any_owner: false,
-        }
-    }
+    use crate::token::entry::tests::{WINDOW, entry, key};
+    use crate::token::entry::{Freshness, freshness};
 
     #[test]
     fn an_owners_entry_has_files_of_its_own_and_a_key_of_its_own() {

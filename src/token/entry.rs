@@ -209,16 +209,19 @@ impl<'a> Fields<'a> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    const WINDOW: Duration = Duration::from_secs(300);
+    /// The refresh window the tests of the cache's files use.
+    pub(crate) const WINDOW: Duration = Duration::from_secs(300);
 
-    fn key() -> Key {
+    /// The default entry's key for one platform and bearer.
+    pub(crate) fn key() -> Key {
         Key::new("http://platform:8080", &Secret::new("bearer-one".into()))
     }
 
-    fn entry(fetched_at: i64, expires_at: i64, refresh_tried_at: Option<i64>) -> Entry {
+    /// An entry under [`key`] holding `ghs_cached`.
+    pub(crate) fn entry(fetched_at: i64, expires_at: i64, refresh_tried_at: Option<i64>) -> Entry {
         Entry {
             key: key(),
             secret: Secret::new("ghs_cached".into()),
