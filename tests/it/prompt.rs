@@ -95,27 +95,17 @@ impl Drop for Pane<'_> {
 fn interactive(ws: &mut Workspace, sh: &str, log: &Path, ready: &Path) -> Vec<String> {
     let (log, ready) = (log.display(), ready.display());
     match sh {
-        "bash" => {
-            let rc = ws.path().join("bashrc");
+        "bash" | "bash-array" => {
+            // The user's own PROMPT_COMMAND, as a string or (bash 5.1) an array.
+            let user = match sh {
+                "bash" => format!("'echo user-hook >> {log}'"),
+                _ => format!("('echo user-hook >> {log}' 'true')"),
+            };
+            let rc = ws.path().join(format!("{sh}rc"));
             std::fs::write(
                 &rc,
                 format!(
-                    "PS1='$ '\nPROMPT_COMMAND='echo user-hook >> {log}'\n\
-                     eval \"$({BIN} shell-init bash)\"\ntouch {ready}\n"
-                ),
-            )
-            .unwrap();
-            let rc = rc.display().to_string();
-            ["bash", "--noprofile", "--rcfile", &rc, "-i"]
-                .map(String::from)
-                .to_vec()
-        }
-        "bash-array" => {
-            let rc = ws.path().join("bashrc-array");
-            std::fs::write(
-                &rc,
-                format!(
-                    "PS1='$ '\nPROMPT_COMMAND=('echo user-hook >> {log}' 'true')\n\
+                    "PS1='$ '\nPROMPT_COMMAND={user}\n\
                      eval \"$({BIN} shell-init bash)\"\ntouch {ready}\n"
                 ),
             )

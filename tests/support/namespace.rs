@@ -120,21 +120,7 @@ impl Resolver {
         // strings made before the fork.
         unsafe {
             command.pre_exec(move || {
-                let check = |result: libc::c_int| {
-                    if result == 0 {
-                        Ok(())
-                    } else {
-                        Err(std::io::Error::last_os_error())
-                    }
-                };
-                check(libc::unshare(libc::CLONE_NEWNS))?;
-                check(libc::mount(
-                    std::ptr::null(),
-                    c"/".as_ptr(),
-                    std::ptr::null(),
-                    libc::MS_REC | libc::MS_PRIVATE,
-                    std::ptr::null(),
-                ))?;
+                private_mounts()?;
                 for (source, target) in &mounts {
                     check(libc::mount(
                         source.as_ptr(),
@@ -157,21 +143,7 @@ pub fn hide_proc(command: &mut Command) {
     // strings.
     unsafe {
         command.pre_exec(|| {
-            let check = |result: libc::c_int| {
-                if result == 0 {
-                    Ok(())
-                } else {
-                    Err(std::io::Error::last_os_error())
-                }
-            };
-            check(libc::unshare(libc::CLONE_NEWNS))?;
-            check(libc::mount(
-                std::ptr::null(),
-                c"/".as_ptr(),
-                std::ptr::null(),
-                libc::MS_REC | libc::MS_PRIVATE,
-                std::ptr::null(),
-            ))?;
+            private_mounts()?;
             check(libc::mount(
                 c"none".as_ptr(),
                 c"/proc".as_ptr(),
@@ -180,5 +152,30 @@ pub fn hide_proc(command: &mut Command) {
                 std::ptr::null(),
             ))
         });
+    }
+}
+
+/// A system call's result as `io::Result`.
+fn check(result: libc::c_int) -> std::io::Result<()> {
+    if result == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
+}
+
+/// In a forked child before exec: a mount namespace of its own, whose
+/// mounts do not propagate back to the machine's.
+fn private_mounts() -> std::io::Result<()> {
+    // SAFETY: plain system calls on static strings; no allocation.
+    unsafe {
+        check(libc::unshare(libc::CLONE_NEWNS))?;
+        check(libc::mount(
+            std::ptr::null(),
+            c"/".as_ptr(),
+            std::ptr::null(),
+            libc::MS_REC | libc::MS_PRIVATE,
+            std::ptr::null(),
+        ))
     }
 }
