@@ -84,6 +84,19 @@ pub fn gh_owner(settings: &Settings, context: &GhContext<'_>) -> Option<Owner> {
     Owner::from_remote_url(&url, &serves)
 }
 
+/// The repository gh's command names, for the journal: `-R`/`--repo`,
+/// else `GH_REPO` (not the current directory's); any user information in
+/// it (a URL's password) redacted.
+pub fn gh_repo_named(context: &GhContext<'_>) -> Option<String> {
+    let named = repo_argument(context.args).or_else(|| {
+        context
+            .gh_repo
+            .filter(|r| !r.is_empty())
+            .map(OsStr::to_os_string)
+    })?;
+    Some(crate::secret::redact_url_userinfo(&named.to_string_lossy()))
+}
+
 /// The value of gh's `-R`/`--repo` (`-R X`, `-RX`, `--repo X`,
 /// `--repo=X`), before any `--`.
 fn repo_argument(args: &[OsString]) -> Option<OsString> {

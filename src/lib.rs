@@ -9,6 +9,7 @@ pub mod error;
 pub mod gh;
 pub mod git;
 pub mod http;
+pub mod journal;
 pub mod owner;
 pub mod secret;
 pub mod settings;

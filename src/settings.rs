@@ -33,6 +33,8 @@ pub struct Flags {
     pub timeout: Option<String>,
     pub refresh_window: Option<String>,
     pub verbose: bool,
+    /// `--journal PATH|off`.
+    pub journal: Option<PathBuf>,
 }
 
 /// The global flags by their long names, and whether each takes a value:
@@ -48,6 +50,7 @@ pub const GLOBAL_FLAGS: &[(&str, bool)] = &[
     ("timeout", true),
     ("refresh-window", true),
     ("verbose", false),
+    ("journal", true),
 ];
 
 /// How this program serves a host.
@@ -77,6 +80,9 @@ pub struct Settings {
     pub timeout: Duration,
     pub refresh_window: Duration,
     pub verbose: bool,
+    /// Where token decisions are journaled; `None`: off (see
+    /// `settings/journal.rs`).
+    pub journal: Option<PathBuf>,
 }
 
 impl Settings {
@@ -390,6 +396,8 @@ pub fn resolve(
             None => false,
         };
 
+    let journal = journal::resolve(args.journal.as_deref(), env, cache_dir.as_deref())?;
+
     Ok(Settings {
         platform_url,
         configs_dir,
@@ -399,6 +407,7 @@ pub fn resolve(
         timeout,
         refresh_window,
         verbose,
+        journal,
     })
 }
 
@@ -419,6 +428,8 @@ pub struct HelperFlags {
     pub no_cache: bool,
     pub timeout: Option<String>,
     pub refresh_window: Option<String>,
+    /// Absolute, or `off`.
+    pub journal: Option<String>,
 }
 
 impl HelperFlags {
@@ -437,6 +448,7 @@ impl HelperFlags {
             timeout,
             refresh_window,
             verbose: _,
+            journal,
         } = flags;
         let absolute = |flag: &'static str, dir: &PathBuf| -> Result<String, UsageError> {
             std::path::absolute(dir)
@@ -471,6 +483,10 @@ impl HelperFlags {
             no_cache: *no_cache,
             timeout: timeout.as_ref().map(|t| t.trim().to_string()),
             refresh_window: refresh_window.as_ref().map(|w| w.trim().to_string()),
+            journal: journal.as_ref().map(|_| match &settings.journal {
+                Some(path) => path.to_string_lossy().into_owned(),
+                None => journal::OFF.to_string(),
+            }),
         })
     }
 
@@ -516,6 +532,9 @@ impl HelperFlags {
         }
         if let Some(w) = &self.refresh_window {
             out.extend(["--refresh-window".to_string(), w.clone()]);
+        }
+        if let Some(j) = &self.journal {
+            out.extend(["--journal".to_string(), j.clone()]);
         }
         out
     }
@@ -676,5 +695,6 @@ fn parse_secret_host(value: &str) -> Result<SecretHost, &'static str> {
     })
 }
 
+mod journal;
 #[cfg(test)]
 mod tests;

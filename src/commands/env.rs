@@ -43,6 +43,7 @@ pub fn run(settings: &Settings, syntax: Syntax, hook: bool, owner: Option<&Owner
         // No platform host that gh reads a variable for: nothing to set.
         return super::write_stdout(render(syntax, &[], None).as_bytes());
     }
+    super::journal_target(settings, owner, None);
     match token::platform_token_for(settings, owner) {
         Ok(token) => {
             if hook {

@@ -17,6 +17,7 @@ pub fn run(settings: &Settings, command: &[OsString], owner: Option<&Owner>) -> 
     let Some((program, rest)) = command.split_first() else {
         return Error::Usage("exec needs a command after --".into());
     };
+    super::journal_target(settings, owner, None);
     let token = match token::platform_token_for(settings, owner) {
         Ok(token) => token,
         Err(e) => return e.into(),

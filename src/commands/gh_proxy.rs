@@ -142,6 +142,9 @@ pub fn run(argv: &[OsString]) -> Error {
                 git_dir: git_dir.as_deref(),
             };
             let owner = gh_owner(&settings, &context);
+            super::start_journal(&settings, crate::journal::Command::GhProxy);
+            let repo = crate::gh::gh_repo_named(&context);
+            super::journal_target(&settings, owner.as_ref(), repo.as_deref());
             match token::platform_token_for(&settings, owner.as_ref()) {
                 Ok(token) => {
                     debug!(

@@ -178,6 +178,7 @@ fn helper_flags_keep_flags_only() {
         timeout: Some("2.5".into()),
         refresh_window: Some("60".into()),
         verbose: true,
+        journal: Some("/j/journal.jsonl".into()),
     };
     let s = resolve_with(&args, &env).unwrap();
     let configs = std::env::current_dir().unwrap().join("rel/configs");
@@ -201,6 +202,8 @@ fn helper_flags_keep_flags_only() {
             "2.5",
             "--refresh-window",
             "60",
+            "--journal",
+            "/j/journal.jsonl",
         ]
     );
 }

@@ -13,7 +13,7 @@ pub mod memory;
 pub mod platform;
 pub mod slot;
 
-pub use engine::{forget, serve_for};
+pub use engine::forget;
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -22,6 +22,7 @@ use anyhow::Result;
 use time::format_description::well_known::Rfc3339;
 use time::{OffsetDateTime, UtcOffset};
 
+use crate::journal::{self, Event, Kind};
 use crate::owner::Owner;
 use crate::secret::{self, Secret};
 use crate::settings::{SecretHost, Settings};
@@ -85,6 +86,40 @@ pub fn platform_token(settings: &Settings) -> Result<Token> {
 /// [`platform_token`] of `owner`'s installation (`None`: the default).
 pub fn platform_token_for(settings: &Settings, owner: Option<&Owner>) -> Result<Token> {
     Ok(serve_for(settings, owner)?.token)
+}
+
+/// A token for `owner` (`None`: the default entry) from the engine
+/// ([`engine::serve_for`]), and whether it came from the cache; journaled
+/// as a `serve`, or as a `fail` with the error's one line.
+pub fn serve_for(settings: &Settings, owner: Option<&Owner>) -> Result<Served> {
+    let served = engine::serve_for(settings, owner);
+    let owner = owner.map(Owner::to_string);
+    let event = match &served {
+        Ok(served) => {
+            let source = match served.from_cache {
+                true => journal::Source::Cache,
+                false => journal::Source::Platform,
+            };
+            Event::new(Kind::Serve)
+                .token(&served.token.secret, served.token.expires_at)
+                .source(source)
+        }
+        Err(error) => Event::new(Kind::Fail).error(format!("{error:#}")),
+    };
+    journal::record(event.owner(owner.as_deref()));
+    served
+}
+
+/// The platform answered (`platform::fetch`): a `fetch` line, with how long
+/// it took.
+fn journal_fetch(answer: &answer::Answer, asked: Option<&Owner>, took: std::time::Duration) {
+    let owner = answer.owner.as_ref().or(asked).map(Owner::to_string);
+    let mut event = Event::new(Kind::Fetch)
+        .token(&answer.token.secret, answer.token.expires_at)
+        .source(journal::Source::Platform)
+        .owner(owner.as_deref());
+    event.duration_ms = Some(took.as_millis() as u64);
+    journal::record(event);
 }
 
 /// [`serve_for`] with no owner: the default entry.

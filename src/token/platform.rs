@@ -86,6 +86,7 @@ pub fn fetch(
         failure: Failure::BadAnswer,
         message: format!("{e:#}"),
     };
+    let started = Instant::now();
     let mut url = settings.token_url();
     if let Some(owner) = owner {
         // A login needs no percent-encoding (letters, digits, hyphens).
@@ -108,7 +109,10 @@ pub fn fetch(
                  not using it"
             ),
         }),
-        _ => Ok(answer),
+        _ => {
+            crate::token::journal_fetch(&answer, owner, started.elapsed());
+            Ok(answer)
+        }
     }
 }
 
