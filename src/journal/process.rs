@@ -23,9 +23,7 @@ const MAX_WALK: usize = 12;
 /// git-remote-http < git < git`.
 pub fn ancestors() -> Vec<Ancestor> {
     let mut walked: Vec<(Ancestor, bool)> = Vec::with_capacity(MAX_WALK);
-    let Some((_, mut pid)) = stat("self") else {
-        return Vec::new();
-    };
+    let mut pid = std::os::unix::process::parent_id();
     while pid > 0 && walked.len() < MAX_WALK {
         let key = pid.to_string();
         let Some((name, parent)) = stat(&key) else {
@@ -43,8 +41,13 @@ pub fn ancestors() -> Vec<Ancestor> {
             },
             plumbing,
         ));
+        // Enough: four kept, and the last is not a shell whose parent
+        // (one more step up) could make it git's plumbing.
         let kept = walked.iter().filter(|(_, p)| !p).count();
-        if kept > MAX_ANCESTORS {
+        let last_is_sh = walked
+            .last()
+            .is_some_and(|(a, _)| a.name.as_deref() == Some("sh"));
+        if kept > MAX_ANCESTORS || kept == MAX_ANCESTORS && !last_is_sh {
             break;
         }
         pid = parent;
@@ -63,13 +66,14 @@ pub fn ancestors() -> Vec<Ancestor> {
 /// The name (`comm`) and parent of `/proc/PID/stat`: `PID (NAME) S PPID …`,
 /// where NAME may hold spaces and parentheses (the last `)` ends it).
 fn stat(pid: &str) -> Option<(String, u32)> {
-    let mut text = String::with_capacity(512);
-    std::fs::File::open(format!("/proc/{pid}/stat"))
+    // One read: the kernel writes the whole of a stat file at once, and
+    // the name and parent come first (the name is at most 64 bytes).
+    let mut buf = [0u8; 1024];
+    let n = std::fs::File::open(format!("/proc/{pid}/stat"))
         .ok()?
-        .take(4096)
-        .read_to_string(&mut text)
+        .read(&mut buf)
         .ok()?;
-    parse_stat(&text)
+    parse_stat(&String::from_utf8_lossy(&buf[..n]))
 }
 
 fn parse_stat(text: &str) -> Option<(String, u32)> {
