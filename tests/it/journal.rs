@@ -114,18 +114,45 @@ fn two_hundred_concurrent_gets_write_two_hundred_whole_serve_lines() {
     assert_eq!(mode & 0o777, 0o600);
 }
 
-/// A journal just under 1 MiB: the 200 gets rotate it while they write,
-/// and every line (the filler and the 200 serves) is whole in one of the
-/// two files.
+/// `n` `get`s released at once: all started, each blocked reading its
+/// request, then the requests written one after another; every one served.
+fn released_gets(ws: &Workspace, n: usize) {
+    use std::process::Stdio;
+    let mut children: Vec<std::process::Child> = (0..n)
+        .map(|_| {
+            let mut c = ws.command(BIN);
+            c.arg("get")
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped());
+            c.spawn().unwrap()
+        })
+        .collect();
+    for child in &mut children {
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write_all(GET.as_bytes()).unwrap();
+    }
+    for child in children {
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        ws.assert_no_secret_in(&stderr, "stderr");
+        assert!(out.status.success(), "{stderr}");
+        assert!(String::from_utf8_lossy(&out.stdout).contains("password="));
+    }
+}
+
+/// A journal at 1 MiB, and 200 gets started, held at their request and
+/// released at once: most of them find the journal due for a rotation, so
+/// they race to rotate it. Every line (the filler and the serves) is whole
+/// in one of the two files.
 #[test]
-fn a_rotation_under_two_hundred_writers_keeps_every_line() {
+fn a_rotation_raced_by_two_hundred_writers_keeps_every_line() {
     let ws = Workspace::new();
     assert_eq!(ws.helper(&["get"], GET).code(), 0);
     let path = journal(&ws);
     let mut filler = std::fs::read_to_string(&path).unwrap();
     let mut n = 0;
-    // About 40 serve lines short of the limit.
-    while filler.len() < 1024 * 1024 - 40 * 600 {
+    while filler.len() < 1024 * 1024 {
         filler.push_str(&format!(
             "{{\"time\":\"2026-01-01T00:00:00.000Z\",\"event\":\"filler\",\"n\":{n},\"pad\":\"{}\"}}\n",
             "x".repeat(400)
@@ -133,7 +160,7 @@ fn a_rotation_under_two_hundred_writers_keeps_every_line() {
         n += 1;
     }
     std::fs::write(&path, filler).unwrap();
-    concurrent_gets(&ws, 200);
+    released_gets(&ws, 200);
     let mut old = path.clone().into_os_string();
     old.push(".1");
     assert!(Path::new(&old).exists(), "no rotation");
@@ -143,6 +170,7 @@ fn a_rotation_under_two_hundred_writers_keeps_every_line() {
         .map(|e| e["n"].as_u64().unwrap())
         .collect();
     assert_eq!(fillers, (0..n).collect::<Vec<u64>>(), "a filler line lost");
+    assert_eq!(events(&all, "fetch").len(), 1, "the fetch line lost");
     assert_eq!(events(&all, "serve").len(), 201, "a serve line lost");
     let now_size = std::fs::metadata(&path).unwrap().len();
     assert!(now_size < 1024 * 1024, "{now_size}");
@@ -410,5 +438,48 @@ fn status_says_where_the_journal_is_and_its_last_fail() {
     assert!(
         line.contains("last fail") && line.contains("cannot connect to the platform"),
         "{line}"
+    );
+}
+
+/// `gh-login` is a `gh-login` line for the host with the hash of the token
+/// gh was given; the gh proxy's token a `serve` of the `gh proxy` naming
+/// the repository gh was pointed at (`GH_REPO`, as `-R`).
+#[test]
+fn gh_login_and_the_gh_proxy_are_journaled() {
+    let mut ws = Workspace::new();
+    let (_stack, _gh_config) = ws.start_github();
+    let out = ws.helper(&["gh-login"], "");
+    assert_eq!(out.code(), 0, "{out:?}");
+    let token = ws.platform.last_token().unwrap();
+    let all = entries(&journal(&ws));
+    let logins = events(&all, "gh-login");
+    assert_eq!(logins.len(), 1, "{all:#?}");
+    assert_eq!(logins[0]["host"], "github.com");
+    assert_eq!(logins[0]["hashed_token"], hashed(&token).as_str());
+    assert_eq!(logins[0]["error"], Value::Null);
+    assert_eq!(events(&all, "serve")[0]["command"], "gh-login");
+
+    let proxy_dir = ws.path().join("proxy-bin");
+    std::fs::create_dir_all(&proxy_dir).unwrap();
+    std::os::unix::fs::symlink(BIN, proxy_dir.join("gh")).unwrap();
+    let path = format!("{}:{}", proxy_dir.display(), test_git::path_string());
+    let mut c = ws.command("sh");
+    c.args(["-c", "exec gh --version"])
+        .env("PATH", path)
+        .env("GH_REPO", "molecule-ai/app");
+    let out = ws.run(c, "");
+    assert_eq!(out.code(), 0, "{out:?}");
+    let all = entries(&journal(&ws));
+    let proxied: Vec<&Value> = events(&all, "serve")
+        .into_iter()
+        .filter(|e| e["command"] == "gh proxy")
+        .collect();
+    assert_eq!(proxied.len(), 1, "{all:#?}");
+    assert_eq!(proxied[0]["repo"], "molecule-ai/app");
+    assert_eq!(proxied[0]["owner"], "molecule-ai");
+    // sh exec'd the proxy: its parent is the test itself.
+    assert_eq!(
+        proxied[0]["process"][0]["pid"].as_u64(),
+        Some(u64::from(std::process::id()))
     );
 }
