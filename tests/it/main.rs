@@ -21,6 +21,7 @@ mod mock_gitea;
 mod mock_github;
 mod mock_platform;
 mod outage;
+mod outage_owners;
 mod owners;
 mod probe_github;
 mod prompt;
