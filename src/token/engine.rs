@@ -17,7 +17,7 @@ use super::lock::{self, Attempt, Lock, LockError};
 use super::memory::{self, Failed};
 use super::platform_state::{Outage, PlatformState, Store};
 use super::request::Request;
-use super::{Served, Token, absent, answer, now_unix, platform, slot};
+use super::{Served, Token, absent, answer, now_unix, platform, slot, sweep};
 use crate::diag::debug;
 use crate::secret::{self, Secret};
 use crate::settings::Settings;
@@ -319,7 +319,7 @@ impl Ask<'_> {
         );
         let taken_over = !lock.still_ours();
         let late = taken_over || Instant::now() > fetch_deadline + LATE;
-        match outcome {
+        let served = match outcome {
             Ok(answer) if taken_over => {
                 debug!(
                     "cache: another process took the lock over while this one was stopped; \
@@ -336,7 +336,12 @@ impl Ask<'_> {
                 }
             }
             Err(error) => self.serve_stale(slot, now, error, stale, failed.as_ref()),
+        };
+        // Off the warm path, with the lock held: at most once an hour.
+        if !taken_over {
+            sweep::maybe_sweep(self.dir);
         }
+        served
     }
 
     /// The platform's token: written to the entry it belongs to (with its

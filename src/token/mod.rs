@@ -17,6 +17,7 @@ pub mod platform;
 pub mod platform_state;
 pub mod request;
 pub mod slot;
+pub mod sweep;
 
 pub use engine::serve as serve_request;
 pub use forget::forget;
