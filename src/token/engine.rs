@@ -13,6 +13,7 @@ use anyhow::{Result, anyhow, bail};
 
 use super::cache::{self, Cache};
 use super::entry::{self, Entry, Freshness};
+use super::failure::{self, remembered};
 use super::lock::{self, Attempt, Lock, LockError};
 use super::memory::{self, Failed};
 use super::platform_state::{Outage, PlatformState, Store};
@@ -335,7 +336,7 @@ impl Ask<'_> {
                     None => Err(error.into()),
                 }
             }
-            Err(error) => self.serve_stale(slot, now, error, stale, failed.as_ref()),
+            Err(error) => self.serve_stale(slot, now, error, stale),
         };
         // Off the warm path, with the lock held: at most once an hour.
         if !taken_over {
@@ -431,14 +432,19 @@ impl Ask<'_> {
         now: i64,
         error: platform::FetchError,
         stale: Option<Entry>,
-        failed: Option<&Failed>,
     ) -> Result<Served> {
         let (cache, key) = (&slot.cache, &slot.key);
         let at_ms = cache::now_ms();
         let message = error.to_string();
         memory::record_failure(cache, at_ms, &message);
-        let outage = self.record_platform_failure(slot, &error, at_ms);
-        let _ = failed;
+        let outage = failure::record(
+            &self.platform,
+            self.dir,
+            &self.default_key,
+            slot.query.as_ref(),
+            &error,
+            at_ms,
+        );
         match stale {
             // The cached token still works: serve it, and try again in 30 s.
             Some(mut entry) => {
@@ -472,52 +478,6 @@ impl Ask<'_> {
         }
     }
 
-    /// What a failed fetch says beyond this entry: an unavailable platform
-    /// is remembered for every request (longer for another outage in a
-    /// row), a 404 for the owner asked for. The outage, if it was one.
-    fn record_platform_failure(
-        &self,
-        slot: &slot::Slot,
-        error: &platform::FetchError,
-        at_ms: i64,
-    ) -> Option<Outage> {
-        match error.failure {
-            platform::Failure::Unavailable => {
-                let state = self.platform.read();
-                let outage = Outage::next(state.outage.as_ref(), at_ms, &error.to_string());
-                debug!(
-                    "cache: remembering the outage for {} s, for every request",
-                    outage.memory().as_secs()
-                );
-                self.platform.write(&PlatformState {
-                    outage: Some(outage.clone()),
-                    ..state
-                });
-                Some(outage)
-            }
-            platform::Failure::NoInstallation => {
-                if let Some(owner) = &slot.query {
-                    debug!(
-                        "cache: remembering for {} s that {owner} has no installation",
-                        absent::ABSENT_MEMORY.as_secs()
-                    );
-                    let written = absent::write(
-                        self.dir,
-                        &self.default_key,
-                        owner,
-                        at_ms,
-                        &error.to_string(),
-                    );
-                    if let Err(cache::Unusable(why)) = written {
-                        debug!("cache: {why}");
-                    }
-                }
-                None
-            }
-            platform::Failure::BadAnswer => None,
-        }
-    }
-
     /// The lock could not be had: given up at the deadline, or the cache is
     /// not usable at all (then the fetch is made uncached, and an outage it
     /// meets is remembered in the platform state's second place).
@@ -548,7 +508,14 @@ impl Ask<'_> {
                     }
                     Err(error) => {
                         if !late {
-                            self.record_platform_failure(slot, &error, cache::now_ms());
+                            failure::record(
+                                &self.platform,
+                                self.dir,
+                                &self.default_key,
+                                slot.query.as_ref(),
+                                &error,
+                                cache::now_ms(),
+                            );
                         }
                         Err(error.into())
                     }
@@ -578,23 +545,6 @@ fn moved_elsewhere(slot: &slot::Slot, target: &Cache, stale: Option<&Entry>) {
     if let Err(cache::Unusable(why)) = done {
         debug!("cache: {why}");
     }
-}
-
-/// The error of a fetch another process made (at `at_ms`), as this
-/// process's own.
-fn remembered(message: &str, at_ms: i64) -> anyhow::Error {
-    let age = cache::now_ms()
-        .checked_sub(at_ms)
-        .map_or(0.0, |ms| ms as f64 / 1000.0)
-        .max(0.0);
-    debug!("cache: answering with the failure another process met {age:.1} s ago");
-    // The file is ours (checked), but its text goes to a terminal: no
-    // control characters.
-    let message: String = message
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect();
-    anyhow!("{message} (another helper process's fetch, {age:.1} s ago)")
 }
 
 fn hit(entry: &Entry, freshness: Freshness) -> Served {

@@ -326,4 +326,42 @@ mod tests {
         }
         drop(held);
     }
+
+    #[test]
+    fn a_stuck_holder_is_taken_over_once_and_finds_its_lock_gone() {
+        let tmp = tempfile::tempdir().unwrap();
+        let cache = Cache::new(tmp.path());
+        let stuck_after = Duration::from_secs(10);
+        let stuck = lock(&cache, Instant::now(), stuck_after).unwrap();
+        let held = || match try_lock(&cache) {
+            Ok(Attempt::Held(held)) => held,
+            _ => panic!("the lock is not held"),
+        };
+        // Held for a moment: not stuck, and not taken over.
+        assert!(!held().is_stuck(stuck_after));
+        assert!(matches!(
+            held().take_over(stuck_after),
+            Ok(Attempt::Held(_))
+        ));
+        assert!(stuck.still_ours());
+        // Held for a minute: two processes find it stuck at once.
+        let stamp = format!("{:020}\n", now_ms() - 60_000);
+        std::fs::write(cache.lock_path(), stamp).unwrap();
+        let (first, second) = (held(), held());
+        assert!(first.is_stuck(stuck_after) && second.is_stuck(stuck_after));
+        let Ok(Attempt::Locked(taker)) = first.take_over(stuck_after) else {
+            panic!("not taken over")
+        };
+        assert!(taker.still_ours());
+        assert!(!stuck.still_ours(), "the stuck holder still has the lock");
+        // The second finds the first's new lock, held and young.
+        let Ok(Attempt::Held(again)) = second.take_over(stuck_after) else {
+            panic!("the new lock was taken over")
+        };
+        assert!(!again.is_stuck(stuck_after));
+        assert!(taker.still_ours());
+        // The new lock is the cache's from now on.
+        drop(taker);
+        assert!(lock(&cache, Instant::now() + Duration::from_secs(5), stuck_after).is_ok());
+    }
 }

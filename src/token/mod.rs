@@ -10,6 +10,7 @@ pub mod answer;
 pub mod cache;
 mod engine;
 pub mod entry;
+mod failure;
 mod forget;
 pub mod lock;
 pub mod memory;
