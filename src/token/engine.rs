@@ -196,10 +196,8 @@ impl Ask<'_> {
         let files = self.lock_files();
         let (settings, deadline) = (self.settings, self.deadline);
         let give_up = |error| self.lock_failed(slot, &files, error);
-        let attempt = match lock::try_lock(&files) {
-            Ok(Attempt::Held(held)) if valid.is_none() && held.is_stuck(self.stuck_after()) => {
-                held.take_over(self.stuck_after())
-            }
+        let attempt = match lock::try_lock(&files, self.stuck_after()) {
+            Ok(Attempt::Held(held)) if valid.is_none() && held.is_stuck() => held.take_over(),
             other => other,
         };
         let lock = match (attempt, valid) {
