@@ -18,7 +18,7 @@ pub fn run(settings: &Settings, command: &[OsString], owner: Option<&Owner>) -> 
         return Error::Usage("exec needs a command after --".into());
     };
     super::journal_target(settings, owner, None);
-    let token = match token::platform_token_for(settings, owner) {
+    let token = match token::token_for(settings, &token::Request::for_owner(owner)) {
         Ok(token) => token,
         Err(e) => return e.into(),
     };

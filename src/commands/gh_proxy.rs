@@ -145,7 +145,7 @@ pub fn run(argv: &[OsString]) -> Error {
             super::start_journal(&settings, crate::journal::Command::GhProxy);
             let repo = crate::gh::gh_repo_named(&context);
             super::journal_target(&settings, owner.as_ref(), repo.as_deref());
-            match token::platform_token_for(&settings, owner.as_ref()) {
+            match token::token_for(&settings, &token::Request::for_owner(owner.as_ref())) {
                 Ok(token) => {
                     debug!(
                         "gh proxy: running {} with a fresh token of {} in {}",
