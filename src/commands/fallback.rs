@@ -134,7 +134,9 @@ pub fn withheld(operation: &OsStr, request: &Request) -> Option<&'static str> {
 /// configure wrote, for the hosts it was configured for.
 fn journal_withhold(request: &Request, source: Option<crate::journal::Source>) {
     use crate::journal::{Event, Kind};
-    let owner = super::credential::request_owner(request).map(|o| o.to_string());
+    let owner = (request.path.as_deref())
+        .and_then(crate::owner::Owner::from_git_path)
+        .map(|o| o.to_string());
     crate::journal::target(
         request.host.as_deref(),
         owner.as_deref(),
