@@ -3,7 +3,8 @@
 # (tests/it/gh.rs, mock_github.rs, life.rs), git-lfs (git_server.rs,
 # life.rs), strace and setpriv (hardening.rs), and for shells.rs the shells
 # (bash, zsh, fish, dash as sh), tmux (their pseudo-terminal) and shellcheck
-# (the lint of shell/molecule.bash). Quiet and exit 0 when they are there;
+# (the lint of shell/molecule.bash), and openssl (journal.rs computes the
+# audit log's hashed_token as GitHub documents it). Quiet and exit 0 when they are there;
 # otherwise installs them with apt-get when run as root, or exits 1 naming
 # the command to run.
 #
@@ -15,7 +16,7 @@ command -v gh >/dev/null 2>&1 || missing="$missing gh"
 command -v git-lfs >/dev/null 2>&1 || missing="$missing git-lfs"
 command -v strace >/dev/null 2>&1 || missing="$missing strace"
 command -v setpriv >/dev/null 2>&1 || missing="$missing util-linux"
-for tool in bash zsh fish dash tmux shellcheck curl; do
+for tool in bash zsh fish dash tmux shellcheck curl openssl; do
     command -v "$tool" >/dev/null 2>&1 || missing="$missing $tool"
 done
 [ -z "$missing" ] && exit 0
