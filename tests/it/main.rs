@@ -30,4 +30,5 @@ mod secret_hosts;
 mod shells;
 mod ship;
 mod status;
+mod status_owners;
 mod status_redaction;
