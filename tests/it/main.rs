@@ -22,6 +22,7 @@ mod mock_github;
 mod mock_platform;
 mod outage;
 mod owners;
+mod owners_origin;
 mod probe_github;
 mod prompt;
 mod proxy_sandbox;
