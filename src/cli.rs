@@ -150,7 +150,7 @@ pub enum Command {
         Each gh gets three times --timeout (30 s by default), then it is killed with its \
         process group, and the host's failure is one line naming gh. One gh-login runs at a \
         time: a second one, started while one runs, exits at once with 0 and runs no gh (the \
-        lock file gh-login.lock in the cache directory).")]
+        lock file gh-login-run.lock in the cache directory).")]
     GhLogin(GhLoginArgs),
     /// Run a command with GH_TOKEN and GITHUB_TOKEN set to a fresh token
     #[command(

@@ -16,7 +16,7 @@
 //! with its process group and the host's failure is one line naming gh.
 //! One gh-login runs at a time: a second one, started while the first
 //! runs (a cron line every minute and a gh that hangs), finds the lock
-//! file `gh-login.lock` in the cache directory held, and exits at once,
+//! file `gh-login-run.lock` in the cache directory held, and exits at once,
 //! quietly, with 0, starting no gh.
 //!
 //! The gh run is the real one: `gh` is looked up on PATH as the gh proxy
@@ -379,8 +379,9 @@ fn gh_bounds(timeout: Duration) -> Bounds {
     }
 }
 
-/// The lock that keeps gh-login to one run at a time: `gh-login.lock` in
+/// The lock that keeps gh-login to one run at a time: `gh-login-run.lock` in
 /// the cache directory (0600, never through a symlink), held for the run.
+/// (Not `gh-login.…`: that is a host's fingerprint, `gh-login.HOST`.)
 /// `None` when another run holds it. Without a usable cache directory
 /// there is no lock, and the run goes on (a debug line says why).
 fn one_at_a_time(dir: Option<&Path>) -> Option<Option<File>> {
@@ -392,7 +393,7 @@ fn one_at_a_time(dir: Option<&Path>) -> Option<Option<File>> {
         debug!("gh-login: running without the one-run lock: {}", why.0);
         return Some(None);
     }
-    let path = dir.join("gh-login.lock");
+    let path = dir.join("gh-login-run.lock");
     let opened = crate::token::cache::open_nofollow(
         &path,
         std::fs::OpenOptions::new()

@@ -1402,7 +1402,7 @@ fn gh_login_gives_a_gh_that_hangs_a_deadline_and_runs_one_at_a_time() {
             == 1),
         "gh's connection is still open"
     );
-    let lock = w.ws.cache.join("gh-login.lock");
+    let lock = w.ws.cache.join("gh-login-run.lock");
     let mode = std::fs::metadata(&lock).unwrap().permissions().mode();
     assert_eq!(mode & 0o777, 0o600);
     // The lock is free again: the next run (the API answering) logs in.
