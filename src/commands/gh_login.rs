@@ -136,6 +136,10 @@ pub fn run(settings: &Settings, options: &Options) -> Result<()> {
                         debug!("gh-login: {host}: could not check gh's login: {why}");
                         continue;
                     }
+                    Checked::Failed(error) => {
+                        failures.push((String::new(), error));
+                        continue;
+                    }
                     Checked::Refused => match renew(settings, &token, host) {
                         Ok(fresh) => {
                             token = fresh;
@@ -210,6 +214,8 @@ enum Checked {
     NotLoggedIn,
     /// No answer that tells (no connection, a 5xx, …): asked again next run.
     Unknown(String),
+    /// gh could not be run, or was killed at its deadline: a failure line.
+    Failed(anyhow::Error),
 }
 
 /// One cheap question with gh's stored login: `gh api --hostname HOST
@@ -224,8 +230,8 @@ fn check(gh: &Path, host: &str, token: &Secret, bounds: Bounds) -> Checked {
     let output = match child::run(&mut command, None, bounds) {
         Ok(output) => output,
         Err(failure) => {
-            return Checked::Unknown(format!(
-                "{} api rate_limit: {}",
+            return Checked::Failed(anyhow!(
+                "{} api --hostname {host} rate_limit: {}",
                 gh.display(),
                 child::describe(&failure)
             ));

@@ -1412,6 +1412,27 @@ fn gh_login_gives_a_gh_that_hangs_a_deadline_and_runs_one_at_a_time() {
 }
 
 #[test]
+fn gh_login_gives_its_check_of_gh_s_login_the_same_deadline() {
+    // A login last checked 11 minutes ago is checked with `gh api
+    // rate_limit`; against an API that never answers, that gh is killed
+    // too, with one line naming it.
+    let w = World::new(None);
+    assert_eq!(w.ws.helper(&["gh-login"], "").code(), 0);
+    set_checked(&w, "github.com", 11 * 60);
+    w.stack.github.set_hang(true);
+    let started = std::time::Instant::now();
+    let out = w.ws.helper(&["--timeout", "2", "gh-login"], "");
+    let elapsed = started.elapsed();
+    assert!(
+        elapsed < std::time::Duration::from_secs(10),
+        "took {elapsed:?}"
+    );
+    assert_eq!((out.code(), out.stdout.as_str()), (1, ""), "{out:?}");
+    out.assert_one_error("api --hostname github.com rate_limit: no answer within 6 s");
+    assert_eq!(w.stack.github.held(), 1, "{}", w.log());
+}
+
+#[test]
 fn gh_login_kills_a_hanging_gh_with_its_process_group() {
     // What the real gh cannot show: a gh whose own child holds the pipes.
     let w = World::new(None);
