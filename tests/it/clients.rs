@@ -167,6 +167,9 @@ fn cargo_after_configure_cargo_gets_the_token_and_in_an_outage_the_pat() {
     std::fs::create_dir_all(config.parent().unwrap()).unwrap();
     let original = "# the operator's\n[net]\nretry = 0 # no retries\n\n[term]\ncolor = \"never\"\n";
     std::fs::write(&config, original).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::Permissions::from_mode(0o640);
+    std::fs::set_permissions(&config, mode).unwrap();
     let host = l.server.host();
     let out = l.ws.helper(&["configure", "--host", &host, "--cargo"], "");
     assert_eq!(out.code(), 0, "{out:?}");
@@ -175,6 +178,8 @@ fn cargo_after_configure_cargo_gets_the_token_and_in_an_outage_the_pat() {
         out.stdout.contains("net.git-fetch-with-cli = true"),
         "{out:?}"
     );
+    let mode_of = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode_of(&config), 0o640);
 
     let fetched = cargo_fetch(&l, &app);
     assert_eq!(fetched.code(), 0, "{fetched:?}");
@@ -189,12 +194,18 @@ fn cargo_after_configure_cargo_gets_the_token_and_in_an_outage_the_pat() {
     go_down(&mut l);
     let fetched = cargo_fetch(&l, &app);
     assert_eq!(fetched.code(), 0, "{fetched:?}");
+    // cargo shows git's stderr: the helper's one line says why.
+    assert!(
+        fetched.stderr.contains("cannot connect to the platform"),
+        "{fetched:?}"
+    );
     assert_served_the_pat(&l, before);
     assert_stored_nowhere(&l, l.ws.path());
 
     let out = l.ws.helper(&["unconfigure"], "");
     assert_eq!(out.code(), 0, "{out:?}");
     assert_eq!(std::fs::read_to_string(&config).unwrap(), original);
+    assert_eq!(mode_of(&config), 0o640);
 }
 
 /// `configure --cargo` in a cargo home without a config creates one, says
@@ -417,6 +428,10 @@ fn pip_downloads_a_private_git_package_with_the_token_and_in_an_outage_the_pat()
     go_down(&mut l);
     let out = download(&l, &l.p("wheels-outage"));
     assert_eq!(out.code(), 0, "{out:?}");
+    assert!(
+        out.stderr.contains("cannot connect to the platform"),
+        "{out:?}"
+    );
     assert_served_the_pat(&l, before);
     assert_stored_nowhere(&l, l.ws.path());
 }
