@@ -264,6 +264,24 @@ fn configure_cargo_creates_and_removes_its_file_and_leaves_a_users_false() {
         message.starts_with(&format!("{} sets", legacy.display())),
         "{message}"
     );
+
+    // A legacy file without the key gets it, and gives it back.
+    std::fs::write(&legacy, "[build]\njobs = 1\n").unwrap();
+    let out = ws.helper(&["configure", "--cargo"], "");
+    assert!(
+        out.stdout
+            .starts_with(&format!("{} (cargo's legacy name", legacy.display())),
+        "{out:?}"
+    );
+    assert_eq!(cargo_status(&ws).0, "ok");
+    assert!(!config.exists());
+    let out = ws.helper(&["unconfigure"], "");
+    assert_eq!(out.code(), 0, "{out:?}");
+    assert_eq!(
+        std::fs::read_to_string(&legacy).unwrap(),
+        "[build]\njobs = 1\n"
+    );
+
     ws.set_env("CARGO_NET_GIT_FETCH_WITH_CLI", "true");
     assert_eq!(cargo_status(&ws).0, "ok");
 }

@@ -15,7 +15,8 @@
 //! ```
 //!
 //! The first line marks a table configure added (and says so when it
-//! created the file). The file is edited with `toml_edit`, which keeps
+//! created the file); a line before the key's mark says when configure
+//! added the final newline the file lacked. The file is edited with `toml_edit`, which keeps
 //! every other byte, and written whole beside itself and renamed over it
 //! with its mode. An edit is made only when taking it out again gives the
 //! file back byte for byte (checked before writing). A file that already
@@ -63,26 +64,25 @@ fn plan(text: Option<&str>) -> Result<Plan, String> {
         text.unwrap_or(""),
         if newline { "\n" } else { "" }
     ))?;
+    // Set in any spelling (a table, dotted keys, an inline table): left.
+    if let Some(item) = doc.get("net").and_then(|net| net.get(KEY)) {
+        return match item.as_bool() {
+            Some(true) => Ok(Plan::AlreadyOn),
+            Some(false) => Ok(Plan::UserOff),
+            None => Err(format!("its net.{KEY} is not true or false")),
+        };
+    }
     let net = match doc.get("net") {
         None => None,
-        Some(Item::Table(t)) => Some(t),
+        Some(Item::Table(t)) if !t.is_implicit() && !t.is_dotted() => Some(t),
         Some(_) => {
-            return Err("its [net] is not a table of its own (an inline table?)".to_string());
+            return Err(
+                "its net is not a [net] table of its own (an inline table, dotted keys or only \
+                 sub-tables)"
+                    .to_string(),
+            );
         }
     };
-    match net.and_then(|t| t.get(KEY)) {
-        Some(item) => {
-            return match item.as_bool() {
-                Some(true) => Ok(Plan::AlreadyOn),
-                Some(false) => Ok(Plan::UserOff),
-                None => Err(format!("its net.{KEY} is not true or false")),
-            };
-        }
-        None if net.is_some_and(|t| t.is_implicit() || t.is_dotted()) => {
-            return Err("its [net] keys are all in dotted keys or sub-tables".to_string());
-        }
-        None => {}
-    }
     if net.is_none() {
         let mut table = Table::new();
         let mark = match text {
@@ -296,6 +296,11 @@ mod tests {
             plan(Some("net.git-fetch-with-cli = false\n")),
             Ok(Plan::UserOff)
         );
+        assert_eq!(
+            plan(Some("net = { git-fetch-with-cli = true }\n")),
+            Ok(Plan::AlreadyOn)
+        );
+        assert!(plan(Some("net.retry = 2\n")).is_err());
         assert!(plan(Some("net = { retry = 2 }\n")).is_err());
         assert!(plan(Some("[net.ssh]\nknown-hosts = []\n")).is_err());
         assert!(plan(Some("[net\n")).is_err());
