@@ -18,15 +18,15 @@ use crate::support::*;
 /// Longest any one client command may run.
 const BOUND: &str = "120";
 
-/// A life workspace whose processes hold a stale container-start token.
-fn life() -> (Life, String) {
+/// A life workspace whose processes hold a stale container-start token
+/// (checked for on every stderr, as the platform's tokens are).
+fn life() -> Life {
     let stale = format!("ghs_containerStart{}", unique().replace('x', "X"));
-    let l = Life::with_env(|ws| {
+    Life::with_env(|ws| {
         ws.add_secret(&stale);
         ws.set_env("GH_TOKEN", &stale);
         ws.set_env("GITHUB_TOKEN", &stale);
-    });
-    (l, stale)
+    })
 }
 
 /// `program` with `args` in `dir`, killed after [`BOUND`] seconds.
@@ -119,6 +119,12 @@ fn cargo_project(l: &mut Life) -> PathBuf {
     l.ws.set_env("RUSTC", &rustc);
     l.ws.set_env("CARGO_NET_RETRY", "0");
     l.ws.set_env("CARGO_TERM_COLOR", "never");
+    // Should env!("CARGO") be a rustup proxy, it finds its toolchain still.
+    for name in ["RUSTUP_HOME", "RUSTUP_TOOLCHAIN"] {
+        if let Some(value) = std::env::var_os(name) {
+            l.ws.set_env(name, value);
+        }
+    }
     app
 }
 
@@ -135,7 +141,7 @@ fn cargo_fetch(l: &Life, app: &Path) -> Out {
 /// 401 ends it: no helper is asked at all. `status` warns, naming the fix.
 #[test]
 fn cargo_by_default_never_asks_the_helper() {
-    let (mut l, _) = life();
+    let mut l = life();
     let app = cargo_project(&mut l);
     l.ws.set_env("CARGO_HTTP_CAINFO", l._ca.ca_pem_path());
     let out = cargo_fetch(&l, &app);
@@ -161,7 +167,7 @@ fn cargo_by_default_never_asks_the_helper() {
 /// byte (a file with comments and another table).
 #[test]
 fn cargo_after_configure_cargo_gets_the_token_and_in_an_outage_the_pat() {
-    let (mut l, _) = life();
+    let mut l = life();
     let app = cargo_project(&mut l);
     let config = l.dir("cargo-home").join("config.toml");
     std::fs::create_dir_all(config.parent().unwrap()).unwrap();
@@ -350,7 +356,7 @@ fn npm_install(l: &Life, app: &Path) -> Out {
 /// request, nothing in the lockfile or npm's cache; in an outage the PAT.
 #[test]
 fn npm_installs_a_private_git_dependency_with_the_token_and_in_an_outage_the_pat() {
-    let (mut l, _) = life();
+    let mut l = life();
     let app = npm_project(&mut l);
     let out = npm_install(&l, &app);
     assert_eq!(out.code(), 0, "{out:?}");
@@ -401,7 +407,7 @@ def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
 /// in pip's cache or the downloaded archive; in an outage the PAT.
 #[test]
 fn pip_downloads_a_private_git_package_with_the_token_and_in_an_outage_the_pat() {
-    let (mut l, _) = life();
+    let mut l = life();
     let dep = l.server.create_bare_with(
         "o/pydep",
         &[
@@ -463,7 +469,7 @@ fn pip_downloads_a_private_git_package_with_the_token_and_in_an_outage_the_pat()
 /// module path cannot hold the server's port).
 #[test]
 fn go_downloads_a_private_module_with_the_token_and_in_an_outage_the_pat() {
-    let (mut l, _) = life();
+    let mut l = life();
     const MODULE: &str = "git.example.test/o/godep.git";
     l.server.create_bare_with(
         "o/godep",
