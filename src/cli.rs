@@ -414,10 +414,12 @@ impl Cli {
                 location,
                 gh_proxy,
                 shell_init,
+                cargo,
             }) => Action::Configure {
                 location: location.location(),
                 gh_proxy,
                 shell_init,
+                cargo,
             },
             Command::Env(EnvArgs {
                 shell,

@@ -52,6 +52,7 @@ pub enum Action {
         location: configure::Location,
         gh_proxy: Option<Option<PathBuf>>,
         shell_init: bool,
+        cargo: bool,
     },
     /// Print the assignments that bring gh's variables up to date.
     Env {
@@ -109,6 +110,7 @@ pub fn run(action: Action, flags: &Flags, settings: &Settings) -> Result<Exit> {
             location,
             gh_proxy,
             shell_init,
+            cargo,
         } => {
             let helper_flags = HelperFlags::new(flags, settings)?;
             // Refuse before git's config is touched.
@@ -124,6 +126,9 @@ pub fn run(action: Action, flags: &Flags, settings: &Settings) -> Result<Exit> {
                 let helper = shell_init::helper_words(&helper_flags)?;
                 done +=
                     &configure::shell_rc::configure(&|shell| shell_init::rc_line(shell, &helper))?;
+            }
+            if cargo {
+                done += &configure::cargo_config::configure()?;
             }
             write_stdout(done.as_bytes())?;
         }
@@ -143,6 +148,7 @@ pub fn run(action: Action, flags: &Flags, settings: &Settings) -> Result<Exit> {
             if only.is_none() || gh_proxy.is_some() {
                 done += &configure::gh_link::remove(gh_proxy.as_deref())?;
                 done += &configure::shell_rc::unconfigure()?;
+                done += &configure::cargo_config::unconfigure()?;
             }
             write_stdout(done.as_bytes())?;
         }

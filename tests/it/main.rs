@@ -6,6 +6,7 @@
 mod support;
 
 mod cache;
+mod clients;
 mod commands;
 mod configure;
 mod configure_gits;

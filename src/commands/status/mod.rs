@@ -8,10 +8,12 @@
 //! `git.rs` (the helpers git runs for each host), `probe.rs` (secret
 //! hosts and their APIs, through `gitea.rs`), `probe_github/` (the
 //! platform's hosts, through `github.rs`) and `gh.rs` (what gh gets: its
-//! token variables, the proxy, gh-login); `owners.rs` lists the cached
+//! token variables, the proxy, gh-login); `cargo.rs` (whether cargo runs
+//! git, and so this helper); `owners.rs` lists the cached
 //! entries per owner and probes each `--probe-repo` with its owner's
 //! token; `render.rs` prints them.
 
+mod cargo;
 mod checks;
 mod gh;
 mod git;
@@ -103,6 +105,7 @@ pub fn checks(settings: &Settings, options: &Options) -> (Vec<Check>, Redactor) 
         probe_github::platform_hosts(settings, options, owner_token.as_ref(), &mut checks);
     }
     checks.extend(git::checks(settings));
+    cargo::check_cargo(&mut checks);
     gh::checks(settings, token.as_ref(), &mut checks);
     let owner_tokens = groups.iter().filter_map(|(_, t)| t.as_ref());
     let tokens = [&token, &fetched]
