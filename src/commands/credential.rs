@@ -60,20 +60,15 @@ pub fn answer(settings: &Settings, request: &Request) -> Result<Answer> {
         Err(why) => return Ok(Answer::NotOurs(why)),
         Ok(Route::Secret(secret)) => secret,
         Ok(Route::Platform | Route::NotServed) => {
-            let owner = request_owner(request);
-            let served = token::serve_for(settings, owner.as_ref())?;
+            let wanted = token::Request::for_owner(request_owner(request).as_ref());
+            let served = token::serve_request(settings, &wanted)?;
             debug!(
-                "get: answering with the token {} ({})",
+                "get: answering with the token {} ({wanted})",
                 if served.from_cache {
                     "from the cache"
                 } else {
                     "just fetched"
                 },
-                owner
-                    .as_ref()
-                    .map_or("no owner in the request".to_string(), |o| {
-                        format!("owner {o}")
-                    })
             );
             let token = served.token;
             return Ok(Answer::Credential(protocol::credential_response(

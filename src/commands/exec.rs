@@ -17,7 +17,7 @@ pub fn run(settings: &Settings, command: &[OsString], owner: Option<&Owner>) -> 
     let Some((program, rest)) = command.split_first() else {
         return Error::Usage("exec needs a command after --".into());
     };
-    let token = match token::platform_token_for(settings, owner) {
+    let token = match token::token_for(settings, &token::Request::for_owner(owner)) {
         Ok(token) => token,
         Err(e) => return e.into(),
     };

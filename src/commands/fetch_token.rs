@@ -23,7 +23,7 @@ pub fn run(
                 secret: token::secret_host_token(settings, secret)?,
                 expires_at: None,
             },
-            Route::Platform => token::platform_token_for(settings, owner)?,
+            Route::Platform => token::token_for(settings, &token::Request::for_owner(owner))?,
             Route::NotServed => {
                 return Err(anyhow!(
                     "{} is not a served host (serving {}; add it with --host or \
@@ -34,7 +34,7 @@ pub fn run(
                 .into());
             }
         },
-        None => token::platform_token_for(settings, owner)?,
+        None => token::token_for(settings, &token::Request::for_owner(owner))?,
     };
     let mut out = if json {
         // A struct, not json!{}, so the keys keep the contract's order.

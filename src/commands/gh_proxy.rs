@@ -142,7 +142,7 @@ pub fn run(argv: &[OsString]) -> Error {
                 git_dir: git_dir.as_deref(),
             };
             let owner = gh_owner(&settings, &context);
-            match token::platform_token_for(&settings, owner.as_ref()) {
+            match token::token_for(&settings, &token::Request::for_owner(owner.as_ref())) {
                 Ok(token) => {
                     debug!(
                         "gh proxy: running {} with a fresh token of {} in {}",

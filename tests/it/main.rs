@@ -22,6 +22,7 @@ mod mock_gitea;
 mod mock_github;
 mod mock_platform;
 mod outage;
+mod outage_owners;
 mod owners;
 mod owners_origin;
 mod probe_github;
