@@ -1,7 +1,8 @@
 #!/bin/sh
 # Every test, as the README gives it: first the tools the tests drive (the
-# real gh, git-lfs, strace, setpriv; scripts/test-deps.sh installs what is
-# missing when run as root, or names the install command and stops), then
+# real gh, git-lfs, strace, setpriv, npm, pip, go; scripts/test-deps.sh
+# installs what is missing when run as root, or names the install command
+# and stops), then
 # `cargo test --locked` with any arguments given here, with the default git
 # (MOLECULE_TEST_GIT, else the first git on PATH); then the git-facing tests
 # (tests/it, the life test included) again with each other git this machine

@@ -25,13 +25,40 @@ if [[ -z ${__molecule_helper+set} ]]; then
 fi
 
 __molecule_token_update() {
-    # `bash -x` must not trace the assignments: options are restored on return.
-    local - __molecule_out
-    set +x
-    if __molecule_out=$("${__molecule_helper[@]}" env --shell bash --hook); then
-        eval "$__molecule_out"
-    fi
+    # The token must not reach stderr: not through `bash -x` (xtrace), not
+    # through `bash -v`, `set -v` or an inherited SHELLOPTS=verbose (which
+    # print what eval reads), and not through a user's DEBUG trap (with
+    # `set -T`, it sees each command's text in BASH_COMMAND). So options
+    # are restored on return, and nothing is eval'd: each of the helper's
+    # `export NAME='VALUE'` lines is taken apart, and the value assigned
+    # from a variable, so no command's text holds it.
+    local - __molecule_out __molecule_line
+    set +xv
+    __molecule_out=$("${__molecule_helper[@]}" env --shell bash --hook) || return 0
+    while [[ -n $__molecule_out ]]; do
+        __molecule_line=${__molecule_out%%$'\n'*}
+        if [[ $__molecule_out == *$'\n'* ]]; then
+            __molecule_out=${__molecule_out#*$'\n'}
+        else
+            __molecule_out=
+        fi
+        # (A token holds no quote: the helper validates it.)
+        if [[ $__molecule_line =~ ^export\ ([A-Za-z_][A-Za-z0-9_]*)=\'([^\']*)\'$ ]]; then
+            __molecule_token_set "${BASH_REMATCH[1]}" "${BASH_REMATCH[2]}"
+        fi
+    done
     return 0
+}
+
+# NAME VALUE: export NAME=VALUE. A read-only NAME (`readonly GH_TOKEN`)
+# is left alone with one line, once in this shell, not at every prompt.
+__molecule_token_set() {
+    if ! declare -gx "$1=$2" 2>/dev/null; then
+        if [[ -z ${__molecule_token_readonly-} ]]; then
+            __molecule_token_readonly=$1
+            printf 'molecule-git-token-helper: %s is read-only in this shell: not updating it\n' "$1" >&2
+        fi
+    fi
 }
 
 __molecule_token_hook() {

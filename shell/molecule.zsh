@@ -17,14 +17,38 @@
 (( ${+__molecule_helper} )) || typeset -ga __molecule_helper=(molecule-git-token-helper)
 
 __molecule_token_update() {
-    # `zsh -x` must not trace the assignments: options are restored on return.
+    # The token must not reach stderr: not through `zsh -x` (xtrace), not
+    # through `zsh -v` or `setopt verbose` (which print what eval reads),
+    # and not through a user's DEBUG trap (which sees each command's text
+    # in ZSH_DEBUG_CMD). So options are restored on return, and nothing is
+    # eval'd: each of the helper's `export NAME='VALUE'` lines is taken
+    # apart, and the value assigned from a variable.
     emulate -L zsh
-    setopt no_xtrace
-    local __molecule_out
-    if __molecule_out=$("${__molecule_helper[@]}" env --shell zsh --hook); then
-        eval "$__molecule_out"
-    fi
+    setopt no_xtrace no_verbose
+    local __molecule_out __molecule_line match mbegin mend
+    __molecule_out=$("${__molecule_helper[@]}" env --shell zsh --hook) || return 0
+    for __molecule_line in "${(@f)__molecule_out}"; do
+        # (A token holds no quote: the helper validates it.)
+        if [[ $__molecule_line =~ "^export ([A-Za-z_][A-Za-z0-9_]*)='([^']*)'\$" ]]; then
+            __molecule_token_set "${match[1]}" "${match[2]}"
+        fi
+    done
     return 0
+}
+
+# NAME VALUE: export NAME=VALUE. A read-only NAME (`readonly GH_TOKEN`)
+# is left alone with one line, once in this shell, not at every prompt
+# (assigning it would end the whole command line).
+__molecule_token_set() {
+    emulate -L zsh
+    if [[ ${(tP)1} == *readonly* ]]; then
+        if (( ! ${+__molecule_token_readonly} )); then
+            typeset -g __molecule_token_readonly=$1
+            print -ru2 -- "molecule-git-token-helper: $1 is read-only in this shell: not updating it"
+        fi
+        return 0
+    fi
+    typeset -gx "$1=$2"
 }
 
 __molecule_token_update

@@ -154,7 +154,11 @@ pub enum Command {
         limit), and when GitHub answers HTTP 401 the token is dropped from the cache and gh \
         logged in with a fresh one, in the same run, with one warning line.\n\n\
         The gh run is the first gh on PATH that is not a link to this program (the gh proxy \
-        that configure --gh-proxy puts first would set GH_TOKEN again).")]
+        that configure --gh-proxy puts first would set GH_TOKEN again).\n\n\
+        Each gh gets three times --timeout (30 s by default), then it is killed with its \
+        process group, and the host's failure is one line naming gh. One gh-login runs at a \
+        time: a second one, started while one runs, exits at once with 0 and runs no gh (the \
+        lock file gh-login-run.lock in the cache directory).")]
     GhLogin(GhLoginArgs),
     /// Run a command with GH_TOKEN and GITHUB_TOKEN set to a fresh token
     #[command(
@@ -259,7 +263,9 @@ pub struct EnvArgs {
     #[arg(long, hide = true)]
     pub hook: bool,
 
-    /// The token of OWNER's GitHub App installation, as fetch-token --owner
+    /// The token of OWNER's GitHub App installation, as fetch-token --owner [default: the owner
+    /// of the current repository's origin, as the gh proxy takes it, else the default
+    /// installation]
     #[arg(long, value_name = "OWNER", value_parser = parse_owner)]
     pub owner: Option<Owner>,
 }
@@ -421,10 +427,12 @@ impl Cli {
                 location,
                 gh_proxy,
                 shell_init,
+                cargo,
             }) => Action::Configure {
                 location: location.location(),
                 gh_proxy,
                 shell_init,
+                cargo,
             },
             Command::Env(EnvArgs {
                 shell,

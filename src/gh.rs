@@ -80,7 +80,20 @@ pub fn gh_owner(settings: &Settings, context: &GhContext<'_>) -> Option<Owner> {
     if let Some(repo) = context.gh_repo.filter(|r| !r.is_empty()) {
         return Owner::from_repo_arg(&repo.to_string_lossy(), &serves);
     }
-    let url = origin_url(context.cwd?, context.git_dir)?;
+    current_repo_owner(settings, context.cwd?, context.git_dir)
+}
+
+/// The owner of the `origin` remote of the repository `cwd` is in (`GIT_DIR`
+/// when given), when it names a served platform host: its config files
+/// read, git not run (see `git::repo`). What `env` and the shell hook ask
+/// for when no `--owner` is given, as the proxy does.
+pub fn current_repo_owner(
+    settings: &Settings,
+    cwd: &Path,
+    git_dir: Option<&Path>,
+) -> Option<Owner> {
+    let serves = |host: &str| settings.route(host) == Route::Platform;
+    let url = origin_url(cwd, git_dir)?;
     Owner::from_remote_url(&url, &serves)
 }
 

@@ -2,6 +2,8 @@
 //! only, and the tests in `tests/` reach every module through here. The one
 //! way through the code is drawn in docs/architecture.md.
 
+pub mod cargo;
+pub mod child;
 pub mod cli;
 pub mod commands;
 pub mod diag;

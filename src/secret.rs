@@ -182,7 +182,21 @@ pub fn redact_secrets(text: &str) -> String {
         };
         let end = match open {
             Some(q) => value.find(q).unwrap_or(value.len()),
-            None => value.find(ends_value).unwrap_or(value.len()),
+            // A backslash-escaped space belongs to the value
+            // (`password=hunter\ 2tail`).
+            None => {
+                let mut chars = value.char_indices().peekable();
+                let mut end = value.len();
+                while let Some((i, c)) = chars.next() {
+                    if c == '\\' && chars.peek().is_some_and(|(_, n)| n.is_whitespace()) {
+                        chars.next();
+                    } else if ends_value(c) {
+                        end = i;
+                        break;
+                    }
+                }
+                end
+            }
         };
         if let Some(q) = open {
             unvalued.push(q);

@@ -60,7 +60,16 @@ With --shell-init, configure also adds the line that sources shell-init (with th
 given as flags) to ~/.bashrc (created if missing), and to ${ZDOTDIR:-~}/.zshrc and \
 ${XDG_CONFIG_HOME:-~/.config}/fish/config.fish when they exist or the shell is on PATH, \
 between '# >>> molecule-git-token-helper shell-init >>>' and '# <<< … <<<' lines, and says \
-which files it changed; unconfigure takes the block out, leaving each file as it was.";
+which files it changed; unconfigure takes the block out, leaving each file as it was.
+
+With --cargo, configure also sets net.git-fetch-with-cli = true in cargo's config \
+($CARGO_HOME/config.toml, default ~/.cargo/config.toml; the legacy `config` instead when it \
+exists, since cargo then reads that one), so that cargo fetches git dependencies with the git \
+CLI, which runs this helper: cargo's own libgit2 transport reads only the last \
+credential.helper value and never runs the helpers of a [credential \"https://HOST/\"] \
+section. The key goes into the [net] table (a new one at the end when there is none) after \
+a comment marking it; the rest of the file is kept byte for byte. A file that already sets \
+the key is left alone, with a warning when it sets it to false.";
 
 pub(super) const UNCONFIGURE_ABOUT: &str = "\
 Remove exactly what `configure` wrote from git's config: the [credential \"https://HOST/\"] \
@@ -70,7 +79,9 @@ helpers that configure had wrapped are in charge again. Nothing to remove is not
 
 When no host is given it also removes the gh proxy's link, DIR/gh, if it is a link to this \
 program (DIR: the directory this program is installed in, or --gh-proxy DIR), and the \
-shell-init block that configure --shell-init added to each shell rc file, byte for byte.";
+shell-init block that configure --shell-init added to each shell rc file, and the \
+net.git-fetch-with-cli line that configure --cargo added to cargo's config (with the [net] \
+table or the file, when configure created them), byte for byte.";
 
 #[derive(Debug, Default, Args)]
 pub struct ConfigureCommand {
@@ -86,6 +97,11 @@ pub struct ConfigureCommand {
     /// config.fish when they exist or the shell is installed, in a marked block
     #[arg(long)]
     pub shell_init: bool,
+
+    /// Also make cargo fetch git dependencies with the git CLI, which runs this helper
+    /// (net.git-fetch-with-cli = true in $CARGO_HOME/config.toml)
+    #[arg(long)]
+    pub cargo: bool,
 }
 
 #[derive(Debug, Default, Args)]

@@ -16,6 +16,11 @@ read, a URL's password, secret-looking arguments in helper lines).
 The history check says what happened: the last platform failure (when, what, how many since \
 the last success) and the last time git rejected a token.
 
+When cargo is on PATH, the cargo check says whether cargo fetches git dependencies with the \
+git CLI, which runs this helper (net.git-fetch-with-cli in its config, from the current \
+directory up, then $CARGO_HOME; or CARGO_NET_GIT_FETCH_WITH_CLI), or with its own libgit2 \
+transport, which never does (a warning naming configure --cargo). npm, pip and go run git.
+
 For each secret host (--secret-host), the secret check looks at its file: present, \
 non-empty, usable, and not readable by other users. With --probe, the api checks ask the \
 host's Gitea API with the secret (Authorization: token …), within --timeout, following no \

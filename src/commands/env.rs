@@ -1,6 +1,7 @@
 //! `env [--shell sh|bash|zsh|fish] [--json]`: the assignments that bring
 //! gh's token variables up to date, for `eval` (ssh-agent's `-s`, direnv's
-//! `export`). Which variables: [`gh_token_variables`], the one rule. Printed
+//! `export`). Whose token: `--owner`'s, else that of the owner of the
+//! current repository's `origin` (the gh proxy's rule), else the default. Which variables: [`gh_token_variables`], the one rule. Printed
 //! whole or not at all, so a failed `eval "$(… env)"` changes nothing.
 //!
 //! With the hidden `--hook` (what the scripts of `shell-init` pass before
@@ -13,7 +14,7 @@
 use std::time::{Duration, SystemTime};
 
 use crate::error::{Error, Result};
-use crate::gh::gh_token_variables;
+use crate::gh::{current_repo_owner, gh_token_variables};
 use crate::owner::Owner;
 use crate::secret::Secret;
 use crate::settings::Settings;
@@ -36,8 +37,18 @@ const WARNED: &str = "shell-warned";
 /// unless a success comes between.
 const WARN_AGAIN_AFTER: Duration = Duration::from_secs(3600);
 
-/// `owner`: whose installation's token (`--owner`; `None`: the default).
+/// `owner`: whose installation's token (`--owner`); `None`: the owner of
+/// the current repository's `origin` (as the gh proxy takes it, git not
+/// run), else the default.
 pub fn run(settings: &Settings, syntax: Syntax, hook: bool, owner: Option<&Owner>) -> Result<()> {
+    let from_origin = match owner {
+        Some(_) => None,
+        None => std::env::current_dir().ok().and_then(|cwd| {
+            let git_dir = std::env::var_os("GIT_DIR").map(std::path::PathBuf::from);
+            current_repo_owner(settings, &cwd, git_dir.as_deref())
+        }),
+    };
+    let owner = owner.or(from_origin.as_ref());
     let names = gh_token_variables(settings);
     if names.is_empty() {
         // No platform host that gh reads a variable for: nothing to set.

@@ -45,13 +45,14 @@
 
 use std::ffi::OsStr;
 use std::io::{Read, Write};
-use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::os::unix::process::ExitStatusExt;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use anyhow::{Result, anyhow};
 
 use super::Exit;
+use crate::child::{self, Bounds};
 use crate::diag::{debug, io_reason};
 use crate::git::helpers::helper_command;
 use crate::git::protocol::{self, Request, TOKEN_USERNAME};
@@ -65,6 +66,11 @@ const SHELL: &str = "/bin/sh";
 /// How long the kept helper's `get` may take to say whether it holds a
 /// credential git rejected.
 pub const ERASE_CHECK_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// How much of the kept helper's answer to its `get` is read (and of its
+/// stderr, which is thrown away): a credential is a few lines; a helper that
+/// says more holds nothing this wrapper erases.
+pub const ERASE_CHECK_LIMIT: usize = 64 * 1024;
 
 /// `settings` is `None` when they did not resolve: the kept helper must
 /// still run (see main.rs), with the default deadline.
@@ -251,60 +257,38 @@ fn as_get_request(raw: &[u8]) -> Vec<u8> {
 /// Does the kept helper hold `password`: does its own `get`, for the erase
 /// request without the password, answer with it? No, when it answers
 /// anything else, nothing, fails, or takes longer than
-/// [`ERASE_CHECK_TIMEOUT`] (then it is killed, with its process group).
+/// [`ERASE_CHECK_TIMEOUT`] (then it is killed, with its process group), or
+/// says more than [`ERASE_CHECK_LIMIT`] (read, and the rest thrown away).
 fn holds(helper: &OsStr, raw: &[u8], password: &str) -> bool {
-    let spawned = helper_process(helper, OsStr::new("get"))
+    let mut command = helper_process(helper, OsStr::new("get"));
+    command
         .env("GIT_TERMINAL_PROMPT", "0")
-        .env("GCM_INTERACTIVE", "never")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .process_group(0)
-        .spawn();
-    let mut child = match spawned {
-        Ok(child) => child,
-        Err(e) => {
+        .env("GCM_INTERACTIVE", "never");
+    let bounds = Bounds {
+        deadline: ERASE_CHECK_TIMEOUT,
+        limit: ERASE_CHECK_LIMIT,
+    };
+    let out = match child::run(&mut command, Some(as_get_request(raw)), bounds) {
+        Ok(out) => out,
+        Err(failure) => {
             debug!(
-                "fallback: cannot run the kept helper's get: {}",
-                io_reason(&e)
+                "fallback: the kept helper's get: {}",
+                child::describe(&failure)
             );
             return false;
         }
     };
-    let group = child.id() as libc::pid_t;
-    let request = as_get_request(raw);
-    let (sender, answer) = std::sync::mpsc::channel();
-    // The request in, the answer out and the exit status, all in the time
-    // allowed (a helper may close its stdout and go on waiting).
-    std::thread::spawn(move || {
-        let mut stdin = child.stdin.take().expect("stdin is piped");
-        // A helper that does not read its request is no error (SIGPIPE).
-        let _ = stdin.write_all(&request);
-        drop(stdin);
-        let mut out = Vec::new();
-        let read = child
-            .stdout
-            .take()
-            .expect("stdout is piped")
-            .read_to_end(&mut out);
-        let status = child.wait();
-        let _ = sender.send((read.map(|_| out), status));
-    });
-    let Ok((Ok(out), Ok(status))) = answer.recv_timeout(ERASE_CHECK_TIMEOUT) else {
-        // SAFETY: kill touches no memory; the group is the child's own.
-        unsafe {
-            libc::kill(-group, libc::SIGKILL);
-        }
-        debug!(
-            "fallback: the kept helper's get gave no answer within {} s",
-            ERASE_CHECK_TIMEOUT.as_secs()
-        );
-        return false;
-    };
-    if !status.success() {
+    if !out.status.success() {
         return false;
     }
-    let answered = String::from_utf8_lossy(&out);
+    if out.cut {
+        debug!(
+            "fallback: the kept helper's get said more than {} KiB: not a credential",
+            ERASE_CHECK_LIMIT / 1024
+        );
+        return false;
+    }
+    let answered = String::from_utf8_lossy(&out.stdout);
     answered
         .lines()
         .map(|l| l.strip_suffix('\r').unwrap_or(l))

@@ -11,16 +11,27 @@
 //! checked with one cheap `gh api rate_limit`, and on HTTP 401 the token is
 //! dropped from the cache and gh logged in with a fresh one.
 //!
+//! Every gh is bounded ([`crate::child`]): it gets three times the
+//! platform's deadline (`--timeout`; 30 s by default), then it is killed
+//! with its process group and the host's failure is one line naming gh.
+//! One gh-login runs at a time: a second one, started while the first
+//! runs (a cron line every minute and a gh that hangs), finds the lock
+//! file `gh-login-run.lock` in the cache directory held, and exits at once,
+//! quietly, with 0, starting no gh.
+//!
 //! The gh run is the real one: `gh` is looked up on PATH as the gh proxy
 //! looks it up, skipping links to this program (the proxy would put back
 //! the variables gh must not see while it logs in).
 
-use std::io::Write;
+use std::fs::File;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
+use std::time::Duration;
 
 use anyhow::anyhow;
 
+use crate::child::{self, Bounds, Failure};
 use crate::diag::{self, debug, io_reason, warning};
 use crate::error::{Error, Result};
 use crate::gh::{ALL_VARIABLES, GH, ThisProgram, fingerprint_path, gh_on_path};
@@ -96,6 +107,11 @@ pub fn run(settings: &Settings, options: &Options) -> Result<()> {
     if hosts.is_empty() {
         return Ok(());
     }
+    let Some(_running) = one_at_a_time(settings.cache_dir.as_deref()) else {
+        debug!("gh-login: another gh-login is running; leaving the login to it");
+        return Ok(());
+    };
+    let bounds = gh_bounds(settings.timeout);
     let gh = real_gh(&options.gh)?;
     let mut token = token::platform_token(settings)?;
     let config = gh_config_dir();
@@ -110,7 +126,7 @@ pub fn run(settings: &Settings, options: &Options) -> Result<()> {
                     debug!("gh-login: {host}: gh already holds the current token");
                     continue;
                 }
-                Some(State::Unchecked) => match check(&gh, host, &token.secret) {
+                Some(State::Unchecked) => match check(&gh, host, &token.secret, bounds) {
                     Checked::Accepted => {
                         debug!("gh-login: {host}: GitHub accepts the token gh holds");
                         mark.iter().for_each(Fingerprint::write);
@@ -118,6 +134,10 @@ pub fn run(settings: &Settings, options: &Options) -> Result<()> {
                     }
                     Checked::Unknown(why) => {
                         debug!("gh-login: {host}: could not check gh's login: {why}");
+                        continue;
+                    }
+                    Checked::Failed(error) => {
+                        failures.push((String::new(), error));
                         continue;
                     }
                     Checked::Refused => match renew(settings, &token, host) {
@@ -140,7 +160,7 @@ pub fn run(settings: &Settings, options: &Options) -> Result<()> {
                 Some(State::Changed) | None => {}
             }
         }
-        let outcome = login(&gh, host, &token.secret);
+        let outcome = login(&gh, host, &token.secret, bounds);
         journal_login(host, &token, outcome.as_ref().err());
         match (&outcome, &mark) {
             (Ok(()), Some(mark)) => mark.write(),
@@ -195,25 +215,27 @@ enum Checked {
     NotLoggedIn,
     /// No answer that tells (no connection, a 5xx, …): asked again next run.
     Unknown(String),
+    /// gh could not be run, or was killed at its deadline: a failure line.
+    Failed(anyhow::Error),
 }
 
 /// One cheap question with gh's stored login: `gh api --hostname HOST
 /// rate_limit` (GitHub does not count it against the rate limit), with the
 /// token variables removed, as for the login.
-fn check(gh: &Path, host: &str, token: &Secret) -> Checked {
+fn check(gh: &Path, host: &str, token: &Secret, bounds: Bounds) -> Checked {
     let mut command = Command::new(gh);
-    command
-        .args(["api", "--hostname", host, "rate_limit", "--silent"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped());
+    command.args(["api", "--hostname", host, "rate_limit", "--silent"]);
     for name in ALL_VARIABLES {
         command.env_remove(name);
     }
-    let output = match command.output() {
+    let output = match child::run(&mut command, None, bounds) {
         Ok(output) => output,
-        Err(e) => {
-            return Checked::Unknown(format!("cannot run {}: {}", gh.display(), io_reason(&e)));
+        Err(failure) => {
+            return Checked::Failed(anyhow!(
+                "{} api --hostname {host} rate_limit: {}",
+                gh.display(),
+                child::describe(&failure)
+            ));
         }
     };
     // gh's own words, with the token masked should gh ever echo it.
@@ -295,42 +317,39 @@ enum LoginError {
     },
 }
 
-fn login(gh: &Path, host: &str, token: &Secret) -> std::result::Result<(), LoginError> {
+fn login(
+    gh: &Path,
+    host: &str,
+    token: &Secret,
+    bounds: Bounds,
+) -> std::result::Result<(), LoginError> {
     let mut command = Command::new(gh);
-    command
-        .args(["auth", "login", "--with-token", "--hostname", host])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+    command.args(["auth", "login", "--with-token", "--hostname", host]);
     // gh refuses to log in while one of these is set, and they hold the
     // stale token this command exists to replace.
     for name in ALL_VARIABLES {
         command.env_remove(name);
     }
-    let other = |error| LoginError::Other {
-        said: String::new(),
-        error,
-    };
-    let mut child = command.spawn().map_err(|e| {
-        other(match e.kind() {
-            std::io::ErrorKind::NotFound => anyhow!(
+    let input = format!("{}\n", token.expose()).into_bytes();
+    let output = child::run(&mut command, Some(input), bounds).map_err(|failure| {
+        let error = match &failure {
+            Failure::Spawn(e) if e.kind() == std::io::ErrorKind::NotFound => anyhow!(
                 "cannot run {}: not found (install the GitHub CLI, or name it with --gh PATH)",
                 gh.display()
             ),
-            _ => anyhow!("cannot run {}: {}", gh.display(), io_reason(&e)),
-        })
-    })?;
-    if let Some(mut stdin) = child.stdin.take() {
-        // A gh that exits without reading closes the pipe; its exit status
-        // then says what went wrong, so a write error is not reported.
-        let _ = stdin.write_all(format!("{}\n", token.expose()).as_bytes());
-    }
-    let output = child.wait_with_output().map_err(|e| {
-        other(anyhow!(
-            "cannot wait for {}: {}",
-            gh.display(),
-            io_reason(&e)
-        ))
+            Failure::Spawn(_) => {
+                anyhow!("cannot run {}: {}", gh.display(), child::describe(&failure))
+            }
+            Failure::TimedOut(_) | Failure::Wait(_) => anyhow!(
+                "{} auth login --with-token --hostname {host}: {}",
+                gh.display(),
+                child::describe(&failure)
+            ),
+        };
+        LoginError::Other {
+            said: String::new(),
+            error,
+        }
     })?;
     if output.status.success() {
         debug!("gh auth login --hostname {host}: ok");
@@ -354,6 +373,64 @@ fn login(gh: &Path, host: &str, token: &Secret) -> std::result::Result<(), Login
             said,
             error: anyhow!(message),
         })
+    }
+}
+
+/// What one gh may take: three times the platform's deadline (a login is
+/// one or two requests to GitHub; gh 2.23 itself waits 60 s for an API
+/// that never answers), and 64 KiB of what it says.
+fn gh_bounds(timeout: Duration) -> Bounds {
+    Bounds {
+        deadline: timeout.saturating_mul(3),
+        limit: 64 * 1024,
+    }
+}
+
+/// The lock that keeps gh-login to one run at a time: `gh-login-run.lock` in
+/// the cache directory (0600, never through a symlink), held for the run.
+/// (Not `gh-login.…`: that is a host's fingerprint, `gh-login.HOST`.)
+/// `None` when another run holds it. Without a usable cache directory
+/// there is no lock, and the run goes on (a debug line says why).
+fn one_at_a_time(dir: Option<&Path>) -> Option<Option<File>> {
+    let Some(dir) = dir else {
+        return Some(None);
+    };
+    let cache = Cache::new(dir);
+    if let Err(why) = cache.ensure_dir() {
+        debug!("gh-login: running without the one-run lock: {}", why.0);
+        return Some(None);
+    }
+    let path = dir.join("gh-login-run.lock");
+    let opened = crate::token::cache::open_nofollow(
+        &path,
+        std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .mode(0o600),
+    );
+    let file = match opened {
+        Ok(file) => file,
+        Err(e) => {
+            debug!(
+                "gh-login: running without the one-run lock: cannot open {}: {}",
+                path.display(),
+                io_reason(&e)
+            );
+            return Some(None);
+        }
+    };
+    match file.try_lock() {
+        Ok(()) => Some(Some(file)),
+        Err(std::fs::TryLockError::WouldBlock) => None,
+        Err(std::fs::TryLockError::Error(e)) => {
+            debug!(
+                "gh-login: running without the one-run lock: cannot lock {}: {}",
+                path.display(),
+                io_reason(&e)
+            );
+            Some(Some(file))
+        }
     }
 }
 

@@ -53,6 +53,7 @@ pub enum Action {
         location: configure::Location,
         gh_proxy: Option<Option<PathBuf>>,
         shell_init: bool,
+        cargo: bool,
     },
     /// Print the assignments that bring gh's variables up to date.
     Env {
@@ -115,6 +116,7 @@ pub fn run(action: Action, flags: &Flags, settings: &Settings) -> Result<Exit> {
             location,
             gh_proxy,
             shell_init,
+            cargo,
         } => {
             let helper_flags = HelperFlags::new(flags, settings)?;
             // Refuse before git's config is touched.
@@ -130,6 +132,9 @@ pub fn run(action: Action, flags: &Flags, settings: &Settings) -> Result<Exit> {
                 let helper = shell_init::helper_words(&helper_flags)?;
                 done +=
                     &configure::shell_rc::configure(&|shell| shell_init::rc_line(shell, &helper))?;
+            }
+            if cargo {
+                done += &configure::cargo_config::configure()?;
             }
             write_stdout(done.as_bytes())?;
         }
@@ -149,6 +154,7 @@ pub fn run(action: Action, flags: &Flags, settings: &Settings) -> Result<Exit> {
             if only.is_none() || gh_proxy.is_some() {
                 done += &configure::gh_link::remove(gh_proxy.as_deref())?;
                 done += &configure::shell_rc::unconfigure()?;
+                done += &configure::cargo_config::unconfigure()?;
             }
             write_stdout(done.as_bytes())?;
         }

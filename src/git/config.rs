@@ -14,10 +14,12 @@ use std::io::Write;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
+use std::time::Duration;
 
 use anyhow::{Result, anyhow, bail};
 
+use crate::child::{Bounds, Failure};
 use crate::diag::io_reason;
 
 /// One `key=value` of git's configuration, in the order git reads it.
@@ -41,7 +43,15 @@ impl Entry {
     }
 }
 
-/// Run `git ARGS…` and return its stdout. On failure the error names the
+/// What a git run here may take: it reads or edits config files, which
+/// takes milliseconds; a git stuck on something else (a lock on a network
+/// file system) is killed rather than waited for.
+const GIT_BOUNDS: Bounds = Bounds {
+    deadline: Duration::from_secs(60),
+    limit: 16 * 1024 * 1024,
+};
+
+/// Run `git ARGS…` (bounded: [`GIT_BOUNDS`]) and return its stdout. On failure the error names the
 /// command as `what` (never the values, which may hold a secret) with git's
 /// exit status and first stderr line.
 pub fn git(args: &[OsString], what: &str) -> Result<Vec<u8>> {
@@ -74,11 +84,16 @@ pub fn git_env(
             Ok(())
         });
     }
-    let output = command
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .map_err(|e| anyhow!("cannot run git for `{what}`: {}", io_reason(&e)))?;
+    command.args(args);
+    let output = match crate::child::run(&mut command, None, GIT_BOUNDS) {
+        Ok(output) if output.cut => bail!(
+            "`{what}` printed more than {} MiB",
+            GIT_BOUNDS.limit / (1024 * 1024)
+        ),
+        Ok(output) => output,
+        Err(Failure::Spawn(e)) => bail!("cannot run git for `{what}`: {}", io_reason(&e)),
+        Err(failure) => bail!("`{what}`: git: {}", crate::child::describe(&failure)),
+    };
     if output.status.success() {
         return Ok(output.stdout);
     }

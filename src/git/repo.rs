@@ -1,14 +1,25 @@
 //! The `origin` remote of the repository a directory is in, read from the
-//! repository's config file without running git (the gh proxy asks on every
-//! gh command; spawning git would cost more than the rest of the proxy).
+//! config files without running git (the gh proxy asks on every gh
+//! command, and the shell hook before every prompt; spawning git would
+//! cost more than the rest of either).
 //!
-//! Found as git finds it, in the common cases: `GIT_DIR` when set; else the
-//! nearest `.git` from the directory up, a directory or a `gitdir: PATH`
-//! file (a linked worktree, a submodule), whose `commondir` names the main
-//! repository's directory where the config lives. Not followed: `include`
-//! and `includeIf` (an origin URL defined only in an included file is not
-//! seen) and `url.*.insteadOf` rewriting; the answer is then "no owner",
-//! and gh gets the default token.
+//! Found as git finds it, in the common cases: `GIT_DIR` when set; else,
+//! from the directory up, the nearest `.git` (a directory, or a `gitdir:
+//! PATH` file: a linked worktree, a submodule) or a directory that is
+//! itself a git directory (a bare repository: `HEAD`, `objects/` and
+//! `refs/` at its top, its config there). A git directory's `commondir`
+//! names the main repository's directory, where the config lives.
+//!
+//! The URL is rewritten as git rewrites it for a fetch: by the
+//! `url.BASE.insteadOf` whose value is the longest prefix of it, from the
+//! system config (`GIT_CONFIG_SYSTEM`, else `/etc/gitconfig`; none with
+//! `GIT_CONFIG_NOSYSTEM`), the global ones (`GIT_CONFIG_GLOBAL`, else
+//! `$XDG_CONFIG_HOME/git/config` and `~/.gitconfig`) and the repository's.
+//! Not followed: `include` and `includeIf` (an origin URL or an insteadOf
+//! defined only in an included file is not seen), `GIT_CONFIG_COUNT`'s
+//! variables, `-c`, a worktree's own `config.worktree`, and
+//! `pushInsteadOf` (pushes only). The answer is then the URL as written, or
+//! "no owner", and gh gets the default token.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -16,7 +27,8 @@ use std::path::{Path, PathBuf};
 /// The largest config file read.
 const MAX_CONFIG: u64 = 1024 * 1024;
 
-/// The URL of `remote.origin.url` of the repository `dir` is in, if any.
+/// The URL of `remote.origin.url` of the repository `dir` is in, if any,
+/// rewritten by `url.*.insteadOf`.
 pub fn origin_url(dir: &Path, git_dir_var: Option<&Path>) -> Option<String> {
     let git_dir = match git_dir_var {
         Some(git_dir) => dir.join(git_dir),
@@ -26,15 +38,26 @@ pub fn origin_url(dir: &Path, git_dir_var: Option<&Path>) -> Option<String> {
         Some(text) => git_dir.join(text.trim_end_matches(['\n', '\r'])),
         None => git_dir,
     };
-    remote_url(&read_small(&common.join("config"))?, "origin")
+    let config = read_small(&common.join("config"))?;
+    let url = remote_url(&config, "origin")?;
+    let mut configs: Vec<String> = outer_config_paths()
+        .iter()
+        .filter_map(|path| read_small(path))
+        .collect();
+    configs.push(config);
+    Some(rewrite(&url, &configs))
 }
 
-/// The nearest `.git` from `dir` up: its directory, or the one a
-/// `gitdir:` file names.
+/// The nearest `.git` from `dir` up (its directory, or the one a `gitdir:`
+/// file names), or a directory that is a git directory itself (a bare
+/// repository).
 fn find_git_dir(dir: &Path) -> Option<PathBuf> {
     for candidate in dir.ancestors() {
         let dot_git = candidate.join(".git");
         let Ok(meta) = fs::metadata(&dot_git) else {
+            if is_git_dir(candidate) {
+                return Some(candidate.to_path_buf());
+            }
             continue;
         };
         if meta.is_dir() {
@@ -47,6 +70,43 @@ fn find_git_dir(dir: &Path) -> Option<PathBuf> {
     None
 }
 
+/// Git's own test (setup.c's `is_git_directory`), without reading HEAD:
+/// `HEAD` a file, `objects/` and `refs/` directories.
+fn is_git_dir(dir: &Path) -> bool {
+    dir.join("HEAD").is_file() && dir.join("objects").is_dir() && dir.join("refs").is_dir()
+}
+
+/// The config files git reads before the repository's (see the module's
+/// comment), those that may exist.
+fn outer_config_paths() -> Vec<PathBuf> {
+    let var = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty());
+    let truthy = |name: &str| {
+        var(name).is_some_and(|v| {
+            let v = v.to_string_lossy().to_ascii_lowercase();
+            !matches!(v.as_str(), "0" | "false" | "no" | "off")
+        })
+    };
+    let mut paths = Vec::new();
+    if !truthy("GIT_CONFIG_NOSYSTEM") {
+        paths.push(var("GIT_CONFIG_SYSTEM").map_or_else(|| "/etc/gitconfig".into(), PathBuf::from));
+    }
+    match std::env::var_os("GIT_CONFIG_GLOBAL") {
+        Some(global) => paths.push(PathBuf::from(global)),
+        None => {
+            let home = var("HOME").map(PathBuf::from);
+            match (var("XDG_CONFIG_HOME"), &home) {
+                (Some(xdg), _) => paths.push(PathBuf::from(xdg).join("git/config")),
+                (None, Some(home)) => paths.push(home.join(".config/git/config")),
+                (None, None) => {}
+            }
+            if let Some(home) = home {
+                paths.push(home.join(".gitconfig"));
+            }
+        }
+    }
+    paths
+}
+
 fn read_small(path: &Path) -> Option<String> {
     let meta = fs::metadata(path).ok()?;
     if !meta.is_file() || meta.len() > MAX_CONFIG {
@@ -55,40 +115,105 @@ fn read_small(path: &Path) -> Option<String> {
     fs::read_to_string(path).ok()
 }
 
-/// The first `url` of `[remote "NAME"]` in a config file's text: section
-/// names without case, the subsection exact, keys without case, a value
-/// unquoted and with its comment cut.
-pub fn remote_url(config: &str, name: &str) -> Option<String> {
-    let mut in_section = false;
+/// One `key = value` of a config file, with the section it is in.
+struct Item {
+    /// Lower case.
+    section: String,
+    /// Exact (`[remote "origin"]`), or of the old `[remote.origin]` form.
+    subsection: Option<String>,
+    /// Lower case.
+    key: String,
+    value: String,
+}
+
+/// The items of a config file's text, in order: section names without
+/// case, the subsection exact (its `\"` and `\\` unescaped), keys without
+/// case, a value unquoted and with its comment cut. A key without `=` (a
+/// boolean) has an empty value.
+fn items(config: &str) -> Vec<Item> {
+    let mut items = Vec::new();
+    let mut section = String::new();
+    let mut subsection = None;
     for line in config.lines() {
-        let line = line.trim();
+        let mut line = line.trim();
         if let Some(header) = line.strip_prefix('[') {
-            let header = header.split(']').next().unwrap_or("");
-            in_section = match header.split_once(char::is_whitespace) {
-                Some((section, sub)) => {
-                    section.eq_ignore_ascii_case("remote")
-                        && sub
-                            .trim()
-                            .strip_prefix('"')
-                            .and_then(|s| s.strip_suffix('"'))
-                            == Some(name)
-                }
-                // The old `[remote.NAME]` form.
-                None => header.eq_ignore_ascii_case(&format!("remote.{name}")),
+            let Some(end) = header.rfind(']') else {
+                continue;
             };
+            let (head, rest) = (&header[..end], header[end + 1..].trim());
+            match head.split_once(char::is_whitespace) {
+                Some((name, sub)) => {
+                    section = name.to_ascii_lowercase();
+                    let sub = sub.trim();
+                    subsection = sub
+                        .strip_prefix('"')
+                        .and_then(|s| s.strip_suffix('"'))
+                        .map(|s| s.replace("\\\"", "\"").replace("\\\\", "\\"));
+                }
+                None => match head.split_once('.') {
+                    Some((name, sub)) => {
+                        section = name.to_ascii_lowercase();
+                        subsection = Some(sub.to_ascii_lowercase());
+                    }
+                    None => {
+                        section = head.to_ascii_lowercase();
+                        subsection = None;
+                    }
+                },
+            }
+            // `[section] key = value` on one line.
+            if rest.is_empty() || rest.starts_with(['#', ';']) {
+                continue;
+            }
+            line = rest;
+        }
+        if line.is_empty() || line.starts_with(['#', ';']) {
             continue;
         }
-        if !in_section {
-            continue;
-        }
-        let Some((key, value)) = line.split_once('=') else {
-            continue;
+        let (key, value) = match line.split_once('=') {
+            Some((key, value)) => (key.trim(), config_value(value.trim())),
+            None => (line, String::new()),
         };
-        if key.trim().eq_ignore_ascii_case("url") {
-            return Some(config_value(value.trim()));
+        items.push(Item {
+            section: section.clone(),
+            subsection: subsection.clone(),
+            key: key.to_ascii_lowercase(),
+            value,
+        });
+    }
+    items
+}
+
+/// The first `url` of `[remote "NAME"]` in a config file's text.
+pub fn remote_url(config: &str, name: &str) -> Option<String> {
+    items(config)
+        .into_iter()
+        .find(|i| i.section == "remote" && i.subsection.as_deref() == Some(name) && i.key == "url")
+        .map(|i| i.value)
+}
+
+/// `url` rewritten as git rewrites a fetch URL: the `url.BASE.insteadOf`
+/// value that is its longest prefix, in any of `configs`, replaced by
+/// BASE (the first of equally long ones); `url` itself when none is.
+pub fn rewrite(url: &str, configs: &[String]) -> String {
+    let mut best: Option<(usize, String)> = None;
+    for config in configs {
+        for item in items(config) {
+            let (Some(base), true) = (
+                &item.subsection,
+                item.section == "url" && item.key == "insteadof",
+            ) else {
+                continue;
+            };
+            let prefix = &item.value;
+            if url.starts_with(prefix.as_str())
+                && best.as_ref().is_none_or(|(len, _)| prefix.len() > *len)
+            {
+                best = Some((prefix.len(), format!("{base}{}", &url[prefix.len()..])));
+            }
         }
     }
-    None
+    best.map_or_else(|| url.to_string(), |(_, rewritten)| rewritten)
 }
 
 /// A value as git reads it, for the simple values URLs are: quotes
@@ -157,5 +282,45 @@ mod tests {
             Some("https://github.com/orgA/m")
         );
         assert_eq!(origin_url(dir.path(), None), None);
+    }
+
+    #[test]
+    fn a_bare_repository_has_its_config_at_its_top() {
+        let dir = tempfile::tempdir().unwrap();
+        let bare = dir.path().join("x.git");
+        fs::create_dir_all(bare.join("objects/pack")).unwrap();
+        fs::create_dir_all(bare.join("refs/heads")).unwrap();
+        fs::write(bare.join("HEAD"), "ref: refs/heads/main\n").unwrap();
+        fs::write(
+            bare.join("config"),
+            "[core]\n\tbare = true\n[remote \"origin\"]\n\turl = https://github.com/orgB/x\n",
+        )
+        .unwrap();
+        for inside in [bare.clone(), bare.join("objects/pack")] {
+            assert_eq!(
+                origin_url(&inside, None).as_deref(),
+                Some("https://github.com/orgB/x"),
+                "{}",
+                inside.display()
+            );
+        }
+    }
+
+    #[test]
+    fn insteadof_rewrites_by_the_longest_prefix() {
+        let global = "[url \"https://github.com/\"]\n\tinsteadOf = gh:\n\
+                      [url \"https://github.com/orgC/\"]\n\tinsteadOf = gh:orgB/\n"
+            .to_string();
+        let local = "[url \"https://github.com/orgD/\"] insteadOf = \"gh:orgB/sp\"\n\
+                     [url \"https://other/\"]\n\tpushInsteadOf = gh:\n"
+            .to_string();
+        let configs = [global, local];
+        assert_eq!(rewrite("gh:orgA/x", &configs), "https://github.com/orgA/x");
+        assert_eq!(rewrite("gh:orgB/x", &configs), "https://github.com/orgC/x");
+        assert_eq!(
+            rewrite("gh:orgB/special", &configs),
+            "https://github.com/orgD/ecial"
+        );
+        assert_eq!(rewrite("https://x/y", &configs), "https://x/y");
     }
 }

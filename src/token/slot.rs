@@ -21,7 +21,7 @@ use super::entry::{self, Entry, Freshness, Key};
 use crate::owner::Owner;
 use crate::token::request::Request;
 
-/// The entry a request is served from (and whose lock and failure memory
+/// The entry a request is served from (and whose failure memory and history
 /// its fetch uses), and the owner its fetch asks for.
 pub struct Slot {
     pub cache: Cache,

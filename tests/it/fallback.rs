@@ -254,3 +254,57 @@ fn the_wrapper_refuses_bad_input_but_survives_bad_settings() {
         "{out:?}"
     );
 }
+
+#[test]
+fn the_erase_check_reads_a_bounded_answer_from_a_helper_that_answers_endlessly() {
+    // Issue 24 item 11: the wrapper read the kept helper's get to its end
+    // (775 MB in 2 s). Now it reads 64 KiB, says the helper does not hold
+    // the password, and finishes within the erase check's deadline, its
+    // peak memory (the kernel's count for the reaped process) small.
+    use std::io::Write;
+    let ws = Workspace::new();
+    let erased = ws.path().join("erased");
+    let snippet = format!(
+        "!f() {{ if [ \"$1\" = erase ]; then cat > {}; exit 0; fi; cat >/dev/null; \
+         exec yes password=dead; }}; f",
+        erased.display()
+    );
+    let input = "protocol=https\nhost=github.com\nusername=operator\npassword=dead\n\n";
+    let mut c = ws.command(BIN);
+    c.args(["fallback", "--", &snippet, "erase"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    let started = std::time::Instant::now();
+    // Reaped by wait4 below, which also reports its peak memory.
+    #[allow(clippy::zombie_processes)]
+    let mut child = c.spawn().unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    let mut status = 0;
+    // SAFETY: a zeroed rusage is valid; wait4 reaps the child we spawned.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let pid = child.id() as libc::pid_t;
+    let reaped = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+    assert_eq!(reaped, pid);
+    assert!(
+        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+        "{status}"
+    );
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(20),
+        "took {:?}",
+        started.elapsed()
+    );
+    // ru_maxrss is in KiB.
+    assert!(
+        usage.ru_maxrss < 64 * 1024,
+        "peak memory {} KiB",
+        usage.ru_maxrss
+    );
+    assert!(!erased.exists(), "the erase was passed on");
+}

@@ -1298,3 +1298,171 @@ fn install_sh_gh_proxy_links_gh_for_an_install_and_uninstall_removes_the_link() 
     assert!(std::fs::symlink_metadata(&helper).is_err());
     assert_ne!(which_gh(&w), link.to_str().unwrap());
 }
+
+// ---- gh-login's bounds (issue 24 item 4) ------------------------------------
+
+/// Wait (bounded) until `done` holds; false if it never did.
+fn wait_until(limit: std::time::Duration, done: impl Fn() -> bool) -> bool {
+    let until = std::time::Instant::now() + limit;
+    while !done() {
+        if std::time::Instant::now() > until {
+            return false;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    true
+}
+
+/// Run `c` to its end, or kill it after `limit` (then `None`).
+fn run_within(mut c: std::process::Command, limit: std::time::Duration) -> Option<Out> {
+    let child = c
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id() as libc::pid_t;
+    let (sender, done) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = sender.send(child.wait_with_output());
+    });
+    match done.recv_timeout(limit) {
+        Ok(output) => {
+            let output = output.unwrap();
+            Some(Out {
+                status: output.status,
+                stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+                stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+            })
+        }
+        Err(_) => {
+            // SAFETY: kill touches no memory; the child is ours, not reaped.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+            None
+        }
+    }
+}
+
+#[test]
+fn gh_login_gives_a_gh_that_hangs_a_deadline_and_runs_one_at_a_time() {
+    // The real gh against an API that never answers (gh 2.23 gives up after
+    // 60 s): with --timeout 2, gh-login ends within 10 s, one line naming gh.
+    let w = World::new(None);
+    w.stack.github.set_hang(true);
+    let started = std::time::Instant::now();
+    let mut first = w.ws.command(BIN);
+    first
+        .args(["--timeout", "2", "gh-login"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let first = first.spawn().unwrap();
+    // gh reached the API and waits for its answer.
+    assert!(
+        wait_until(std::time::Duration::from_secs(8), || w.stack.github.held()
+            >= 1),
+        "gh never reached the mock\n{}",
+        w.log()
+    );
+    // A second run meanwhile (cron, a minute later): at once, quietly, 0,
+    // starting no gh.
+    let second_started = std::time::Instant::now();
+    let out = w.ws.helper(&["--timeout", "2", "gh-login"], "");
+    assert_eq!(
+        (out.code(), out.stdout.as_str(), out.stderr.as_str()),
+        (0, "", ""),
+        "{out:?}"
+    );
+    assert!(
+        second_started.elapsed() < std::time::Duration::from_secs(2),
+        "the second run waited {:?}",
+        second_started.elapsed()
+    );
+    let output = first.wait_with_output().unwrap();
+    let elapsed = started.elapsed();
+    let out = Out {
+        status: output.status,
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    };
+    w.ws.assert_no_secret_in(&out.stderr, "stderr");
+    assert!(
+        elapsed < std::time::Duration::from_secs(10),
+        "took {elapsed:?}"
+    );
+    assert_eq!((out.code(), out.stdout.as_str()), (1, ""), "{out:?}");
+    out.assert_one_error("auth login --with-token --hostname github.com: no answer within 6 s");
+    // gh was killed: the mock saw its connection close; and the second run
+    // sent nothing.
+    assert_eq!(w.stack.github.held(), 1, "{}", w.log());
+    assert!(
+        wait_until(std::time::Duration::from_secs(5), || w
+            .stack
+            .github
+            .released()
+            == 1),
+        "gh's connection is still open"
+    );
+    let lock = w.ws.cache.join("gh-login-run.lock");
+    let mode = std::fs::metadata(&lock).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600);
+    // The lock is free again: the next run (the API answering) logs in.
+    w.stack.github.set_hang(false);
+    let out = w.ws.helper(&["--timeout", "2", "gh-login"], "");
+    assert_eq!((out.code(), out.stderr.as_str()), (0, ""), "{out:?}");
+}
+
+#[test]
+fn gh_login_gives_its_check_of_gh_s_login_the_same_deadline() {
+    // A login last checked 11 minutes ago is checked with `gh api
+    // rate_limit`; against an API that never answers, that gh is killed
+    // too, with one line naming it.
+    let w = World::new(None);
+    assert_eq!(w.ws.helper(&["gh-login"], "").code(), 0);
+    set_checked(&w, "github.com", 11 * 60);
+    w.stack.github.set_hang(true);
+    let started = std::time::Instant::now();
+    let out = w.ws.helper(&["--timeout", "2", "gh-login"], "");
+    let elapsed = started.elapsed();
+    assert!(
+        elapsed < std::time::Duration::from_secs(10),
+        "took {elapsed:?}"
+    );
+    assert_eq!((out.code(), out.stdout.as_str()), (1, ""), "{out:?}");
+    out.assert_one_error("api --hostname github.com rate_limit: no answer within 6 s");
+    assert_eq!(w.stack.github.held(), 1, "{}", w.log());
+}
+
+#[test]
+fn gh_login_kills_a_hanging_gh_with_its_process_group() {
+    // What the real gh cannot show: a gh whose own child holds the pipes.
+    let w = World::new(None);
+    let pid_file = w.ws.path().join("grandchild.pid");
+    let fake = w.ws.path().join("hanging-gh");
+    std::fs::write(
+        &fake,
+        format!(
+            "#!/bin/sh\nsleep 300 & echo $! > {}\nwait\n",
+            pid_file.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let mut c = w.ws.command(BIN);
+    c.args(["--timeout", "1", "gh-login", "--gh", fake.to_str().unwrap()]);
+    let out = run_within(c, std::time::Duration::from_secs(20)).expect("gh-login never ended");
+    assert_eq!((out.code(), out.stdout.as_str()), (1, ""), "{out:?}");
+    out.assert_one_error("hanging-gh auth login --with-token --hostname github.com: no answer");
+    let pid: i32 = std::fs::read_to_string(&pid_file)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let gone = || {
+        std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .map_or(true, |s| s.split_whitespace().nth(2) == Some("Z"))
+    };
+    assert!(
+        wait_until(std::time::Duration::from_secs(5), gone),
+        "gh's child {pid} lives on"
+    );
+}

@@ -427,7 +427,7 @@ pub fn sample_argv(stop: &std::sync::atomic::AtomicBool, seen: &std::sync::Mutex
 }
 
 /// Files under `dir` (not `skip`) that hold any of `secrets`.
-fn files_holding(dir: &Path, skip: &Path, secrets: &[String]) -> Vec<PathBuf> {
+pub fn files_holding(dir: &Path, skip: &Path, secrets: &[String]) -> Vec<PathBuf> {
     let mut found = Vec::new();
     let Ok(entries) = std::fs::read_dir(dir) else {
         return found;

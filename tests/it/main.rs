@@ -6,6 +6,7 @@
 mod support;
 
 mod cache;
+mod clients;
 mod commands;
 mod configure;
 mod configure_gits;
@@ -24,6 +25,7 @@ mod mock_platform;
 mod outage;
 mod outage_owners;
 mod owners;
+mod owners_origin;
 mod probe_github;
 mod prompt;
 mod proxy_sandbox;
@@ -32,4 +34,5 @@ mod secret_hosts;
 mod shells;
 mod ship;
 mod status;
+mod status_owners;
 mod status_redaction;

@@ -307,3 +307,34 @@ fn a_path_through_dot_dot_names_no_owner() {
     // Only the default installation was asked for, once.
     assert_eq!(ws.platform.requested_owners(), vec![None]);
 }
+
+#[test]
+fn a_healthy_platform_serves_every_owner_of_concurrent_fills_one_fetch_each() {
+    // One lock for every owner: fetches for different owners take turns,
+    // and a process waits for the one in line (each less than 1 s old).
+    let ws = Workspace::new();
+    let owners: Vec<String> = (0..6).map(|i| format!("org{i}")).collect();
+    let names: Vec<&str> = owners.iter().map(String::as_str).collect();
+    ws.platform.set_owners(&names);
+    ws.platform.set_default(Reply::Delay(
+        Duration::from_millis(300),
+        Box::new(Reply::Token),
+    ));
+    configure_with_paths(&ws);
+    std::thread::scope(|s| {
+        let handles: Vec<_> = (0..12)
+            .map(|i| {
+                let (ws, owner) = (&ws, &owners[i % 6]);
+                s.spawn(move || ws.fill(&url(owner)).served_token())
+            })
+            .collect();
+        for h in handles {
+            h.join().unwrap();
+        }
+    });
+    let mut asked = ws.platform.requested_owners();
+    asked.sort();
+    assert_eq!(asked.len(), 6, "{asked:?}");
+    asked.dedup();
+    assert_eq!(asked.len(), 6, "{asked:?}");
+}

@@ -209,7 +209,7 @@ fn in_an_outage_the_pat_in_a_store_entry_without_a_path_is_still_reached() {
 /// A workspace for the real gh through the proxy: the HTTPS mock GitHub API
 /// with `orgA/x` and `orgB/y`, accepting for each only a token of its
 /// owner; stale `GH_TOKEN`/`GITHUB_TOKEN`; the proxy first on PATH.
-fn gh_world(owners: &[&str]) -> (Workspace, mock_github::GithubStack) {
+pub(crate) fn gh_world(owners: &[&str]) -> (Workspace, mock_github::GithubStack) {
     // Fails naming the install command when gh is missing.
     real_gh_dir();
     let mut ws = Workspace::new();
@@ -238,7 +238,7 @@ fn gh_world(owners: &[&str]) -> (Workspace, mock_github::GithubStack) {
 }
 
 /// `gh ARGS` found on PATH (the proxy), run in `dir`.
-fn gh(ws: &Workspace, dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Out {
+pub(crate) fn gh(ws: &Workspace, dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Out {
     let mut c = ws.command("sh");
     c.current_dir(dir)
         .args(["-c", "exec gh \"$@\"", "gh"])
@@ -250,7 +250,11 @@ fn gh(ws: &Workspace, dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Out {
 }
 
 /// The owner of the token the mock GitHub saw on its last request to `path`.
-fn owner_seen(ws: &Workspace, stack: &mock_github::GithubStack, path: &str) -> Option<String> {
+pub(crate) fn owner_seen(
+    ws: &Workspace,
+    stack: &mock_github::GithubStack,
+    path: &str,
+) -> Option<String> {
     let request = stack
         .github
         .requests()

@@ -256,3 +256,49 @@ fn a_failing_platform_prints_one_line_not_one_per_prompt() {
     assert_eq!(again, up, "a failure leaves the variables alone");
     assert_eq!(errors(&pane.text()), 2, "{}", pane.text());
 }
+
+/// Issue 24 item 7, at a prompt: an interactive bash whose rc file turns on
+/// verbose mode, sets a DEBUG trap with `set -T` (printing BASH_COMMAND)
+/// and makes GITHUB_TOKEN read-only, then sources shell-init. Over a
+/// rotation and several prompts the pane never shows a token or an
+/// assignment, and the read-only variable costs one line in all.
+#[test]
+fn interactive_bash_under_verbose_and_a_debug_trap_shows_no_token() {
+    let (ws, stale) = stale_workspace();
+    let ready = ws.path().join("ready");
+    let rc = ws.path().join("bashrc");
+    std::fs::write(
+        &rc,
+        format!(
+            "PS1='$ '\nset -v\nset -T\ntrap 'printf \"debug: %s\\n\" \"$BASH_COMMAND\" >&2' DEBUG\n\
+             readonly GITHUB_TOKEN\n\
+             eval \"$({BIN} shell-init bash)\"\ntouch {}\n",
+            ready.display()
+        ),
+    )
+    .unwrap();
+    let rc = rc.display().to_string();
+    let pane = Pane::start(&ws, &["bash", "--noprofile", "--rcfile", &rc, "-i"]);
+    wait_for(&format!("bash to start: {}", pane.text()), || {
+        ready.exists()
+    });
+    let first = ws.platform.last_token().expect("sourcing fetched a token");
+    assert_eq!(pane.variables("one"), format!("{first}\n{stale}\n"));
+    ws.platform.revoke(&first);
+    ws.forget_cache();
+    for _ in 0..3 {
+        pane.type_line("");
+    }
+    let two = pane.variables("two");
+    let current = ws.platform.last_token().unwrap();
+    assert_ne!(current, first);
+    assert_eq!(two, format!("{current}\n{stale}\n"));
+    let text = pane.text();
+    assert!(text.contains("debug: "), "the trap ran: {text}");
+    for token in ws.platform.tokens() {
+        assert!(!text.contains(&token), "a token on the pane: {text}");
+    }
+    assert!(!text.contains("GH_TOKEN='"), "{text}");
+    let said = "GITHUB_TOKEN is read-only in this shell";
+    assert_eq!(text.matches(said).count(), 1, "{text}");
+}

@@ -296,6 +296,7 @@ fn the_readme_workspace_setup_as_written_works_in_a_workspace() {
     for needle in [
         "configure --gh-proxy",
         "--shell-init",
+        "--cargo",
         "--secret-host git.moleculesai.app=GITEA_TOKEN",
         "export BASH_ENV=",
         "exec \"$@\"",
@@ -339,6 +340,14 @@ fn the_readme_workspace_setup_as_written_works_in_a_workspace() {
             );
             outs.push((block, out));
         }
+        // cargo fetches git dependencies with git, which runs the helper.
+        let cargo = s.ws.home.join(".cargo/config.toml");
+        let text = std::fs::read_to_string(&cargo).unwrap_or_default();
+        assert!(
+            text.contains("\ngit-fetch-with-cli = true\n"),
+            "{}: {text}",
+            cargo.display()
+        );
         // The agent the entrypoint became: its `bash -c` reached the API with
         // a live token through BASH_ENV, though its environment held the
         // stale one (the control, without BASH_ENV, got 401). Once: only the

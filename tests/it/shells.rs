@@ -428,3 +428,114 @@ fn a_warm_env_opens_no_socket_and_starts_no_thread() {
     assert_eq!(warm.trim(), "", "a warm env made these calls");
     assert_eq!(ws.platform.count(), 1);
 }
+
+/// Issue 24 item 7: bash's verbose mode (`bash -v`, `set -v`, an inherited
+/// `SHELLOPTS=verbose`), xtrace, and a user's DEBUG trap with `set -T`
+/// printed `export GH_TOKEN='ghs_…'` (what eval read) to stderr. Each
+/// `bash -c` reads env.bash as BASH_ENV, or sources it after the user's
+/// settings; stderr holds no token and no assignment.
+#[test]
+fn bash_under_verbose_xtrace_and_a_debug_trap_prints_no_token() {
+    let (ws, _stale) = stale_workspace();
+    let env_bash = ws.path().join("env.bash");
+    std::fs::write(&env_bash, ws.helper(&["shell-init", "bash"], "").stdout).unwrap();
+    // (Only the length: xtrace would show the test's own comparison.)
+    let check = "test ${#GH_TOKEN} -gt 4 && test ${#GITHUB_TOKEN} -gt 4";
+    let trap = r#"set -T; trap 'printf "debug: %s\n" "$BASH_COMMAND" >&2' DEBUG"#;
+    let sourced = |before: &str| format!("{before}; . \"$BASH_ENV\"; {check}");
+    // What, bash's arguments, a variable to set.
+    type Case<'a> = (&'a str, Vec<String>, Option<(&'a str, &'a str)>);
+    let cases: Vec<Case> = vec![
+        ("bash -v", vec!["-vc".into(), check.into()], None),
+        ("bash -xv", vec!["-xvc".into(), check.into()], None),
+        ("set -v", vec!["-c".into(), sourced("set -v")], None),
+        (
+            "SHELLOPTS=verbose",
+            vec!["-c".into(), check.into()],
+            Some(("SHELLOPTS", "verbose")),
+        ),
+        ("DEBUG trap", vec!["-c".into(), sourced(trap)], None),
+        (
+            "DEBUG trap, verbose and xtrace",
+            vec!["-c".into(), sourced(&format!("set -xv; {trap}"))],
+            None,
+        ),
+    ];
+    for (what, args, env) in cases {
+        let mut c = ws.command("bash");
+        c.args(&args).env("BASH_ENV", &env_bash);
+        if let Some((k, v)) = env {
+            c.env(k, v);
+        }
+        let out = ws.run(c, ""); // run() checks stderr for every token
+        assert_eq!(out.code(), 0, "{what}: {out:?}");
+        assert!(!out.stderr.contains("GH_TOKEN='"), "{what}: {out:?}");
+        assert!(!out.stderr.contains("GH_TOKEN=gh"), "{what}: {out:?}");
+        if what.contains("trap") {
+            assert!(
+                out.stderr.contains("debug: "),
+                "{what}: the trap ran: {out:?}"
+            );
+        } else {
+            assert!(
+                out.stderr.contains("__molecule"),
+                "{what}: verbose: {out:?}"
+            );
+        }
+    }
+}
+
+/// A read-only GH_TOKEN: one line for the shell's life, not one per update
+/// (each prompt runs one); GITHUB_TOKEN is still set.
+#[test]
+fn a_read_only_gh_token_gets_one_line_in_bash_and_zsh() {
+    let (ws, stale) = stale_workspace();
+    for (sh, update) in [
+        ("bash", "__molecule_token_hook"),
+        ("zsh", "__molecule_token_update"),
+    ] {
+        let script = ws.path().join(format!("env.{sh}"));
+        std::fs::write(&script, ws.helper(&["shell-init", sh], "").stdout).unwrap();
+        let run = format!(
+            "readonly GH_TOKEN; . {}; {update}; {update}; {update}; {PRINT_PAIR}",
+            script.display()
+        );
+        let out = shell(&ws, sh, &run);
+        assert_eq!(out.code(), 0, "{sh}: {out:?}");
+        let token = ws.platform.last_token().unwrap();
+        // GH_TOKEN keeps the value it had when it was made read-only.
+        assert_eq!(out.stdout, format!("{stale}\n{token}\n"), "{sh}: {out:?}");
+        assert_eq!(
+            out.stderr,
+            "molecule-git-token-helper: GH_TOKEN is read-only in this shell: not updating it\n",
+            "{sh}"
+        );
+    }
+}
+
+/// zsh's verbose mode, xtrace and a DEBUG trap print no token either.
+#[test]
+fn zsh_under_verbose_xtrace_and_a_debug_trap_prints_no_token() {
+    let (ws, _stale) = stale_workspace();
+    let env_zsh = ws.path().join("env.zsh");
+    std::fs::write(&env_zsh, ws.helper(&["shell-init", "zsh"], "").stdout).unwrap();
+    let check = "test ${#GH_TOKEN} -gt 4";
+    let trap = r#"trap 'print -r -- "debug: $ZSH_DEBUG_CMD" >&2' DEBUG"#;
+    for (what, before) in [
+        ("setopt verbose", "setopt verbose"),
+        ("setopt xtrace verbose", "setopt xtrace verbose"),
+        ("DEBUG trap", trap),
+    ] {
+        let script = format!(
+            "{before}; . {}; __molecule_token_update; {check}",
+            env_zsh.display()
+        );
+        let out = shell(&ws, "zsh", &script);
+        assert_eq!(out.code(), 0, "{what}: {out:?}");
+        assert!(!out.stderr.contains("GH_TOKEN='"), "{what}: {out:?}");
+        assert!(
+            !out.stderr.is_empty(),
+            "{what}: the mode printed nothing: {out:?}"
+        );
+    }
+}

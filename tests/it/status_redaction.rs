@@ -179,3 +179,29 @@ fn json_check<'a>(value: &'a serde_json::Value, name: &str) -> &'a serde_json::V
         .find(|c| c["name"] == name)
         .unwrap_or_else(|| panic!("no {name} check: {value}"))
 }
+
+#[test]
+fn secrets_that_do_not_look_like_tokens_are_not_printed() {
+    // Issue 24 item 10: curl's user:password, a secret-named variable, and
+    // a value with a backslash-escaped space, in helper lines of git config.
+    let ws = Workspace::new();
+    // The issue's own secrets: short enough to pass the long-word rule.
+    let (curl, user, pat, tail) = ("hunter2secret", "PlainPass", "CorrectHorseBattery", "2tail");
+    ws.write_gitconfig(&format!(
+        "[credential]\n\
+         \thelper = \"!f() {{ curl -s -u bot:{curl} https://vault.example/x; }}; f\"\n\
+         \thelper = \"!curl -s --user bot:{user} https://vault.example/y\"\n\
+         \thelper = \"!GITHUB_PAT={pat} tool\"\n\
+         \thelper = \"!echo password=hunter\\\\ {tail}\"\n\
+         \thelper = {BIN}\n"
+    ));
+    let (out, json, _) = status(&ws, &[]);
+    assert!(out.stdout.contains("vault.example"), "{out:?}");
+    for s in [curl, user, pat, tail] {
+        for shown in [&out.stdout, &json.stdout] {
+            assert!(!shown.contains(s), "{s} is printed: {shown}");
+        }
+    }
+    assert!(out.stdout.contains("-u bot:***"), "{out:?}");
+    assert!(out.stdout.contains("GITHUB_PAT=***"), "{out:?}");
+}

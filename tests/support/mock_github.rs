@@ -212,6 +212,11 @@ struct Inner {
     live: AtomicUsize,
     /// one stderr line per request
     log: AtomicBool,
+    /// Never answer: hold each request (counted in `held`) until the client goes or the mock stops.
+    hang: AtomicBool,
+    held: AtomicUsize,
+    /// Held requests whose client closed the connection.
+    released: AtomicUsize,
 }
 
 impl Inner {
@@ -270,6 +275,9 @@ impl MockGithub {
             log: AtomicBool::new(
                 std::env::var_os("MOCK_GITHUB_LOG").is_some_and(|v| !v.is_empty()),
             ),
+            hang: AtomicBool::new(false),
+            held: AtomicUsize::new(0),
+            released: AtomicUsize::new(0),
         });
         let for_thread = Arc::clone(&inner);
         let accept = thread::Builder::new()
@@ -369,6 +377,22 @@ impl MockGithub {
 
     /// When on, one line per request on stderr as in [`MockGithub::describe`] (never more of a
     /// token than its last 4 characters). Initially on only when MOCK_GITHUB_LOG is set and not empty.
+    /// An API that never answers: every request from now on is read and held, unanswered, until
+    /// the client closes the connection or the mock stops (TLS completes; the HTTP answer never comes).
+    pub fn set_hang(&self, on: bool) {
+        self.inner.hang.store(on, Ordering::SeqCst);
+    }
+
+    /// How many requests were held unanswered since the start.
+    pub fn held(&self) -> usize {
+        self.inner.held.load(Ordering::SeqCst)
+    }
+
+    /// How many held requests ended with the client closing the connection.
+    pub fn released(&self) -> usize {
+        self.inner.released.load(Ordering::SeqCst)
+    }
+
     pub fn set_log(&self, on: bool) {
         self.inner.log.store(on, Ordering::Relaxed);
     }
@@ -567,6 +591,13 @@ fn serve_connection(stream: TcpStream, inner: &Inner) {
         let Some(request) = read_request(&mut tls) else {
             break;
         };
+        if inner.hang.load(Ordering::SeqCst) {
+            inner.held.fetch_add(1, Ordering::SeqCst);
+            if hold(&mut tls, inner) {
+                inner.released.fetch_add(1, Ordering::SeqCst);
+            }
+            break;
+        }
         let close = request
             .header("connection")
             .is_some_and(|v| v.eq_ignore_ascii_case("close"));
@@ -578,6 +609,27 @@ fn serve_connection(stream: TcpStream, inner: &Inner) {
     tls.conn.send_close_notify();
     let _ = tls.flush();
     let _ = tls.sock.shutdown(Shutdown::Both);
+}
+
+/// Read and discard until the client closes, errs, or the mock stops (reads time out every
+/// READ_TIMEOUT, so the stop flag is seen); true when the client went.
+fn hold(stream: &mut impl Read, inner: &Inner) -> bool {
+    let mut sink = [0u8; 4096];
+    while !inner.stopping.load(Ordering::SeqCst) {
+        match stream.read(&mut sink) {
+            Ok(0) => return true,
+            Ok(_) => {}
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock
+                        | io::ErrorKind::TimedOut
+                        | io::ErrorKind::Interrupted
+                ) => {}
+            Err(_) => return true,
+        }
+    }
+    false
 }
 
 fn read_request(stream: &mut impl Read) -> Option<Request> {

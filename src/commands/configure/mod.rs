@@ -40,7 +40,9 @@
 //! the result back as planned: never a partial configuration.
 
 mod block;
+pub mod cargo_config;
 mod conditional;
+mod file;
 pub mod gh_link;
 mod location;
 mod plan;

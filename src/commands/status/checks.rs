@@ -1,6 +1,6 @@
 //! The checks of the workspace itself: the bearer, the token as git would
-//! get it, a live request to the platform, the token cache, and what
-//! happened (the last platform failure, the last token git rejected).
+//! get it, a live request to the platform, the token cache (what happened
+//! is in `history.rs`).
 
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
@@ -214,60 +214,6 @@ pub fn cache(settings: &Settings, checks: &mut Vec<Check>) {
             format!("{message}: {}", problems.join("; ")),
         ));
     }
-}
-
-/// What happened, from `token.history` in the cache directory: the last
-/// platform failure (when, what, how many since the last success) and the
-/// last time git rejected the cached token. A warning while failures are
-/// the last word (no success since).
-pub fn history(settings: &Settings, checks: &mut Vec<Check>) {
-    let Some(dir) = &settings.cache_dir else {
-        return;
-    };
-    let history = memory::read_history(&Cache::new(dir));
-    let now_ms = cache::now_ms();
-    // A time from the future (the clock went back) is shown as such.
-    let when = |at_ms: i64| match now_ms - at_ms {
-        age if age < 0 => format!("at {} (in the future)", format_ms(at_ms)),
-        age => format!("{} ago", ago(age / 1000)),
-    };
-    let mut parts = Vec::new();
-    if let Some((at_ms, message)) = &history.last_failure {
-        parts.push(format!(
-            "last platform failure {}: {message}; {} failure{} since the last success",
-            when(*at_ms),
-            history.failures_since_success,
-            if history.failures_since_success == 1 {
-                ""
-            } else {
-                "s"
-            },
-        ));
-        if let Some(at_ms) = history.recovered_at {
-            parts.push(format!("recovered {}", when(at_ms)));
-        }
-    }
-    if let Some(at_ms) = history.last_rejected {
-        parts.push(format!("git last rejected a token {}", when(at_ms)));
-    }
-    if parts.is_empty() {
-        checks.push(check(
-            "history",
-            Mark::Ok,
-            "no platform failure and no rejected token recorded",
-        ));
-        return;
-    }
-    let mark = match history.failures_since_success {
-        0 => Mark::Ok,
-        _ => Mark::Warn,
-    };
-    checks.push(check("history", mark, parts.join("; ")));
-}
-
-/// Unix milliseconds as RFC 3339.
-fn format_ms(at_ms: i64) -> String {
-    token::format_rfc3339(at_ms.div_euclid(1000))
 }
 
 fn file_mode(path: &Path) -> u32 {

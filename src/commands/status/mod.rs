@@ -4,18 +4,23 @@
 //! the bearer: only paths, modes, times and HTTP statuses.
 //!
 //! The checks are in `checks.rs` (bearer, token, platform, cache),
-//! `journal.rs` (the journal: where, how big, the last fail), `git.rs` (the helpers git runs for each host), `probe.rs` (secret
+//! `history.rs` (what happened, for every owner), `journal.rs` (the
+//! journal: where, how big, the last fail),
+//! `git.rs` (the helpers git runs for each host), `probe.rs` (secret
 //! hosts and their APIs, through `gitea.rs`), `probe_github/` (the
 //! platform's hosts, through `github.rs`) and `gh.rs` (what gh gets: its
-//! token variables, the proxy, gh-login); `owners.rs` lists the cached
+//! token variables, the proxy, gh-login); `cargo.rs` (whether cargo runs
+//! git, and so this helper); `owners.rs` lists the cached
 //! entries per owner and probes each `--probe-repo` with its owner's
 //! token; `render.rs` prints them.
 
+mod cargo;
 mod checks;
 mod gh;
 mod git;
 mod gitea;
 mod github;
+mod history;
 mod journal;
 mod owners;
 mod probe;
@@ -94,7 +99,7 @@ pub fn checks(settings: &Settings, options: &Options) -> (Vec<Check>, Redactor) 
     let token = checks::token(settings, bearer.is_some(), &mut checks);
     let fetched = checks::platform(settings, bearer.as_ref(), &mut checks);
     checks::cache(settings, &mut checks);
-    checks::history(settings, &mut checks);
+    history::history(settings, &mut checks);
     journal::journal(settings, &mut checks);
     let secrets = probe::secret_hosts(settings, options, &mut checks);
     // Each --probe-repo O/R with O's installation's token.
@@ -103,6 +108,7 @@ pub fn checks(settings: &Settings, options: &Options) -> (Vec<Check>, Redactor) 
         probe_github::platform_hosts(settings, options, owner_token.as_ref(), &mut checks);
     }
     checks.extend(git::checks(settings));
+    cargo::check_cargo(&mut checks);
     gh::checks(settings, token.as_ref(), &mut checks);
     let owner_tokens = groups.iter().filter_map(|(_, t)| t.as_ref());
     let tokens = [&token, &fetched]

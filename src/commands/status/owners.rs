@@ -6,15 +6,22 @@ use super::Options;
 use super::render::{Check, Mark, check};
 use crate::owner::Owner;
 use crate::settings::{Route, Settings};
-use crate::token::cache::Cache;
+use std::path::Path;
+
+use crate::token::cache::{Cache, ENTRY_FILE};
 use crate::token::{self, Token, now_unix};
 
+/// How many owners a line of `status` names; past them it says how many
+/// more there are (300 owners' entries made a 6 KB line).
+pub const SHOWN: usize = 5;
+
 /// The cached entries, for the cache check: `default 52 min left (serves
-/// every owner), orgb 58 min left`; `None` when there is none.
+/// every owner), orgb 58 min left`, the live ones first, at most [`SHOWN`]
+/// owners and then `and N more (M expired)`; `None` when there is none.
 pub fn entries(settings: &Settings) -> Option<String> {
     let dir = settings.cache_dir.as_ref()?;
     let now = now_unix();
-    let listed: Vec<String> = Cache::all(dir)
+    let mut listed: Vec<(bool, bool, String)> = Cache::all(dir)
         .iter()
         .filter_map(|cache| {
             let entry = cache.read().ok()??;
@@ -30,10 +37,45 @@ pub fn entries(settings: &Settings) -> Option<String> {
             } else {
                 ""
             };
-            Some(format!("{name} {state}{every}"))
+            Some((
+                cache.owner().is_some(),
+                left <= 0,
+                format!("{name} {state}{every}"),
+            ))
         })
         .collect();
-    (!listed.is_empty()).then(|| listed.join(", "))
+    // The default entry first, then the live ones (a stable sort: by owner).
+    listed.sort_by_key(|(owner, expired, _)| (*owner, *expired));
+    let more = listed.len().saturating_sub(SHOWN);
+    let expired_more = listed.iter().skip(SHOWN).filter(|(_, e, _)| *e).count();
+    let mut shown: Vec<String> = listed.into_iter().take(SHOWN).map(|(.., s)| s).collect();
+    if more > 0 {
+        shown.push(format!("and {more} more ({expired_more} expired)"));
+    }
+    (!shown.is_empty()).then(|| shown.join(", "))
+}
+
+/// Every owner's entry the cache directory has a file of (its token, or
+/// only its history: an owner the platform has no installation for has
+/// no token), sorted by owner.
+pub fn owner_caches(dir: &Path) -> Vec<Cache> {
+    let mut owners: Vec<Owner> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let name = e.file_name().into_string().ok()?;
+            let rest = name.strip_prefix(ENTRY_FILE)?.strip_prefix('@')?;
+            // `token@OWNER`, `token@OWNER.history`, …: owners have no dot.
+            Owner::parse(rest.split('.').next()?)
+        })
+        .collect();
+    owners.sort_by_key(Owner::key);
+    owners.dedup_by_key(|o| o.key());
+    owners
+        .iter()
+        .map(|o| Cache::for_owner(dir, Some(o)))
+        .collect()
 }
 
 /// The `--probe-repo`s grouped by owner, each group with its owner's

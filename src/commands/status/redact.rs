@@ -91,13 +91,55 @@ fn is_secret_option(word: &str) -> bool {
                 .any(|part| name.contains(part))
 }
 
+/// Whether a variable's name says it holds a secret: `NAME=SECRET` for a
+/// name (letters, digits, `_`) ending in `_PAT`, `_TOKEN`, `_PASSWORD`,
+/// `_SECRET` or `_KEY`, or that is one of those words (any case).
+fn is_secret_variable(name: &str) -> bool {
+    let name = name.to_ascii_uppercase();
+    !name.is_empty()
+        && !name.starts_with(|c: char| c.is_ascii_digit())
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        && ["PAT", "TOKEN", "PASSWORD", "SECRET", "KEY"]
+            .iter()
+            .any(|end| name == *end || name.ends_with(&format!("_{end}")))
+}
+
+/// curl's `-u`/`--user USER:PASSWORD` (also `-uUSER:PASSWORD` and
+/// `--user=USER:PASSWORD`): the value with what follows its first `:`
+/// masked; `None` when `value` has no `:` (then it names a user only).
+fn masked_user_value(value: &str) -> Option<String> {
+    let (user, password) = value.split_once(':')?;
+    Some(if password.is_empty() {
+        value.to_string()
+    } else {
+        format!("{user}:{MASK}")
+    })
+}
+
+/// Where the word at the start of `text` ends: at the first whitespace that
+/// no backslash escapes (`password=hunter\ 2tail` is one word).
+fn word_end(text: &str) -> usize {
+    let mut escaped = false;
+    for (i, c) in text.char_indices() {
+        if c.is_whitespace() && !escaped {
+            return i;
+        }
+        escaped = c == '\\' && !escaped;
+    }
+    text.len()
+}
+
 /// The value of every secret-looking option (`--password S`, `--token=S`,
-/// `-p S`), and every argument of a `printf` whose format has `password=`,
-/// as `***`. Works on whitespace-separated words, keeping the spacing and a
-/// shell separator (`;`, `|`, `&`, `)`) that ends a word.
+/// `-p S`, curl's `-u USER:S`), of every secret-looking variable
+/// (`GITHUB_PAT=S`), and every argument of a `printf` whose format has
+/// `password=`, as `***`. Works on words separated by whitespace that no
+/// backslash escapes, keeping the spacing and a shell separator (`;`, `|`,
+/// `&`, `)`) that ends a word.
 fn redact_arguments(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut mask_next = false;
+    // The next word is the value of `-u`/`--user`.
+    let mut user_next = false;
     // Inside a printf: 0 = no, 1 = the next word is its format, 3 = inside
     // a quoted format, 2 = its format has `password=`: every argument goes.
     let mut printf = 0;
@@ -108,21 +150,48 @@ fn redact_arguments(text: &str) -> String {
         let space = rest.len() - rest.trim_start().len();
         out.push_str(&rest[..space]);
         rest = &rest[space..];
-        let end = rest.find(char::is_whitespace).unwrap_or(rest.len());
+        let end = word_end(rest);
         let word = &rest[..end];
         rest = &rest[end..];
         // A shell separator at the end of a word ends the command.
         let body = word.trim_end_matches([';', '|', '&', ')', '}']);
         let separator = &word[body.len()..];
         let bare = body.trim_start_matches(['!', '(', '{', '\'', '"']);
-        if mask_next && !body.is_empty() {
+        let prefix_len = body.len() - bare.len();
+        let user_value = match bare.split_once('=') {
+            Some(("--user", value)) => masked_user_value(value).map(|v| format!("--user={v}")),
+            _ if bare.starts_with("-u") && bare.len() > 2 && !bare.starts_with("--") => {
+                masked_user_value(&bare[2..]).map(|v| format!("-u{v}"))
+            }
+            _ => None,
+        };
+        if user_next && !body.is_empty() {
+            out.push_str(&masked_user_value(body).unwrap_or_else(|| body.to_string()));
+            user_next = false;
+        } else if mask_next && !body.is_empty() {
             out.push_str(MASK);
             mask_next = false;
+        } else if let Some(value) = user_value {
+            out.push_str(&body[..prefix_len]);
+            out.push_str(&value);
+        } else if let Some((name, value)) =
+            bare.split_once('=').filter(|(n, _)| is_secret_variable(n))
+        {
+            // Quotes around the value stay (a printf format may end there).
+            let inner = value.trim_matches(['\'', '"']);
+            let open = value.len() - value.trim_start_matches(['\'', '"']).len();
+            out.push_str(&body[..prefix_len]);
+            out.push_str(name);
+            out.push('=');
+            out.push_str(&value[..open]);
+            if !inner.is_empty() {
+                out.push_str(MASK);
+            }
+            out.push_str(&value[(open + inner.len()).min(value.len())..]);
         } else if printf == 2 && !body.is_empty() {
             // (An argument of a printf whose format asks for a password.)
             out.push_str(MASK);
         } else if let Some((name, _)) = bare.split_once('=').filter(|(n, _)| is_secret_option(n)) {
-            let prefix_len = body.len() - bare.len();
             out.push_str(&body[..prefix_len]);
             out.push_str(name);
             out.push('=');
@@ -131,6 +200,7 @@ fn redact_arguments(text: &str) -> String {
             if is_secret_option(bare) {
                 mask_next = true;
             }
+            user_next = bare == "-u" || bare == "--user";
             out.push_str(body);
         }
         // The format may be quoted, with spaces: it runs to its closing
@@ -153,6 +223,7 @@ fn redact_arguments(text: &str) -> String {
         out.push_str(separator);
         if !separator.is_empty() {
             mask_next = false;
+            user_next = false;
             printf = 0;
         }
     }
@@ -224,6 +295,42 @@ mod tests {
             (
                 "configure --secret-host git.example=GITEA",
                 "configure --secret-host git.example=GITEA",
+            ),
+        ] {
+            assert_eq!(r.redact(line), shown, "{line}");
+        }
+    }
+
+    #[test]
+    fn curl_users_secret_variables_and_escaped_spaces_go() {
+        // Issue 24 item 10: secrets that don't look like tokens.
+        let r = Redactor::default();
+        for (line, shown) in [
+            (
+                "!curl -u bot:hunter2secret https://x",
+                "!curl -u bot:*** https://x",
+            ),
+            ("!curl --user bot:PlainPass x", "!curl --user bot:*** x"),
+            ("!curl -ubot:PlainPass x", "!curl -ubot:*** x"),
+            ("!curl --user=bot:PlainPass x", "!curl --user=bot:*** x"),
+            ("!curl -u bot x", "!curl -u bot x"),
+            (
+                "!GITHUB_PAT=CorrectHorseBattery tool",
+                "!GITHUB_PAT=*** tool",
+            ),
+            (
+                "MY_TOKEN=abc DB_PASSWORD=x tool",
+                "MY_TOKEN=*** DB_PASSWORD=*** tool",
+            ),
+            (
+                "!f() { API_KEY=abc A_SECRET=def tool; }; f",
+                "!f() { API_KEY=*** A_SECRET=*** tool; }; f",
+            ),
+            ("!PATH=/bin:/usr/bin tool", "!PATH=/bin:/usr/bin tool"),
+            ("!echo password=hunter\\ 2tail", "!echo password=***"),
+            (
+                "!tool --password hunter\\ 2tail x",
+                "!tool --password *** x",
             ),
         ] {
             assert_eq!(r.redact(line), shown, "{line}");
