@@ -278,7 +278,7 @@ impl Minting {
 struct Ledger {
     /// token -> (expires_at, the owner whose installation it was minted for; None = every owner,
     /// what it carries; None = everything)
-    minted: HashMap<String, (Option<i64>, Option<String>, Option<Grant>)>,
+    minted: HashMap<String, MintedToken>,
     revoked: HashSet<String>,
 }
 
@@ -301,6 +301,9 @@ impl Ledger {
             })
     }
 }
+
+/// A minted token: (expires_at, the owner it was minted for, what it carries).
+type MintedToken = (Option<i64>, Option<String>, Option<Grant>);
 
 fn lock_ledger(ledger: &Mutex<Ledger>) -> MutexGuard<'_, Ledger> {
     ledger.lock().unwrap_or_else(|e| e.into_inner())
