@@ -60,8 +60,16 @@ pub fn answer(settings: &Settings, request: &Request) -> Result<Answer> {
         Err(why) => return Ok(Answer::NotOurs(why)),
         Ok(Route::Secret(secret)) => secret,
         Ok(Route::Platform | Route::NotServed) => {
-            let owner = request_owner(request);
-            let served = token::serve_for(settings, owner.as_ref())?;
+            let repository = request
+                .path
+                .as_deref()
+                .and_then(crate::owner::Repository::from_git_path);
+            let (owner, scope) = super::narrow::of_repository(
+                settings,
+                request_owner(request),
+                repository.as_ref(),
+            )?;
+            let served = token::serve_scoped(settings, owner.as_ref(), &scope)?;
             debug!(
                 "get: answering with the token {} ({})",
                 if served.from_cache {
@@ -73,8 +81,11 @@ pub fn answer(settings: &Settings, request: &Request) -> Result<Answer> {
                     .as_ref()
                     .map_or("no owner in the request".to_string(), |o| {
                         format!("owner {o}")
-                    })
+                    }),
             );
+            if !scope.is_full() {
+                debug!("get: narrowed to {scope}");
+            }
             let token = served.token;
             return Ok(Answer::Credential(protocol::credential_response(
                 TOKEN_USERNAME,

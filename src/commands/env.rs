@@ -43,7 +43,14 @@ pub fn run(settings: &Settings, syntax: Syntax, hook: bool, owner: Option<&Owner
         // No platform host that gh reads a variable for: nothing to set.
         return super::write_stdout(render(syntax, &[], None).as_bytes());
     }
-    match token::platform_token_for(settings, owner) {
+    let narrowed = super::narrow::here(settings, owner).and_then(|(owner, scope)| {
+        Ok(token::platform_token_scoped(
+            settings,
+            owner.as_ref(),
+            &scope,
+        )?)
+    });
+    match narrowed {
         Ok(token) => {
             if hook {
                 forget_warning(settings);
@@ -51,10 +58,10 @@ pub fn run(settings: &Settings, syntax: Syntax, hook: bool, owner: Option<&Owner
             super::write_stdout(render(syntax, &names, Some(&token.secret)).as_bytes())
         }
         Err(e) if hook && !warn_now(settings) => {
-            crate::diag::debug!("env --hook: not repeating: {e:#}");
+            crate::diag::debug!("env --hook: not repeating: {e}");
             Err(Error::Reported)
         }
-        Err(e) => Err(e.into()),
+        Err(e) => Err(e),
     }
 }
 

@@ -87,6 +87,28 @@ pub fn platform_token_for(settings: &Settings, owner: Option<&Owner>) -> Result<
     Ok(serve_for(settings, owner)?.token)
 }
 
+/// A token of `owner`'s installation narrowed to `scope` (the full scope:
+/// [`platform_token_for`]).
+pub fn platform_token_scoped(
+    settings: &Settings,
+    owner: Option<&Owner>,
+    scope: &crate::scope::Scope,
+) -> Result<Token> {
+    Ok(serve_scoped(settings, owner, scope)?.token)
+}
+
+/// [`serve_for`], narrowed to `scope`.
+pub fn serve_scoped(
+    settings: &Settings,
+    owner: Option<&Owner>,
+    scope: &crate::scope::Scope,
+) -> Result<Served> {
+    if !scope.is_full() {
+        anyhow::bail!("narrowed tokens ({scope}) are not served yet");
+    }
+    serve_for(settings, owner)
+}
+
 /// [`serve_for`] with no owner: the default entry.
 pub fn serve(settings: &Settings) -> Result<Served> {
     serve_for(settings, None)
