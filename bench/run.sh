@@ -10,6 +10,8 @@
 #   - warm `get` of a request with a path (`path=molecule-ai/app.git`, as git
 #     sends it with useHttpPath: the owner's entry, here today's platform's
 #     default entry) next to the same request without one, and their ratio;
+#   - warm `get` narrowed (MOLECULE_TOKEN_PERMISSIONS: its own cache entry)
+#     next to the same `get` not narrowed (goal ≤ 1.05×);
 #   - `gh --version` through the gh proxy (warm cache) next to gh alone,
 #     and the proxy's own cost: the proxy execing a no-op `gh` (true)
 #     next to that no-op alone, since gh's start varies by more than it;
@@ -179,6 +181,28 @@ for r in $(seq "$rounds"); do
 done
 path_with=$(median "$work/path.with"); path_without=$(median "$work/path.without")
 path_ratio=$(median "$work/path.ratio")
+
+echo "warm narrowed get vs an unnarrowed one: $rounds rounds of $runs runs ..." >&2
+# The same request, one process asking for contents:read (its own entry,
+# minted by the mock platform, which honours the extension).
+narrowed_get="env MOLECULE_TOKEN_PERMISSIONS=contents:read,pull_requests:write $bin get < $work/input"
+MOLECULE_TOKEN_PERMISSIONS=contents:read,pull_requests:write "$bin" get < "$work/input" | grep -q '^password=' ||
+    { echo "bench: warm narrowed get gave no password" >&2; exit 1; }
+: > "$work/narrow.with"; : > "$work/narrow.without"; : > "$work/narrow.ratio"
+for r in $(seq "$rounds"); do
+    # env(1) on both sides, so that only the narrowing differs.
+    if [ $((r % 2)) = 1 ]; then
+        hf "$work/n.csv" "$narrowed_get" "env $bin get < $work/input"
+        w=$(col_median "$work/n.csv" 1); n=$(col_median "$work/n.csv" 2)
+    else
+        hf "$work/n.csv" "env $bin get < $work/input" "$narrowed_get"
+        n=$(col_median "$work/n.csv" 1); w=$(col_median "$work/n.csv" 2)
+    fi
+    echo "$w" >> "$work/narrow.with"; echo "$n" >> "$work/narrow.without"
+    awk -v w="$w" -v n="$n" 'BEGIN { print w / n }' >> "$work/narrow.ratio"
+done
+narrow_with=$(median "$work/narrow.with"); narrow_without=$(median "$work/narrow.without")
+narrow_ratio=$(median "$work/narrow.ratio")
 
 echo "gh --version through the proxy vs gh alone: $rounds rounds of $runs runs ..." >&2
 # The proxy is this binary under the name gh; run by its path, it skips
@@ -405,6 +429,9 @@ git credential-store get     $(ms "$warm_store")
   ratio (ours / store)       $(awk -v r="$warm_ratio" 'BEGIN { printf "%.3f×", r }')   (goal ≤ 1.10×)
 warm get, request with a path  $(ms "$path_with")   (owner molecule-ai, today's platform: its default entry)
 warm get, no path            $(ms "$path_without")
+warm get, narrowed           $(ms "$narrow_with")   (MOLECULE_TOKEN_PERMISSIONS=contents:read,pull_requests:write: its own entry)
+warm get, not narrowed       $(ms "$narrow_without")
+  ratio (narrowed / not)     $(awk -v r="$narrow_ratio" 'BEGIN { printf "%.3f×", r }')   (goal ≤ 1.05×)
   ratio (path / no path)     $(awk -v r="$path_ratio" 'BEGIN { printf "%.3f×", r }')   (goal ≤ 1.00×, within noise)
 gh --version via the proxy   $(ms "$gh_proxy")   (warm cache; median of $rounds rounds × $runs runs)
 gh --version alone           $(ms "$gh_alone")

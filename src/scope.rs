@@ -223,16 +223,19 @@ impl Scope {
     }
 
     /// A stable, short form for a cache file's name: the scope spelled out
-    /// (`contents:read,pull_requests:write+app,lib`) when it is short, else
-    /// `#` and 16 hex digits of the SHA-256 of [`Scope::query`]. Empty for
-    /// the full scope. Only `[a-z0-9._:,+#-]`: never a path separator.
+    /// (`contents:read,pull_requests:write+app,lib`) when it is short and
+    /// has no `.`, else `#` and 16 hex digits of the SHA-256 of
+    /// [`Scope::query`]. Empty for the full scope. Only `[a-z0-9_:,+#-]`:
+    /// never a path separator, never a `.`.
     pub fn short(&self) -> String {
         let mut text = self.permissions_text().unwrap_or_default();
         if let Some(r) = self.repositories_text() {
             text.push('+');
             text.push_str(&r);
         }
-        if text.len() <= MAX_SHORT {
+        // Never a '.': the cache's other files are an entry's name and a
+        // `.suffix`, so an entry's own name has none.
+        if text.len() <= MAX_SHORT && !text.contains('.') {
             return text;
         }
         let digest = ring::digest::digest(&ring::digest::SHA256, self.query().as_bytes());
@@ -460,6 +463,7 @@ mod tests {
         assert_eq!(a.repositories().unwrap(), &["app", "lib"]);
         assert_eq!(scope(None, Some("x")).query(), "repositories=x");
         assert_eq!(scope(None, Some("x")).short(), "+x");
+        assert!(scope(None, Some("my.repo")).short().starts_with('#'));
         assert!(Scope::full().is_full());
         assert_eq!(Scope::full().query(), "");
         assert_eq!(Scope::full().short(), "");

@@ -11,6 +11,9 @@
 //!   owner's installation, from a platform that mints per owner; each entry
 //!   has its own files below (`token@OWNER.lock`, …), so that single flight,
 //!   the refresh window and the failure memory hold per entry.
+//! - `token@OWNER%SCOPE`, `token%SCOPE`: a narrowed token's entry
+//!   ([`crate::scope::Scope::short`]: never a `.`), one per (owner,
+//!   permissions, repositories).
 //! - `token.lock`: locked exclusively (`flock`) by the one process fetching;
 //!   see [`super::lock`].
 //! - `token.failed`, `token.history`: the failure memory and the record of
@@ -31,6 +34,7 @@ use std::path::{Path, PathBuf};
 
 use crate::diag::io_reason;
 use crate::owner::Owner;
+use crate::scope::Scope;
 use crate::token::entry::Entry;
 
 pub const ENTRY_FILE: &str = "token";
@@ -77,35 +81,73 @@ impl Cache {
 
     /// `owner`'s entry's files in `dir` (`None`: the default entry's).
     pub fn for_owner(dir: &Path, owner: Option<&Owner>) -> Cache {
+        Cache::for_request(dir, owner, &Scope::full())
+    }
+
+    /// The files of the entry of `owner`'s token narrowed to `scope`.
+    pub fn for_request(dir: &Path, owner: Option<&Owner>, scope: &Scope) -> Cache {
+        let mut stem = ENTRY_FILE.to_string();
+        if let Some(owner) = owner {
+            stem = format!("{stem}@{}", owner.key());
+        }
+        if !scope.is_full() {
+            stem = format!("{stem}%{}", scope.short());
+        }
         Cache {
             dir: dir.to_path_buf(),
-            stem: match owner {
-                Some(owner) => format!("{ENTRY_FILE}@{}", owner.key()),
-                None => ENTRY_FILE.to_string(),
-            },
+            stem,
         }
     }
 
-    /// The default entry's and every owner's, found by their entry files.
+    /// The default entry's and every other one's (an owner's, a narrowed
+    /// token's), found by their entry files: the default first, then by
+    /// name.
     pub fn all(dir: &Path) -> Vec<Cache> {
-        let mut owners: Vec<Owner> = std::fs::read_dir(dir)
+        let mut stems: Vec<String> = std::fs::read_dir(dir)
             .into_iter()
             .flatten()
             .flatten()
             .filter_map(|e| {
                 let name = e.file_name().into_string().ok()?;
-                Owner::parse(name.strip_prefix(ENTRY_FILE)?.strip_prefix('@')?)
+                let rest = name.strip_prefix(ENTRY_FILE)?;
+                let (owner, scope) = match rest.split_once('%') {
+                    Some((_, "")) => return None,
+                    Some((owner, scope)) => (owner, scope),
+                    None => (rest, ""),
+                };
+                let owner_ok = match owner.strip_prefix('@') {
+                    Some(login) => Owner::parse(login).is_some_and(|o| o.key() == login),
+                    None => owner.is_empty(),
+                };
+                let scope_ok = scope.bytes().all(|b| {
+                    b.is_ascii_lowercase() || b.is_ascii_digit() || b"_:,+#-".contains(&b)
+                });
+                (!rest.is_empty() && owner_ok && scope_ok).then_some(name)
             })
             .collect();
-        owners.sort_by_key(Owner::key);
+        stems.sort();
         std::iter::once(Cache::new(dir))
-            .chain(owners.iter().map(|o| Cache::for_owner(dir, Some(o))))
+            .chain(stems.into_iter().map(|stem| Cache {
+                dir: dir.to_path_buf(),
+                stem,
+            }))
             .collect()
     }
 
     /// The owner of this entry (lower case), `None` for the default one.
     pub fn owner(&self) -> Option<&str> {
-        self.stem.split_once('@').map(|(_, owner)| owner)
+        let stem = self.stem.split('%').next().unwrap_or(&self.stem);
+        stem.split_once('@').map(|(_, owner)| owner)
+    }
+
+    /// The short form of this entry's scope, `None` for a full token's.
+    pub fn scope(&self) -> Option<&str> {
+        self.stem.split_once('%').map(|(_, scope)| scope)
+    }
+
+    /// The entry's file name: which entry this is.
+    pub fn stem(&self) -> &str {
+        &self.stem
     }
 
     /// The directory itself.
@@ -400,6 +442,32 @@ mod tests {
             .map(|c| c.owner().map(str::to_string))
             .collect();
         assert_eq!(owners, [None, Some("orgb".to_string())]);
+        // A narrowed token's entry, with and without an owner.
+        let read = Scope::full().with_permissions("contents:read").unwrap();
+        let narrowed = Cache::for_request(tmp.path(), Some(&orgb), &read);
+        assert_eq!(narrowed.stem(), "token@orgb%contents:read");
+        assert_eq!(
+            (narrowed.owner(), narrowed.scope()),
+            (Some("orgb"), Some("contents:read"))
+        );
+        narrowed.write(&e).unwrap();
+        Cache::for_request(tmp.path(), None, &read)
+            .write(&e)
+            .unwrap();
+        std::fs::write(tmp.path().join("token@orgb%contents:read.lock"), "").unwrap();
+        let stems: Vec<String> = Cache::all(tmp.path())
+            .iter()
+            .map(|c| c.stem().to_string())
+            .collect();
+        assert_eq!(
+            stems,
+            [
+                "token",
+                "token%contents:read",
+                "token@orgb",
+                "token@orgb%contents:read"
+            ]
+        );
         // A any-owner flag survives the round trip.
         let mut d = entry(1000, 4000, None);
         d.any_owner = true;

@@ -16,6 +16,7 @@ use super::memory::{self, Failed};
 use super::{Served, Token, answer, now_unix, platform, slot};
 use crate::diag::debug;
 use crate::owner::Owner;
+use crate::scope::Scope;
 use crate::secret::{self, Secret};
 use crate::settings::Settings;
 
@@ -50,12 +51,19 @@ const REFRESH_BUDGET: Duration = Duration::from_secs(2);
 /// A remembered time from the future (the clock went back) is stale: it
 /// never blocks a fetch, and never keeps an entry alive.
 pub fn serve_for(settings: &Settings, owner: Option<&Owner>) -> Result<Served> {
+    serve_scoped(settings, owner, &Scope::full())
+}
+
+/// [`serve_for`], for a token narrowed to `scope`: its own entry (one per
+/// owner and scope), never a full token's, and an answer wider than
+/// `scope` is never served nor cached ([`platform::fetch_scoped`]).
+pub fn serve_scoped(settings: &Settings, owner: Option<&Owner>, scope: &Scope) -> Result<Served> {
     let started_ms = cache::now_ms();
     let deadline = Instant::now() + settings.timeout;
     let bearer = secret::read_bearer(&settings.bearer_path())?;
     let Some(dir) = &settings.cache_dir else {
         debug!("cache: off");
-        return fetched(platform::fetch(settings, &bearer, deadline, owner)?.token);
+        return fetched(platform::fetch_scoped(settings, &bearer, deadline, owner, scope)?.token);
     };
     let ask = Ask {
         settings,
@@ -68,7 +76,7 @@ pub fn serve_for(settings: &Settings, owner: Option<&Owner>) -> Result<Served> {
     };
 
     // The fast path: one small file, no lock, no runtime, no client.
-    let mut slot = slot::choose(dir, &ask.default_key, owner, now_unix(), ask.window);
+    let mut slot = slot::choose_scoped(dir, &ask.default_key, owner, scope, now_unix(), ask.window);
     if owner.is_some() && slot.cache.owner().is_none() {
         debug!("cache: the platform ignored owners; serving from the default entry");
     }
@@ -254,11 +262,12 @@ impl Ask<'_> {
             Some(_) => self.deadline.min(Instant::now() + REFRESH_BUDGET),
             None => self.deadline,
         };
-        let outcome = platform::fetch(
+        let outcome = platform::fetch_scoped(
             self.settings,
             self.bearer,
             fetch_deadline,
             slot.query.as_ref(),
+            &slot.scope,
         );
         match outcome {
             Ok(answer) => self.write_back(slot, now, answer, stale.as_ref(), failed.is_some()),
@@ -298,7 +307,7 @@ impl Ask<'_> {
             if entry.good_until() - now <= self.window.as_secs() as i64 {
                 entry.refresh_tried_at = Some(now);
             }
-            let written = if target.owner() == cache.owner() {
+            let written = if target.stem() == cache.stem() {
                 cache.write(&entry)
             } else {
                 // Another entry's: its lock is not ours (the write is
@@ -391,7 +400,7 @@ fn serve_stale(
 /// default entry serves the owner now); the default entry, when the
 /// platform turned out to mint per owner, no longer serves every owner.
 fn moved_elsewhere(slot: &slot::Slot, target: &Cache, stale: Option<&Entry>) {
-    if target.owner() == slot.cache.owner() {
+    if target.stem() == slot.cache.stem() {
         return;
     }
     let done = match (slot.cache.owner(), stale) {
@@ -426,7 +435,16 @@ fn lock_failed(
         ),
         LockError::Unusable(cache::Unusable(why)) => {
             debug!("cache: {why}; working uncached");
-            fetched(platform::fetch(settings, bearer, deadline, slot.query.as_ref())?.token)
+            fetched(
+                platform::fetch_scoped(
+                    settings,
+                    bearer,
+                    deadline,
+                    slot.query.as_ref(),
+                    &slot.scope,
+                )?
+                .token,
+            )
         }
     }
 }

@@ -13,7 +13,7 @@ pub mod memory;
 pub mod platform;
 pub mod slot;
 
-pub use engine::{forget, serve_for};
+pub use engine::{forget, serve_for, serve_scoped};
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -95,18 +95,6 @@ pub fn platform_token_scoped(
     scope: &crate::scope::Scope,
 ) -> Result<Token> {
     Ok(serve_scoped(settings, owner, scope)?.token)
-}
-
-/// [`serve_for`], narrowed to `scope`.
-pub fn serve_scoped(
-    settings: &Settings,
-    owner: Option<&Owner>,
-    scope: &crate::scope::Scope,
-) -> Result<Served> {
-    if !scope.is_full() {
-        anyhow::bail!("narrowed tokens ({scope}) are not served yet");
-    }
-    serve_for(settings, owner)
 }
 
 /// [`serve_for`] with no owner: the default entry.

@@ -19,6 +19,7 @@ use std::time::Duration;
 use super::cache::Cache;
 use super::entry::{self, Entry, Freshness, Key};
 use crate::owner::Owner;
+use crate::scope::Scope;
 
 /// The entry a request is served from (and whose lock and failure memory
 /// its fetch uses), and the owner its fetch asks for.
@@ -27,6 +28,8 @@ pub struct Slot {
     pub key: Key,
     /// `?owner=` of the fetch, if one is needed.
     pub query: Option<Owner>,
+    /// What the token is narrowed to (the full scope: not narrowed).
+    pub scope: Scope,
     /// The entry as read (`Err`: something unusable is in its place).
     pub seen: Result<Option<Entry>, String>,
 }
@@ -34,10 +37,35 @@ pub struct Slot {
 /// The slot for a request for `owner` (`None`: the default entry), with
 /// `key` the default entry's key.
 pub fn choose(dir: &Path, key: &Key, owner: Option<&Owner>, now: i64, window: Duration) -> Slot {
+    choose_scoped(dir, key, owner, &Scope::full(), now, window)
+}
+
+/// [`choose`], for a token narrowed to `scope`: a narrowed request is
+/// served from its own entry only (never from the default entry of a
+/// platform that ignores owners: that one holds a full token).
+pub fn choose_scoped(
+    dir: &Path,
+    key: &Key,
+    owner: Option<&Owner>,
+    scope: &Scope,
+    now: i64,
+    window: Duration,
+) -> Slot {
+    if !scope.is_full() {
+        let cache = Cache::for_request(dir, owner, scope);
+        return Slot {
+            seen: cache.read(),
+            cache,
+            key: key.for_request(owner, scope),
+            query: owner.cloned(),
+            scope: scope.clone(),
+        };
+    }
     let default = || Slot {
         cache: Cache::new(dir),
         key: key.clone(),
         query: owner.cloned(),
+        scope: Scope::full(),
         seen: Cache::new(dir).read(),
     };
     let Some(owner) = owner else {
@@ -47,6 +75,7 @@ pub fn choose(dir: &Path, key: &Key, owner: Option<&Owner>, now: i64, window: Du
         cache: Cache::for_owner(dir, Some(owner)),
         key: key.for_owner(Some(owner)),
         query: Some(owner.clone()),
+        scope: Scope::full(),
         seen: Cache::for_owner(dir, Some(owner)).read(),
     };
     let usable = |slot: &Slot| match &slot.seen {
@@ -72,6 +101,11 @@ pub fn destination(
     default_key: &Key,
     answered: Option<&Owner>,
 ) -> (Cache, Key, bool) {
+    // A narrowed token: the entry it was asked for (an answer for another
+    // owner was refused before this).
+    if !slot.scope.is_full() {
+        return (slot.cache.clone(), slot.key.clone(), false);
+    }
     match (&slot.query, answered) {
         // Minted for the owner asked for: its own entry.
         (Some(_), Some(owner)) => (
