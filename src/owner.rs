@@ -27,11 +27,23 @@ impl Owner {
 
     /// The owner in git's `path=` of a credential request (with
     /// `useHttpPath`): its first segment, as in `molecule-ai/core.git`. A
-    /// path of one segment (`repo.git` at the server's root) names no owner.
+    /// path of one segment (`repo.git` at the server's root) names no owner,
+    /// and neither does one with an empty, `.` or `..` segment, or a `%` in
+    /// one: git decodes the URL's percent-encoding once (`orgA/%2e%2e/orgB`
+    /// arrives as `orgA/../orgB`), and the server resolves such a path to
+    /// another owner's repository than its first segment names. A single
+    /// trailing slash is allowed.
     pub fn from_git_path(path: &str) -> Option<Owner> {
-        let mut segments = path.trim_start_matches('/').split('/');
+        let path = path.trim_start_matches('/');
+        let path = path.strip_suffix('/').unwrap_or(path);
+        let mut segments = path.split('/');
         let first = segments.next()?;
-        segments.next()?;
+        let mut rest = segments.peekable();
+        rest.peek()?;
+        let odd = |s: &str| s.is_empty() || s == "." || s == ".." || s.contains('%');
+        if rest.any(odd) {
+            return None;
+        }
         Owner::parse(first)
     }
 
@@ -184,6 +196,22 @@ mod tests {
         assert_eq!(owner(""), None);
         assert_eq!(owner("org.x/repo.git"), None);
         assert_eq!(owner("org%41/repo.git"), None);
+        assert_eq!(owner("orgA/repo/").as_deref(), Some("orgA"));
+        // What both gits send for `orgA/%2e%2e/orgB/y.git`, `orgA//y`,
+        // `./orgA/y`, and a double encoding: no owner.
+        for odd in [
+            "orgA/../orgB/y.git",
+            "orgA//y.git",
+            "orgA//",
+            "./orgA/y.git",
+            "orgA/./y.git",
+            "orgA/y/..",
+            "orgA/%2e%2e/orgB/y.git",
+            "orgA/x%2Fy.git",
+            "..//orgA/y",
+        ] {
+            assert_eq!(owner(odd), None, "{odd}");
+        }
     }
 
     #[test]

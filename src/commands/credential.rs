@@ -64,28 +64,20 @@ pub fn answer(settings: &Settings, request: &Request) -> Result<Answer> {
                 .path
                 .as_deref()
                 .and_then(crate::owner::Repository::from_git_path);
-            let (owner, scope) = super::narrow::of_repository(
+            let wanted = super::narrow::of_repository(
                 settings,
                 request_owner(request),
                 repository.as_ref(),
             )?;
-            let served = token::serve_scoped(settings, owner.as_ref(), &scope)?;
+            let served = token::serve_request(settings, &wanted)?;
             debug!(
-                "get: answering with the token {} ({})",
+                "get: answering with the token {} ({wanted})",
                 if served.from_cache {
                     "from the cache"
                 } else {
                     "just fetched"
                 },
-                owner
-                    .as_ref()
-                    .map_or("no owner in the request".to_string(), |o| {
-                        format!("owner {o}")
-                    }),
             );
-            if !scope.is_full() {
-                debug!("get: narrowed to {scope}");
-            }
             let token = served.token;
             return Ok(Answer::Credential(protocol::credential_response(
                 TOKEN_USERNAME,

@@ -43,13 +43,8 @@ pub fn run(settings: &Settings, syntax: Syntax, hook: bool, owner: Option<&Owner
         // No platform host that gh reads a variable for: nothing to set.
         return super::write_stdout(render(syntax, &[], None).as_bytes());
     }
-    let narrowed = super::narrow::here(settings, owner).and_then(|(owner, scope)| {
-        Ok(token::platform_token_scoped(
-            settings,
-            owner.as_ref(),
-            &scope,
-        )?)
-    });
+    let narrowed = super::narrow::here(settings, owner)
+        .and_then(|wanted| Ok(token::token_for(settings, &wanted)?));
     match narrowed {
         Ok(token) => {
             if hook {

@@ -19,13 +19,8 @@ pub fn run(settings: &Settings, command: &[OsString], owner: Option<&Owner>) -> 
     let Some((program, rest)) = command.split_first() else {
         return Error::Usage("exec needs a command after --".into());
     };
-    let token = match super::narrow::here(settings, owner).and_then(|(owner, scope)| {
-        Ok(token::platform_token_scoped(
-            settings,
-            owner.as_ref(),
-            &scope,
-        )?)
-    }) {
+    let wanted = super::narrow::here(settings, owner);
+    let token = match wanted.and_then(|wanted| Ok(token::token_for(settings, &wanted)?)) {
         Ok(token) => token,
         Err(e) => return e,
     };

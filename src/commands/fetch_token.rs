@@ -57,10 +57,6 @@ pub fn run(
 
 /// The platform's token for `owner`, narrowed as the settings say.
 fn platform_token(settings: &Settings, owner: Option<&Owner>) -> Result<Token> {
-    let (owner, scope) = super::narrow::here(settings, owner)?;
-    Ok(token::platform_token_scoped(
-        settings,
-        owner.as_ref(),
-        &scope,
-    )?)
+    let wanted = super::narrow::here(settings, owner)?;
+    Ok(token::token_for(settings, &wanted)?)
 }

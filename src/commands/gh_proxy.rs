@@ -152,9 +152,9 @@ pub fn run(argv: &[OsString]) -> Error {
                 gh_owner(&settings, &context),
                 repository.as_ref(),
             )
-            .and_then(|(owner, scope)| {
-                let token = token::platform_token_scoped(&settings, owner.as_ref(), &scope)?;
-                Ok((owner, token))
+            .and_then(|wanted| {
+                let token = token::token_for(&settings, &wanted)?;
+                Ok((wanted.owner, token))
             });
             match asked {
                 Ok((owner, token)) => {

@@ -11,16 +11,16 @@ use anyhow::anyhow;
 use crate::error::Result;
 use crate::git::repo::origin_url;
 use crate::owner::{Owner, Repository};
-use crate::scope::Scope;
 use crate::settings::{Route, Settings};
+use crate::token::Request;
 
 /// The owner and scope of a request from a command run in the current
 /// directory, for `owner` (`--owner`; `None`: the default installation,
 /// or per repository the origin's owner).
-pub fn here(settings: &Settings, owner: Option<&Owner>) -> Result<(Option<Owner>, Scope)> {
+pub fn here(settings: &Settings, owner: Option<&Owner>) -> Result<Request> {
     let narrowing = &settings.narrowing;
     if !narrowing.per_repository {
-        return Ok((owner.cloned(), narrowing.scope.clone()));
+        return Ok(Request::new(owner.cloned(), narrowing.scope.clone()));
     }
     let serves = |host: &str| settings.route(host) == Route::Platform;
     let git_dir = std::env::var_os("GIT_DIR").map(std::path::PathBuf::from);
@@ -48,7 +48,7 @@ pub fn of_repository(
     settings: &Settings,
     owner: Option<Owner>,
     repository: Option<&Repository>,
-) -> Result<(Option<Owner>, Scope)> {
+) -> Result<Request> {
     let scope = settings
         .narrowing
         .scope_for(repository.map(|r| r.name.as_str()))
@@ -57,5 +57,5 @@ pub fn of_repository(
         Some(repo) if settings.narrowing.per_repository => Some(repo.owner.clone()),
         _ => owner,
     };
-    Ok((owner, scope))
+    Ok(Request::new(owner, scope))
 }

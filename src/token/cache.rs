@@ -7,17 +7,22 @@
 //!   [`Entry`]. It holds the token of a request that named no owner, and
 //!   the token of a platform that ignored the owner asked for (which serves
 //!   every owner: [`Entry::any_owner`]).
+//! - `token@OWNER%SCOPE`, `token%SCOPE`: a narrowed token's entry (one
+//!   per owner and scope, [`crate::scope::Scope::short`]: never a `.`).
 //! - `token@OWNER` (the owner's login in lower case): the entry of one
-//!   owner's installation, from a platform that mints per owner; each entry
-//!   has its own files below (`token@OWNER.lock`, …), so that single flight,
-//!   the refresh window and the failure memory hold per entry.
-//! - `token@OWNER%SCOPE`, `token%SCOPE`: a narrowed token's entry
-//!   ([`crate::scope::Scope::short`]: never a `.`), one per (owner,
-//!   permissions, repositories).
-//! - `token.lock`: locked exclusively (`flock`) by the one process fetching;
-//!   see [`super::lock`].
-//! - `token.failed`, `token.history`: the failure memory and the record of
-//!   what happened (0600); see [`super::memory`].
+//!   owner's installation, from a platform that mints per owner (the name
+//!   is the request's: `request.rs`); each entry has its own failure memory
+//!   and history (`token@OWNER.failed`, `token@OWNER.history`), and an
+//!   owner the platform has no installation for its `token@OWNER.absent`
+//!   (`absent.rs`).
+//! - `token.lock`: locked exclusively (`flock`) by the one process fetching,
+//!   whatever it fetches for; see [`super::lock`]. (`token@OWNER.lock`
+//!   files of earlier versions are no longer used.)
+//! - `token.failed`, `token.history`: the default entry's failure memory and
+//!   record of what happened (0600); see [`super::memory`].
+//! - `platform.state`: the platform's state, one for every request: its
+//!   outage memory, and whether it names owners; see
+//!   [`super::platform_state`].
 //! - `.token.<pid>.<nanos>.tmp`: an entry (or another file) being written,
 //!   renamed over `token` (or its own name) once it is complete.
 //!
@@ -34,8 +39,8 @@ use std::path::{Path, PathBuf};
 
 use crate::diag::io_reason;
 use crate::owner::Owner;
-use crate::scope::Scope;
 use crate::token::entry::Entry;
+use crate::token::request::Request;
 
 pub const ENTRY_FILE: &str = "token";
 pub const LOCK_FILE: &str = "token.lock";
@@ -81,21 +86,14 @@ impl Cache {
 
     /// `owner`'s entry's files in `dir` (`None`: the default entry's).
     pub fn for_owner(dir: &Path, owner: Option<&Owner>) -> Cache {
-        Cache::for_request(dir, owner, &Scope::full())
+        Cache::for_request(dir, &Request::for_owner(owner))
     }
 
-    /// The files of the entry of `owner`'s token narrowed to `scope`.
-    pub fn for_request(dir: &Path, owner: Option<&Owner>, scope: &Scope) -> Cache {
-        let mut stem = ENTRY_FILE.to_string();
-        if let Some(owner) = owner {
-            stem = format!("{stem}@{}", owner.key());
-        }
-        if !scope.is_full() {
-            stem = format!("{stem}%{}", scope.short());
-        }
+    /// The files of the entry that serves `request` in `dir`.
+    pub fn for_request(dir: &Path, request: &Request) -> Cache {
         Cache {
             dir: dir.to_path_buf(),
-            stem,
+            stem: request.stem(),
         }
     }
 
@@ -443,18 +441,22 @@ mod tests {
             .collect();
         assert_eq!(owners, [None, Some("orgb".to_string())]);
         // A narrowed token's entry, with and without an owner.
-        let read = Scope::full().with_permissions("contents:read").unwrap();
-        let narrowed = Cache::for_request(tmp.path(), Some(&orgb), &read);
+        let read = crate::scope::Scope::full()
+            .with_permissions("contents:read")
+            .unwrap();
+        let narrowed =
+            Cache::for_request(tmp.path(), &Request::new(Some(orgb.clone()), read.clone()));
         assert_eq!(narrowed.stem(), "token@orgb%contents:read");
         assert_eq!(
             (narrowed.owner(), narrowed.scope()),
             (Some("orgb"), Some("contents:read"))
         );
         narrowed.write(&e).unwrap();
-        Cache::for_request(tmp.path(), None, &read)
+        Cache::for_request(tmp.path(), &Request::new(None, read))
             .write(&e)
             .unwrap();
         std::fs::write(tmp.path().join("token@orgb%contents:read.lock"), "").unwrap();
+        std::fs::write(tmp.path().join("token%"), "").unwrap();
         let stems: Vec<String> = Cache::all(tmp.path())
             .iter()
             .map(|c| c.stem().to_string())
@@ -486,7 +488,12 @@ mod tests {
         let mode = |p: &Path| std::fs::metadata(p).unwrap().mode() & 0o777;
         assert_eq!(mode(&dir), 0o700);
         assert_eq!(mode(&cache.entry_path()), 0o600);
-        let lock = crate::token::lock::lock(&cache, std::time::Instant::now()).unwrap();
+        let lock = crate::token::lock::lock(
+            &cache,
+            std::time::Instant::now(),
+            std::time::Duration::from_secs(60),
+        )
+        .unwrap();
         assert_eq!(mode(&cache.lock_path()), 0o600);
         drop(lock);
         cache.remove().unwrap();

@@ -1,7 +1,9 @@
 //! The engine: a token for a request, from the cache while it is fresh,
 //! else from the platform with one fetch for all the processes that ask at
-//! once ([`serve_for`], in steps); and [`forget`], which drops a token git
-//! rejected.
+//! once ([`serve`], in steps). Its decision points, in order: served from
+//! the cache ([`hit`]), a remembered failure ([`remembered`]), the fetch
+//! ([`Ask::fetch`]), then its token stored ([`Ask::write_back`]) or its
+//! failure recorded ([`Ask::serve_stale`]).
 
 use std::ops::ControlFlow;
 use std::path::Path;
@@ -13,62 +15,76 @@ use super::cache::{self, Cache};
 use super::entry::{self, Entry, Freshness};
 use super::lock::{self, Attempt, Lock, LockError};
 use super::memory::{self, Failed};
-use super::{Served, Token, answer, now_unix, platform, slot};
+use super::platform_state::{Outage, PlatformState, Store};
+use super::request::Request;
+use super::{Served, Token, absent, answer, now_unix, platform, slot};
 use crate::diag::debug;
-use crate::owner::Owner;
-use crate::scope::Scope;
 use crate::secret::{self, Secret};
 use crate::settings::Settings;
 
 /// How long a refresh may take while a still-valid cached token waits.
 const REFRESH_BUDGET: Duration = Duration::from_secs(2);
+/// A fetch that ends later than this past its deadline was stopped (or
+/// starved) on the way: what it met is its own lateness, not the
+/// platform's state, and is not recorded.
+const LATE: Duration = Duration::from_secs(1);
 
-/// [`platform_token_for`], and whether it came from the cache.
+/// A token for `request`, and whether it came from the cache.
 ///
-/// The entry is `owner`'s own, or the default entry when the platform
-/// ignored owners ([`slot`]): single flight, the refresh window and the
-/// failure memory below hold per entry.
+/// The entry is the request's own, or the default entry when the platform
+/// ignored owners ([`slot`]). The platform's state ([`Store`]: its outage
+/// memory) is one record for every request; an owner's 404 ([`absent`]) is
+/// the owner's; the token is the entry's.
 ///
 /// The warm path (a fresh entry) reads one small file (two for an owner
 /// served from the default entry): no lock, no runtime, no client.
 /// Otherwise, in order:
-/// - a platform found unavailable a moment ago (within the failure memory,
-///   [`Failed::memory`]: 5 s, doubling while the outage lasts, at most a
-///   minute) is not asked again: the still-valid cached token is served if
-///   there is one, else the remembered failure is the answer;
-/// - the lock is tried; when another process holds it (it is fetching, or
-///   stalled), a still-valid cached token is served at once. A process with
-///   nothing valid waits only for a fetch that began less than
-///   [`lock::WAIT_FOR_OTHERS`] ago, and not at all while an outage is
-///   known (the holder is asking again after one): it falls through, so at
-///   most one process waits on a failing platform;
+/// - an owner the platform said it has no installation for (HTTP 404, a
+///   moment ago: [`absent::ABSENT_MEMORY`]) and a platform found
+///   unavailable a moment ago (within the outage memory, [`Outage::memory`]:
+///   5 s, doubling while the outage lasts, at most a minute), whatever was
+///   asked of it, are not asked again: the still-valid cached token is
+///   served if there is one, else the remembered failure is the answer;
+/// - the lock (one for every request: at most one process asks the
+///   platform at a time) is tried; one held for longer than the deadline
+///   plus [`lock::TAKEOVER_MARGIN`] is taken over. When another process
+///   holds it (it is fetching, or stalled), a still-valid cached token is
+///   served at once. A process with nothing valid waits only for a fetch
+///   that began less than [`lock::WAIT_FOR_OTHERS`] ago, and not at all
+///   while an outage is known (the holder is asking again after one): it
+///   falls through, so at most one process waits on a failing platform;
 /// - with the lock, the cache is read again: another process's new token is
 ///   served, and so is its failure when it failed while we waited (any
 ///   failure: a bad answer is shared only with the processes that were
 ///   waiting behind that fetch; the next command asks again);
-/// - else the platform is asked, and its token, or its failure, written.
+/// - else the platform is asked, and its token, or its failure, written;
+///   unless this process was stopped meanwhile and another took over (its
+///   token is served, not stored), or it ends past its deadline (its
+///   failure is not recorded).
 ///
 /// A remembered time from the future (the clock went back) is stale: it
 /// never blocks a fetch, and never keeps an entry alive.
-pub fn serve_for(settings: &Settings, owner: Option<&Owner>) -> Result<Served> {
-    serve_scoped(settings, owner, &Scope::full())
-}
-
-/// [`serve_for`], for a token narrowed to `scope`: its own entry (one per
-/// owner and scope), never a full token's, and an answer wider than
-/// `scope` is never served nor cached ([`platform::fetch_scoped`]).
-pub fn serve_scoped(settings: &Settings, owner: Option<&Owner>, scope: &Scope) -> Result<Served> {
+pub fn serve(settings: &Settings, request: &Request) -> Result<Served> {
     let started_ms = cache::now_ms();
     let deadline = Instant::now() + settings.timeout;
     let bearer = secret::read_bearer(&settings.bearer_path())?;
     let Some(dir) = &settings.cache_dir else {
         debug!("cache: off");
-        return fetched(platform::fetch_scoped(settings, &bearer, deadline, owner, scope)?.token);
+        let answer = platform::fetch_scoped(
+            settings,
+            &bearer,
+            deadline,
+            request.owner(),
+            request.scope(),
+        )?;
+        return fetched(answer.token);
     };
+    let default_key = entry::Key::new(&settings.platform_url, &bearer);
     let ask = Ask {
         settings,
         dir,
-        default_key: entry::Key::new(&settings.platform_url, &bearer),
+        platform: Store::new(Some(dir), &default_key),
+        default_key,
         bearer: &bearer,
         deadline,
         window: settings.refresh_window,
@@ -76,8 +92,8 @@ pub fn serve_scoped(settings: &Settings, owner: Option<&Owner>, scope: &Scope) -
     };
 
     // The fast path: one small file, no lock, no runtime, no client.
-    let mut slot = slot::choose_scoped(dir, &ask.default_key, owner, scope, now_unix(), ask.window);
-    if owner.is_some() && slot.cache.owner().is_none() {
+    let mut slot = slot::choose(dir, &ask.default_key, request, now_unix(), ask.window);
+    if request.owner().is_some() && slot.cache.owner().is_none() {
         debug!("cache: the platform ignored owners; serving from the default entry");
     }
     let seen = match std::mem::replace(&mut slot.seen, Ok(None)) {
@@ -98,11 +114,12 @@ pub fn serve_scoped(settings: &Settings, owner: Option<&Owner>, scope: &Scope) -
     }
 
     // A fetch looks needed.
-    let outage = match ask.recent_failure(&slot, valid) {
+    let state = ask.platform.read();
+    let outage = match ask.recent_failure(&slot, valid, &state) {
         ControlFlow::Continue(outage) => outage,
         ControlFlow::Break(served) => return served,
     };
-    let _lock = match ask.lock(&slot, valid, outage.as_ref()) {
+    let lock = match ask.lock(&slot, valid, outage.as_ref()) {
         ControlFlow::Continue(lock) => lock,
         ControlFlow::Break(served) => return served,
     };
@@ -111,13 +128,15 @@ pub fn serve_scoped(settings: &Settings, owner: Option<&Owner>, scope: &Scope) -
         ControlFlow::Continue(found) => found,
         ControlFlow::Break(served) => return served,
     };
-    ask.fetch(&slot, now, stale, failed)
+    ask.fetch(&slot, &lock, now, stale, failed)
 }
 
 /// What every step of a request that found no fresh entry needs.
 struct Ask<'a> {
     settings: &'a Settings,
     dir: &'a Path,
+    /// The platform's state, one record for every request.
+    platform: Store,
     /// The default entry's key.
     default_key: entry::Key,
     bearer: &'a Secret,
@@ -129,42 +148,67 @@ struct Ask<'a> {
 }
 
 impl Ask<'_> {
-    /// A platform that was unavailable a moment ago is not asked again: the
-    /// still-valid token (`valid`) or the remembered failure is the answer.
-    /// Else the outage the last fetch found, if no fetch has succeeded since
-    /// (whoever holds the lock is asking the platform again).
+    /// An owner without an installation, or a platform that was unavailable
+    /// a moment ago, is not asked again: the still-valid token (`valid`) or
+    /// the remembered failure is the answer. Else the outage the last fetch
+    /// found, if no fetch has succeeded since (whoever holds the lock is
+    /// asking the platform again).
     fn recent_failure(
         &self,
         slot: &slot::Slot,
         valid: Option<&Entry>,
-    ) -> ControlFlow<Result<Served>, Option<Failed>> {
-        let (cache, key) = (&slot.cache, &slot.key);
-        let failed = memory::read_failed(cache).filter(|f| f.key == *key);
-        if let Some(failed) = failed.as_ref().filter(|f| f.is_remembered(cache::now_ms())) {
-            return ControlFlow::Break(match valid {
-                Some(entry) => {
-                    debug!("cache: the platform failed a moment ago; not asking it again");
-                    Ok(hit(entry, Freshness::Refresh))
-                }
-                None => Err(remembered(failed)),
-            });
+        state: &PlatformState,
+    ) -> ControlFlow<Result<Served>, Option<Outage>> {
+        let now_ms = cache::now_ms();
+        let serve_valid_or = |error: anyhow::Error| match valid {
+            Some(entry) => {
+                debug!("cache: the platform failed a moment ago; not asking it again");
+                Ok(hit(entry, Freshness::Refresh))
+            }
+            None => Err(error),
+        };
+        if let Some(owner) = &slot.query
+            && let Some(absent) = absent::read(self.dir, &self.default_key, owner)
+            && absent.is_remembered(now_ms)
+        {
+            return ControlFlow::Break(serve_valid_or(remembered(&absent.message, absent.at_ms)));
         }
-        ControlFlow::Continue(failed.filter(|f| f.unavailable && f.age(cache::now_ms()).is_some()))
+        if let Some(outage) = state.outage.as_ref().filter(|o| o.is_remembered(now_ms)) {
+            return ControlFlow::Break(serve_valid_or(remembered(&outage.message, outage.at_ms)));
+        }
+        ControlFlow::Continue(state.outage.clone().filter(|o| o.age(now_ms).is_some()))
     }
 
-    /// Take the lock; or, when another process holds it, serve the
+    /// The lock: one for every request.
+    fn lock_files(&self) -> Cache {
+        Cache::new(self.dir)
+    }
+
+    /// A holder that has held the lock longer than this is stuck.
+    fn stuck_after(&self) -> Duration {
+        self.settings.timeout + lock::TAKEOVER_MARGIN
+    }
+
+    /// Take the lock (over from a stuck holder, when nothing valid can be
+    /// served instead); or, when another process holds it, serve the
     /// still-valid token (`valid`), answer with the `outage`, or wait for
-    /// its fetch within the rules ([`serve_for`]).
+    /// its fetch within the rules ([`serve`]).
     fn lock(
         &self,
         slot: &slot::Slot,
         valid: Option<&Entry>,
-        outage: Option<&Failed>,
+        outage: Option<&Outage>,
     ) -> ControlFlow<Result<Served>, Lock> {
-        let cache = &slot.cache;
+        let files = self.lock_files();
         let (settings, deadline) = (self.settings, self.deadline);
-        let give_up = |error| lock_failed(settings, slot, self.bearer, deadline, error);
-        let lock = match (lock::try_lock(cache), valid) {
+        let give_up = |error| self.lock_failed(slot, &files, error);
+        let attempt = match lock::try_lock(&files) {
+            Ok(Attempt::Held(held)) if valid.is_none() && held.is_stuck(self.stuck_after()) => {
+                held.take_over(self.stuck_after())
+            }
+            other => other,
+        };
+        let lock = match (attempt, valid) {
             (Ok(Attempt::Locked(lock)), _) => lock,
             // Another process is fetching, or is stalled: a token that still
             // works is served now rather than after its fetch.
@@ -176,7 +220,8 @@ impl Ask<'_> {
             // queue behind it.
             (Ok(Attempt::Held(_)), None) if outage.is_some() => {
                 debug!("cache: another process is asking the platform again after an outage");
-                return ControlFlow::Break(Err(remembered(outage.expect("checked"))));
+                let outage = outage.expect("checked");
+                return ControlFlow::Break(Err(remembered(&outage.message, outage.at_ms)));
             }
             (Ok(Attempt::Held(held)), None) => match held.wait_for_fetch(deadline) {
                 Ok(lock) => lock,
@@ -186,7 +231,7 @@ impl Ask<'_> {
                          (it holds {}); not waiting for it",
                         crate::secret::redact_url_userinfo(&settings.token_url()),
                         lock::WAIT_FOR_OTHERS.as_secs_f64(),
-                        cache.lock_path().display()
+                        files.lock_path().display()
                     )));
                 }
                 Err(error) => return ControlFlow::Break(give_up(error)),
@@ -230,19 +275,27 @@ impl Ask<'_> {
                 Freshness::Unusable => {}
             }
         }
-        // A fetch failed while we waited for it (or the platform was found
-        // unavailable a moment ago): that was the fetch we were about to make.
-        // Not one from the future: the clock went back, and it says nothing
-        // about this wait.
-        let failed = memory::read_failed(cache).filter(|f| f.key == *key);
+        // A fetch of this entry failed while we waited for it: that was the
+        // fetch we were about to make. Not one from the future: the clock
+        // went back, and it says nothing about this wait. And the platform
+        // found unavailable while we waited, by a fetch for any request.
         let now_ms = cache::now_ms();
-        if let Some(failed) = failed.as_ref().filter(|f| {
-            let while_waiting = f.at_ms >= self.started_ms && f.age(now_ms).is_some();
-            while_waiting || f.is_remembered(now_ms)
-        }) {
+        let failed = memory::read_failed(cache).filter(|f| f.key == *key);
+        let while_waiting = failed
+            .as_ref()
+            .filter(|f| f.at_ms >= self.started_ms && f.age(now_ms).is_some())
+            .map(|f| (f.message.clone(), f.at_ms));
+        let outage = || {
+            self.platform
+                .read()
+                .outage
+                .filter(|o| o.is_remembered(now_ms))
+                .map(|o| (o.message, o.at_ms))
+        };
+        if let Some((message, at_ms)) = while_waiting.or_else(outage) {
             return ControlFlow::Break(match stale {
                 Some(entry) => Ok(hit(&entry, Freshness::Refresh)),
-                None => Err(remembered(failed)),
+                None => Err(remembered(&message, at_ms)),
             });
         }
         ControlFlow::Continue((stale, failed))
@@ -250,10 +303,13 @@ impl Ask<'_> {
 
     /// Ask the platform (a short budget when `stale` still works: git
     /// should not wait out a platform's retries for a token it has); write
-    /// back its token, or its failure.
+    /// back its token, or its failure. A holder that was stopped and taken
+    /// over stores nothing; one that ends past its deadline records no
+    /// failure.
     fn fetch(
         &self,
         slot: &slot::Slot,
+        lock: &Lock,
         now: i64,
         stale: Option<Entry>,
         failed: Option<Failed>,
@@ -269,15 +325,31 @@ impl Ask<'_> {
             slot.query.as_ref(),
             &slot.scope,
         );
+        let taken_over = !lock.still_ours();
+        let late = taken_over || Instant::now() > fetch_deadline + LATE;
         match outcome {
+            Ok(answer) if taken_over => {
+                debug!(
+                    "cache: another process took the lock over while this one was stopped; \
+                     not storing this token"
+                );
+                fetched(answer.token)
+            }
             Ok(answer) => self.write_back(slot, now, answer, stale.as_ref(), failed.is_some()),
-            Err(error) => serve_stale(slot, now, error, stale, failed.as_ref()),
+            Err(error) if late => {
+                debug!("cache: this fetch ended past its deadline; not recording its failure");
+                match stale {
+                    Some(entry) => Ok(hit(&entry, Freshness::Refresh)),
+                    None => Err(error.into()),
+                }
+            }
+            Err(error) => self.serve_stale(slot, now, error, stale, failed.as_ref()),
         }
     }
 
     /// The platform's token: written to the entry it belongs to (with its
-    /// expiry; a token without one is not cached), and the outage, if one
-    /// was remembered (`failed`), over.
+    /// expiry; a token without one is not cached), and the outage (and the
+    /// owner's 404), if one was remembered, over.
     fn write_back(
         &self,
         slot: &slot::Slot,
@@ -288,8 +360,14 @@ impl Ask<'_> {
     ) -> Result<Served> {
         let cache = &slot.cache;
         let token = answer.token;
-        let (target, target_key, any_owner) =
-            slot::destination(slot, self.dir, &self.default_key, answer.owner.as_ref());
+        let state = self.platform.read();
+        let (target, target_key, any_owner) = slot::destination(
+            slot,
+            self.dir,
+            &self.default_key,
+            answer.owner.as_ref(),
+            state.names_owners,
+        );
         if let Some(expires_at) = token.expires_at {
             let mut entry = Entry {
                 key: target_key,
@@ -307,11 +385,11 @@ impl Ask<'_> {
             if entry.good_until() - now <= self.window.as_secs() as i64 {
                 entry.refresh_tried_at = Some(now);
             }
-            let written = if target.stem() == cache.stem() {
+            let written = if target.entry_path() == cache.entry_path() {
                 cache.write(&entry)
             } else {
-                // Another entry's: its lock is not ours (the write is
-                // atomic all the same).
+                // Another entry's: the lock is held all the same (one for
+                // every entry), but its leftovers are not looked for.
                 target.write_unlocked(&entry)
             };
             match written {
@@ -325,71 +403,165 @@ impl Ask<'_> {
         } else {
             debug!("cache: the token has no expiry; not cached");
         }
-        // The first success ends an outage for everyone at once.
+        // The first success ends an outage for everyone at once; an answer
+        // naming an owner says the platform mints per owner.
+        let names_owners = state.names_owners || answer.owner.is_some();
+        if state.outage.is_some() || names_owners != state.names_owners {
+            self.platform.write(&PlatformState {
+                names_owners,
+                outage: None,
+                ..state
+            });
+        }
+        if let Some(owner) = &slot.query {
+            absent::remove(self.dir, owner);
+        }
         if failed {
             memory::remove_failed(cache);
         }
         memory::record_success(cache, cache::now_ms());
         fetched(token)
     }
-}
 
-/// The platform failed: the failure is recorded; the cached token (`stale`)
-/// is served if it still works, and tried again in 30 s; else the failure
-/// is remembered for the processes that ask next (longer for another
-/// outage in a row after `failed`) and is the answer.
-fn serve_stale(
-    slot: &slot::Slot,
-    now: i64,
-    error: platform::FetchError,
-    stale: Option<Entry>,
-    failed: Option<&Failed>,
-) -> Result<Served> {
-    let (cache, key) = (&slot.cache, &slot.key);
-    let at_ms = cache::now_ms();
-    memory::record_failure(cache, at_ms, &error.to_string());
-    match stale {
-        // The cached token still works: serve it, and try again in 30 s.
-        Some(mut entry) => {
-            debug!(
-                "cache: re-fetch failed ({error:#}); serving the cached token, {} s left",
-                entry.good_until() - now
-            );
-            entry.refresh_tried_at = Some(now);
-            if let Err(cache::Unusable(why)) = cache.write(&entry) {
-                debug!("cache: {why}");
-            }
-            Ok(Served {
-                token: entry.token(),
-                from_cache: true,
-            })
-        }
-        None => {
-            let unavailable = error.failure == platform::Failure::Unavailable;
-            // Another failure in a row (not one from the future):
-            // the outage is remembered longer.
-            let streak = match failed {
-                _ if !unavailable => 0,
-                Some(last) if last.unavailable && last.age(at_ms).is_some() => {
-                    last.streak.saturating_add(1)
+    /// The platform failed: the failure is recorded (an unavailable
+    /// platform for every request, a 404 for the owner); the cached token
+    /// (`stale`) is served if it still works, and tried again in 30 s;
+    /// else the failure is remembered for the processes waiting behind
+    /// this fetch and is the answer.
+    fn serve_stale(
+        &self,
+        slot: &slot::Slot,
+        now: i64,
+        error: platform::FetchError,
+        stale: Option<Entry>,
+        failed: Option<&Failed>,
+    ) -> Result<Served> {
+        let (cache, key) = (&slot.cache, &slot.key);
+        let at_ms = cache::now_ms();
+        let message = error.to_string();
+        memory::record_failure(cache, at_ms, &message);
+        let outage = self.record_platform_failure(slot, &error, at_ms);
+        let _ = failed;
+        match stale {
+            // The cached token still works: serve it, and try again in 30 s.
+            Some(mut entry) => {
+                debug!(
+                    "cache: re-fetch failed ({error:#}); serving the cached token, {} s left",
+                    entry.good_until() - now
+                );
+                entry.refresh_tried_at = Some(now);
+                if let Err(cache::Unusable(why)) = cache.write(&entry) {
+                    debug!("cache: {why}");
                 }
-                _ => 1,
-            };
-            let failed = Failed {
-                key: key.clone(),
-                at_ms,
-                unavailable,
-                streak,
-                message: error.to_string(),
-            };
-            debug!(
-                "cache: remembering the failure for {} s",
-                failed.memory().as_secs()
-            );
-            if let Err(cache::Unusable(why)) = memory::write_failed(cache, &failed) {
-                debug!("cache: {why}");
+                Ok(Served {
+                    token: entry.token(),
+                    from_cache: true,
+                })
             }
-            Err(error.into())
+            None => {
+                // For the processes waiting behind this fetch (and status).
+                let failed = Failed {
+                    key: key.clone(),
+                    at_ms,
+                    unavailable: outage.is_some(),
+                    streak: outage.as_ref().map_or(0, |o| o.streak),
+                    message,
+                };
+                if let Err(cache::Unusable(why)) = memory::write_failed(cache, &failed) {
+                    debug!("cache: {why}");
+                }
+                Err(error.into())
+            }
+        }
+    }
+
+    /// What a failed fetch says beyond this entry: an unavailable platform
+    /// is remembered for every request (longer for another outage in a
+    /// row), a 404 for the owner asked for. The outage, if it was one.
+    fn record_platform_failure(
+        &self,
+        slot: &slot::Slot,
+        error: &platform::FetchError,
+        at_ms: i64,
+    ) -> Option<Outage> {
+        match error.failure {
+            platform::Failure::Unavailable => {
+                let state = self.platform.read();
+                let outage = Outage::next(state.outage.as_ref(), at_ms, &error.to_string());
+                debug!(
+                    "cache: remembering the outage for {} s, for every request",
+                    outage.memory().as_secs()
+                );
+                self.platform.write(&PlatformState {
+                    outage: Some(outage.clone()),
+                    ..state
+                });
+                Some(outage)
+            }
+            platform::Failure::NoInstallation => {
+                if let Some(owner) = &slot.query {
+                    debug!(
+                        "cache: remembering for {} s that {owner} has no installation",
+                        absent::ABSENT_MEMORY.as_secs()
+                    );
+                    let written = absent::write(
+                        self.dir,
+                        &self.default_key,
+                        owner,
+                        at_ms,
+                        &error.to_string(),
+                    );
+                    if let Err(cache::Unusable(why)) = written {
+                        debug!("cache: {why}");
+                    }
+                }
+                None
+            }
+            platform::Failure::BadAnswer => None,
+        }
+    }
+
+    /// The lock could not be had: given up at the deadline, or the cache is
+    /// not usable at all (then the fetch is made uncached, and an outage it
+    /// meets is remembered in the platform state's second place).
+    fn lock_failed(&self, slot: &slot::Slot, files: &Cache, error: LockError) -> Result<Served> {
+        let settings = self.settings;
+        match error {
+            LockError::Timeout => bail!(
+                "gave up after {} s waiting for another helper process to fetch the token \
+                 (it holds {})",
+                settings.timeout.as_secs_f64(),
+                files.lock_path().display()
+            ),
+            LockError::Unusable(cache::Unusable(why)) => {
+                debug!("cache: {why}; working uncached");
+                let outcome = platform::fetch_scoped(
+                    settings,
+                    self.bearer,
+                    self.deadline,
+                    slot.query.as_ref(),
+                    &slot.scope,
+                );
+                let late = Instant::now() > self.deadline + LATE;
+                match outcome {
+                    Ok(answer) => {
+                        let state = self.platform.read();
+                        if state.outage.is_some() {
+                            self.platform.write(&PlatformState {
+                                outage: None,
+                                ..state
+                            });
+                        }
+                        fetched(answer.token)
+                    }
+                    Err(error) => {
+                        if !late {
+                            self.record_platform_failure(slot, &error, cache::now_ms());
+                        }
+                        Err(error.into())
+                    }
+                }
+            }
         }
     }
 }
@@ -416,50 +588,17 @@ fn moved_elsewhere(slot: &slot::Slot, target: &Cache, stale: Option<&Entry>) {
     }
 }
 
-/// The lock could not be had: given up at the deadline, or the cache is not
-/// usable at all (then the fetch is made uncached).
-fn lock_failed(
-    settings: &Settings,
-    slot: &slot::Slot,
-    bearer: &Secret,
-    deadline: Instant,
-    error: LockError,
-) -> Result<Served> {
-    let cache = &slot.cache;
-    match error {
-        LockError::Timeout => bail!(
-            "gave up after {} s waiting for another helper process to fetch the token \
-             (it holds {})",
-            settings.timeout.as_secs_f64(),
-            cache.lock_path().display()
-        ),
-        LockError::Unusable(cache::Unusable(why)) => {
-            debug!("cache: {why}; working uncached");
-            fetched(
-                platform::fetch_scoped(
-                    settings,
-                    bearer,
-                    deadline,
-                    slot.query.as_ref(),
-                    &slot.scope,
-                )?
-                .token,
-            )
-        }
-    }
-}
-
-/// The error of a fetch another process made, as this process's own.
-fn remembered(failed: &Failed) -> anyhow::Error {
-    let age = failed
-        .age(cache::now_ms())
-        .unwrap_or_default()
-        .as_secs_f64();
+/// The error of a fetch another process made (at `at_ms`), as this
+/// process's own.
+fn remembered(message: &str, at_ms: i64) -> anyhow::Error {
+    let age = cache::now_ms()
+        .checked_sub(at_ms)
+        .map_or(0.0, |ms| ms as f64 / 1000.0)
+        .max(0.0);
     debug!("cache: answering with the failure another process met {age:.1} s ago");
     // The file is ours (checked), but its text goes to a terminal: no
     // control characters.
-    let message: String = failed
-        .message
+    let message: String = message
         .chars()
         .map(|c| if c.is_control() { ' ' } else { c })
         .collect();
@@ -482,41 +621,4 @@ fn fetched(token: Token) -> Result<Served> {
         token,
         from_cache: false,
     })
-}
-
-/// git rejected `password`: if it is a cached token, drop the entry that
-/// holds it (the default entry or an owner's; only that one) so the next
-/// `get` fetches a fresh one. Only that exact token: a newer one that
-/// another process cached meanwhile is kept.
-pub fn forget(settings: &Settings, password: &str) -> Result<()> {
-    let Some(dir) = &settings.cache_dir else {
-        return Ok(());
-    };
-    let is_cached = |cache: &Cache| matches!(cache.read(), Ok(Some(entry)) if entry.secret.expose() == password);
-    let Some(cache) = Cache::all(dir).into_iter().find(is_cached) else {
-        debug!("erase: not a cached token; nothing to forget");
-        return Ok(());
-    };
-    let deadline = Instant::now() + settings.timeout;
-    match lock::lock(&cache, deadline) {
-        Ok(_lock) => {
-            if is_cached(&cache) {
-                match cache.remove() {
-                    Ok(()) => debug!(
-                        "erase: dropped the cached token ({})",
-                        cache.entry_path().display()
-                    ),
-                    Err(cache::Unusable(why)) => bail!("{why}"),
-                }
-                memory::record_rejected(&cache, cache::now_ms());
-            }
-            Ok(())
-        }
-        Err(LockError::Timeout) => bail!(
-            "gave up after {} s waiting for {}",
-            settings.timeout.as_secs_f64(),
-            cache.lock_path().display()
-        ),
-        Err(LockError::Unusable(cache::Unusable(why))) => bail!("{why}"),
-    }
 }

@@ -1,18 +1,30 @@
 //! The cache's lock, `token.lock`: held exclusively (`flock`) by the one
-//! process asking the platform, so that processes asking at once cause one
-//! fetch. The holder writes when it took the lock into the file, so that a
-//! process finding it held knows how long the holder has been at it: it
-//! waits for a fetch that began less than [`WAIT_FOR_OTHERS`] ago, never
-//! behind one that has taken longer (a platform that stalls holds up one
-//! process, not every process).
+//! process asking the platform, whatever it asks for, so that processes
+//! asking at once cause one fetch, and at most one process waits on a
+//! platform that does not answer. The holder writes when it took the lock
+//! into the file, so that a process finding it held knows how long the
+//! holder has been at it: it waits for a fetch that began less than
+//! [`WAIT_FOR_OTHERS`] ago, never behind one that has taken longer (a
+//! platform that stalls holds up one process, not every process).
+//!
+//! A holder that has held the lock for longer than its deadline plus
+//! [`TAKEOVER_MARGIN`] is presumed stuck (stopped by SIGSTOP or Ctrl-Z's
+//! SIGTSTP: a stopped process keeps its `flock`). The next process takes
+//! over ([`Held::take_over`]): it removes the stuck holder's lock file from
+//! the directory, under a short guard lock (`token.lock.takeover`, held
+//! for a few system calls, never while fetching) so that two takers never
+//! remove each other's new lock, and locks a new one. The stuck holder
+//! keeps a lock on a file nobody opens any more; when it comes back it
+//! finds its lock no longer the cache's ([`Lock::still_ours`]) and writes
+//! nothing.
 
 use std::fs::{File, OpenOptions};
-use std::os::unix::fs::{FileExt, OpenOptionsExt};
+use std::os::unix::fs::{FileExt, MetadataExt, OpenOptionsExt};
 use std::path::PathBuf;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use crate::diag::io_reason;
+use crate::diag::{debug, io_reason};
 use crate::token::cache::{Cache, Unusable, check_ours, now_ms, open_nofollow, reason};
 
 /// How long a process with nothing valid to serve waits for another
@@ -21,9 +33,14 @@ use crate::token::cache::{Cache, Unusable, check_ours, now_ms, open_nofollow, re
 /// past it, the process falls through and git goes on to its next helper.
 pub const WAIT_FOR_OTHERS: Duration = Duration::from_secs(1);
 
+/// A holder is presumed stuck once it has held the lock for longer than
+/// the deadline plus this.
+pub const TAKEOVER_MARGIN: Duration = Duration::from_secs(5);
+
 /// The exclusive lock; released when dropped (or when the process ends).
 pub struct Lock {
-    _file: File,
+    file: File,
+    path: PathBuf,
 }
 
 /// Why the lock was not taken.
@@ -42,10 +59,15 @@ impl From<Unusable> for LockError {
 }
 
 /// Take the exclusive lock, waiting no later than `deadline` for a
-/// process that holds it (it is fetching; its entry is what we want).
-pub fn lock(cache: &Cache, deadline: Instant) -> Result<Lock, LockError> {
+/// process that holds it (it is fetching; its entry is what we want), and
+/// taking it over from a holder stuck for longer than `stuck_after`.
+pub fn lock(cache: &Cache, deadline: Instant, stuck_after: Duration) -> Result<Lock, LockError> {
     match try_lock(cache)? {
         Attempt::Locked(lock) => Ok(lock),
+        Attempt::Held(held) if held.is_stuck(stuck_after) => match held.take_over(stuck_after)? {
+            Attempt::Locked(lock) => Ok(lock),
+            Attempt::Held(held) => held.wait(deadline),
+        },
         Attempt::Held(held) => held.wait(deadline),
     }
 }
@@ -54,8 +76,25 @@ pub fn lock(cache: &Cache, deadline: Instant) -> Result<Lock, LockError> {
 pub fn try_lock(cache: &Cache) -> Result<Attempt, LockError> {
     cache.ensure_dir()?;
     let path = cache.lock_path();
+    let file = open_private(&path)?;
+    match file.try_lock() {
+        Ok(()) => Ok(Attempt::Locked(Lock::stamped(file, path))),
+        Err(std::fs::TryLockError::WouldBlock) => Ok(Attempt::Held(Held {
+            file,
+            cache: cache.clone(),
+        })),
+        Err(std::fs::TryLockError::Error(e)) => Err(LockError::Unusable(Unusable(format!(
+            "cannot lock {}: {}",
+            path.display(),
+            io_reason(&e)
+        )))),
+    }
+}
+
+/// Open (creating it 0600) a lock file of ours.
+fn open_private(path: &std::path::Path) -> Result<File, Unusable> {
     let file = open_nofollow(
-        &path,
+        path,
         OpenOptions::new()
             .read(true)
             .write(true)
@@ -63,16 +102,8 @@ pub fn try_lock(cache: &Cache) -> Result<Attempt, LockError> {
             .mode(0o600),
     )
     .map_err(|e| Unusable(format!("cannot open {}: {}", path.display(), reason(&e))))?;
-    check_ours(&file, &path).map_err(Unusable)?;
-    match file.try_lock() {
-        Ok(()) => Ok(Attempt::Locked(Lock::stamped(file))),
-        Err(std::fs::TryLockError::WouldBlock) => Ok(Attempt::Held(Held { file, path })),
-        Err(std::fs::TryLockError::Error(e)) => Err(LockError::Unusable(Unusable(format!(
-            "cannot lock {}: {}",
-            path.display(),
-            io_reason(&e)
-        )))),
-    }
+    check_ours(&file, path).map_err(Unusable)?;
+    Ok(file)
 }
 
 /// The stamp's width: unix milliseconds, zero-padded, and a newline. Every
@@ -85,10 +116,25 @@ impl Lock {
     /// The lock just taken: write when, for the processes that will find it
     /// held. A stamp that cannot be written only makes them wait the whole
     /// [`WAIT_FOR_OTHERS`].
-    fn stamped(file: File) -> Lock {
+    fn stamped(file: File, path: PathBuf) -> Lock {
         let stamp = format!("{:020}\n", now_ms().max(0));
         let _ = file.write_all_at(stamp.as_bytes(), 0);
-        Lock { _file: file }
+        Lock { file, path }
+    }
+
+    /// Whether this is still the cache's lock: no other process took it
+    /// over while this one was stopped (the file at the lock's path is the
+    /// one this process locked).
+    pub fn still_ours(&self) -> bool {
+        same_file(&self.file, &self.path)
+    }
+}
+
+/// Whether `file` is the file at `path` (not followed).
+fn same_file(file: &File, path: &std::path::Path) -> bool {
+    match (file.metadata(), std::fs::symlink_metadata(path)) {
+        (Ok(mine), Ok(there)) => mine.dev() == there.dev() && mine.ino() == there.ino(),
+        _ => false,
     }
 }
 
@@ -103,49 +149,118 @@ pub enum Attempt {
 /// The lock, held by another process (it is fetching).
 pub struct Held {
     file: File,
-    path: PathBuf,
+    cache: Cache,
+}
+
+/// How long ago the holder of `file` took the lock; `None` when that
+/// cannot be read, or is in the future (the clock went back).
+fn stamp_age(file: &File) -> Option<Duration> {
+    let mut stamp = [0u8; STAMP_LEN];
+    let n = file.read_at(&mut stamp, 0).ok()?;
+    let text = std::str::from_utf8(&stamp[..n]).ok()?;
+    let at: i64 = text.strip_suffix('\n')?.parse().ok()?;
+    let age = now_ms().checked_sub(at)?;
+    u64::try_from(age).ok().map(Duration::from_millis)
 }
 
 impl Held {
     /// How long ago the holder took the lock; `None` when that cannot be
     /// read, or is in the future (the clock went back).
     pub fn held_for(&self) -> Option<Duration> {
-        let mut stamp = [0u8; STAMP_LEN];
-        let n = self.file.read_at(&mut stamp, 0).ok()?;
-        let text = std::str::from_utf8(&stamp[..n]).ok()?;
-        let at: i64 = text.strip_suffix('\n')?.parse().ok()?;
-        let age = now_ms().checked_sub(at)?;
-        u64::try_from(age).ok().map(Duration::from_millis)
+        stamp_age(&self.file)
+    }
+
+    /// Whether the holder has held the lock for longer than `stuck_after`
+    /// (its deadline plus [`TAKEOVER_MARGIN`]): it is stopped, or stuck.
+    pub fn is_stuck(&self, stuck_after: Duration) -> bool {
+        self.held_for().is_some_and(|age| age > stuck_after)
+    }
+
+    /// Take the lock over from a stuck holder: its lock file leaves the
+    /// directory (it keeps its lock on a file nobody opens any more) and a
+    /// new one is tried. Under the guard, and only while the stuck holder's
+    /// file is still the lock: of two takers, the second finds the first's
+    /// new lock held. A guard held by another taker: the lock as found.
+    pub fn take_over(self, stuck_after: Duration) -> Result<Attempt, LockError> {
+        let cache = self.cache.clone();
+        let path = cache.lock_path();
+        let guard_path = cache.dir().join(cache.file_name(".lock.takeover"));
+        let guard = open_private(&guard_path)?;
+        if guard.try_lock().is_err() {
+            return Ok(Attempt::Held(self));
+        }
+        if same_file(&self.file, &path) && self.is_stuck(stuck_after) {
+            debug!(
+                "cache: the process holding {} has held it for over {} s; taking over",
+                path.display(),
+                stuck_after.as_secs_f64()
+            );
+            let _ = std::fs::remove_file(&path);
+        }
+        drop(guard);
+        try_lock(&cache)
     }
 
     /// Wait for a fetch that began less than [`WAIT_FOR_OTHERS`] ago, until
-    /// it is that old (or `deadline`, if sooner). `Err(Timeout)` when the
-    /// holder has been at it longer.
+    /// it is that old (or `deadline`, if sooner); a new holder that took the
+    /// lock meanwhile (the next fetch in line) is waited for the same way.
+    /// `Err(Timeout)` when the holder has been at it longer.
     pub fn wait_for_fetch(self, deadline: Instant) -> Result<Lock, LockError> {
-        let held_for = self.held_for().unwrap_or(Duration::ZERO);
-        let patience = WAIT_FOR_OTHERS.saturating_sub(held_for);
-        self.wait(deadline.min(Instant::now() + patience))
+        self.wait_while(deadline, true)
     }
 
     /// Wait for the lock until `deadline`.
     pub fn wait(self, deadline: Instant) -> Result<Lock, LockError> {
-        let Held { file, path } = self;
-        // Block in a thread so that we can give up at the deadline; the
-        // lock is the file's, so it comes back with it.
+        self.wait_while(deadline, false)
+    }
+
+    fn wait_while(self, deadline: Instant, only_young: bool) -> Result<Lock, LockError> {
+        let Held { file, cache } = self;
+        let path = cache.lock_path();
+        // The holder's stamp, read again when patience runs out.
+        let stamp = file.try_clone().ok();
+        let age = || stamp.as_ref().and_then(stamp_age);
+        // Block in a thread so that we can give up; the lock is the
+        // file's, so it comes back with it.
         let (send, receive) = mpsc::channel();
         std::thread::spawn(move || {
             let outcome = file.lock().map(|()| file);
             let _ = send.send(outcome);
         });
-        let wait = deadline.saturating_duration_since(Instant::now());
-        match receive.recv_timeout(wait) {
-            Ok(Ok(file)) => Ok(Lock::stamped(file)),
-            Ok(Err(e)) => Err(LockError::Unusable(Unusable(format!(
-                "cannot lock {}: {}",
-                path.display(),
-                io_reason(&e)
-            )))),
-            Err(_) => Err(LockError::Timeout),
+        let mut patience = WAIT_FOR_OTHERS.saturating_sub(age().unwrap_or(Duration::ZERO));
+        loop {
+            let until = match only_young {
+                true => deadline.min(Instant::now() + patience),
+                false => deadline,
+            };
+            match receive.recv_timeout(until.saturating_duration_since(Instant::now())) {
+                Ok(Ok(file)) => {
+                    let lock = Lock::stamped(file, path);
+                    if lock.still_ours() {
+                        return Ok(lock);
+                    }
+                    // Taken over while we waited: the lock is the new file.
+                    drop(lock);
+                    return match try_lock(&cache)? {
+                        Attempt::Locked(lock) => Ok(lock),
+                        Attempt::Held(held) => held.wait_while(deadline, only_young),
+                    };
+                }
+                Ok(Err(e)) => {
+                    return Err(LockError::Unusable(Unusable(format!(
+                        "cannot lock {}: {}",
+                        path.display(),
+                        io_reason(&e)
+                    ))));
+                }
+                Err(_) if Instant::now() >= deadline => return Err(LockError::Timeout),
+                Err(_) => match age() {
+                    // Another process took the lock since (the next fetch
+                    // in line): it is waited for as long.
+                    Some(age) if age < WAIT_FOR_OTHERS => patience = WAIT_FOR_OTHERS - age,
+                    _ => return Err(LockError::Timeout),
+                },
+            }
         }
     }
 }
@@ -158,8 +273,12 @@ mod tests {
     fn the_lock_is_exclusive_and_waiting_gives_up_at_the_deadline() {
         let tmp = tempfile::tempdir().unwrap();
         let cache = Cache::new(tmp.path());
-        let held = lock(&cache, Instant::now()).unwrap();
-        let again = lock(&cache, Instant::now() + Duration::from_millis(50));
+        let held = lock(&cache, Instant::now(), Duration::from_secs(60)).unwrap();
+        let again = lock(
+            &cache,
+            Instant::now() + Duration::from_millis(50),
+            Duration::from_secs(60),
+        );
         assert!(
             matches!(again, Err(LockError::Timeout)),
             "a second lock while the first is held"
@@ -169,14 +288,14 @@ mod tests {
         // the lock now and lets go of it as soon as it finds nobody waiting
         // for its answer. (In the helper, the process exits after giving up.)
         let deadline = Instant::now() + Duration::from_secs(10);
-        assert!(lock(&cache, deadline).is_ok());
+        assert!(lock(&cache, deadline, Duration::from_secs(60)).is_ok());
     }
 
     #[test]
     fn a_holder_says_since_when_and_a_long_fetch_is_not_waited_for() {
         let tmp = tempfile::tempdir().unwrap();
         let cache = Cache::new(tmp.path());
-        let held = lock(&cache, Instant::now()).unwrap();
+        let held = lock(&cache, Instant::now(), Duration::from_secs(60)).unwrap();
         let Ok(Attempt::Held(other)) = try_lock(&cache) else {
             panic!("the lock is not held")
         };

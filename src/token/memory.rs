@@ -1,19 +1,19 @@
-//! What the engine remembers of the platform's failures, in the cache
+//! What the engine remembers of one entry's fetches, in the cache
 //! directory (every file 0600, written atomically, never a token):
 //!
-//! - `token.failed`, the failure memory: the last fetch that failed, keyed
-//!   like the entry, so that the processes queued behind it, or arriving
-//!   while the platform is down, fail at once (git reaches its next helper)
-//!   instead of each asking again. An outage is remembered for
-//!   [`FIRST_MEMORY`], doubling with each failure in a row up to
-//!   [`MAX_MEMORY`]; a success removes it.
+//! - `token.failed`: the last fetch of this entry that failed, keyed like
+//!   the entry, so that the processes that were queued behind it fail at
+//!   once (git reaches its next helper) instead of each asking again, and
+//!   for `status`. Whether the platform is unavailable for everyone is not
+//!   this file's to say: that is the platform's state
+//!   (`platform_state.rs`, read by every request); an owner without an
+//!   installation is the owner's (`absent.rs`). A success removes it.
 //! - `token.history`, what happened, for `status` and the person debugging
 //!   a failed push: the last failure (when, what), how many since the last
 //!   success, and the last time git rejected a token. A few lines, bounded.
 //!
 //! An owner's entry (`token@OWNER`) has its own, `token@OWNER.failed` and
-//! `token@OWNER.history`: an outage or a 404 for one owner says nothing
-//! about another's.
+//! `token@OWNER.history`.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -31,13 +31,9 @@ const HISTORY_SUFFIX: &str = ".history";
 const FAILED_MAGIC: &str = "molecule-git-token-helper failure v3";
 const HISTORY_MAGIC: &str = "molecule-git-token-helper history v1";
 /// A failure's message is cut to this many bytes when it is remembered.
-const MAX_FAILED_MESSAGE: usize = 1024;
+pub(crate) const MAX_FAILED_MESSAGE: usize = 1024;
 
-/// How long an unavailable platform is remembered after its first failure
-/// in a row; each further failure in a row doubles it, up to [`MAX_MEMORY`].
-pub const FIRST_MEMORY: Duration = Duration::from_secs(5);
-/// The longest an outage is remembered before one process asks again.
-pub const MAX_MEMORY: Duration = Duration::from_secs(60);
+pub use crate::token::platform_state::{FIRST_MEMORY, MAX_MEMORY};
 
 /// A remembered failed fetch: so that processes queued behind it, or
 /// arriving just after it while the platform is down, fail at once (and git
@@ -149,14 +145,14 @@ pub fn remove_failed(cache: &Cache) {
 
 /// `text` on one line: control characters become spaces (it goes to a
 /// terminal, and must not break the file's lines).
-fn one_line(text: &str) -> String {
+pub(crate) fn one_line(text: &str) -> String {
     text.chars()
         .map(|c| if c.is_control() { ' ' } else { c })
         .collect()
 }
 
 /// Cut `text` to at most `max` bytes, on a character boundary.
-fn cut(text: &mut String, max: usize) {
+pub(crate) fn cut(text: &mut String, max: usize) {
     if text.len() > max {
         let mut at = max;
         while !text.is_char_boundary(at) {

@@ -1,19 +1,26 @@
 //! The token engine: a fresh token for the platform's hosts, from the
 //! on-disk cache while it is fresh, else from the platform, one fetch for
-//! all the processes that ask at once; and `forget`, which drops a token git
-//! rejected (both in `engine.rs`). Here: the token, where it came from, and
+//! all the processes that ask at once (`engine.rs`), for one [`Request`]
+//! (`request.rs`: the key every caller passes); and `forget`, which drops a
+//! token git rejected (`forget.rs`). Here: the token, where it came from, and
 //! its expiry arithmetic.
 
+pub mod absent;
 pub mod answer;
 pub mod cache;
 mod engine;
 pub mod entry;
+mod forget;
 pub mod lock;
 pub mod memory;
 pub mod platform;
+pub mod platform_state;
+pub mod request;
 pub mod slot;
 
-pub use engine::{forget, serve_for, serve_scoped};
+pub use engine::serve as serve_request;
+pub use forget::forget;
+pub use request::Request;
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -79,27 +86,23 @@ pub fn secret_host_token(settings: &Settings, secret: &SecretHost) -> Result<Sec
 /// A fresh token for the platform's hosts: from the cache while it is fresh,
 /// else from the platform, one fetch for all the processes that ask at once.
 pub fn platform_token(settings: &Settings) -> Result<Token> {
-    platform_token_for(settings, None)
+    token_for(settings, &Request::default())
 }
 
-/// [`platform_token`] of `owner`'s installation (`None`: the default).
+/// [`platform_token`] for `request`.
+pub fn token_for(settings: &Settings, request: &Request) -> Result<Token> {
+    Ok(serve_request(settings, request)?.token)
+}
+
+/// [`token_for`] the request for `owner`'s installation (`None`: the
+/// default); a shorthand for `Request::for_owner`.
 pub fn platform_token_for(settings: &Settings, owner: Option<&Owner>) -> Result<Token> {
-    Ok(serve_for(settings, owner)?.token)
+    token_for(settings, &Request::for_owner(owner))
 }
 
-/// A token of `owner`'s installation narrowed to `scope` (the full scope:
-/// [`platform_token_for`]).
-pub fn platform_token_scoped(
-    settings: &Settings,
-    owner: Option<&Owner>,
-    scope: &crate::scope::Scope,
-) -> Result<Token> {
-    Ok(serve_scoped(settings, owner, scope)?.token)
-}
-
-/// [`serve_for`] with no owner: the default entry.
+/// [`serve_request`] with no owner: the default entry.
 pub fn serve(settings: &Settings) -> Result<Served> {
-    serve_for(settings, None)
+    serve_request(settings, &Request::default())
 }
 
 #[cfg(test)]

@@ -59,9 +59,12 @@ pub enum Failure {
     /// timeout, a 5xx, a 429. Asking again in a moment will not help.
     Unavailable,
     /// The platform answered, badly: a refused bearer (401, 403), no App
-    /// (404), an expired or malformed token, something that is not HTTP.
-    /// The next command asks again.
+    /// configured (404 with no owner asked for), an expired or malformed
+    /// token, something that is not HTTP. The next command asks again.
     BadAnswer,
+    /// The platform has no installation of the App for the owner asked for
+    /// (404): remembered for that owner for a few minutes.
+    NoInstallation,
 }
 
 impl std::fmt::Display for FetchError {
@@ -176,6 +179,14 @@ fn fail(retry: Retry, message: String) -> AttemptError {
 }
 
 impl AttemptError {
+    /// A 404 for an owner: that owner has no installation.
+    fn no_installation(mut self, for_an_owner: bool) -> AttemptError {
+        if for_an_owner {
+            self.failure = Failure::NoInstallation;
+        }
+        self
+    }
+
     fn unavailable(mut self) -> AttemptError {
         self.failure = Failure::Unavailable;
         self
@@ -322,7 +333,8 @@ async fn attempt_once(
                         format!("the platform has no GitHub App configured (HTTP 404) at {url}")
                     }
                 },
-            ));
+            )
+            .no_installation(owner.is_some()));
         }
         429 => {
             let hint = retry_after(response.headers().get(RETRY_AFTER));

@@ -20,6 +20,7 @@ use super::cache::Cache;
 use super::entry::{self, Entry, Freshness, Key};
 use crate::owner::Owner;
 use crate::scope::Scope;
+use crate::token::request::Request;
 
 /// The entry a request is served from (and whose lock and failure memory
 /// its fetch uses), and the owner its fetch asks for.
@@ -34,31 +35,20 @@ pub struct Slot {
     pub seen: Result<Option<Entry>, String>,
 }
 
-/// The slot for a request for `owner` (`None`: the default entry), with
-/// `key` the default entry's key.
-pub fn choose(dir: &Path, key: &Key, owner: Option<&Owner>, now: i64, window: Duration) -> Slot {
-    choose_scoped(dir, key, owner, &Scope::full(), now, window)
-}
-
-/// [`choose`], for a token narrowed to `scope`: a narrowed request is
-/// served from its own entry only (never from the default entry of a
-/// platform that ignores owners: that one holds a full token).
-pub fn choose_scoped(
-    dir: &Path,
-    key: &Key,
-    owner: Option<&Owner>,
-    scope: &Scope,
-    now: i64,
-    window: Duration,
-) -> Slot {
-    if !scope.is_full() {
-        let cache = Cache::for_request(dir, owner, scope);
+/// The slot for `request`, with `key` the default entry's key.
+///
+/// A narrowed request is served from its own entry only: never from the
+/// default entry of a platform that ignores owners (a full token).
+pub fn choose(dir: &Path, key: &Key, request: &Request, now: i64, window: Duration) -> Slot {
+    let owner = request.owner();
+    if request.is_narrowed() {
+        let cache = Cache::for_request(dir, request);
         return Slot {
             seen: cache.read(),
             cache,
-            key: key.for_request(owner, scope),
+            key: key.for_request(owner, request.scope()),
             query: owner.cloned(),
-            scope: scope.clone(),
+            scope: request.scope().clone(),
         };
     }
     let default = || Slot {
@@ -72,11 +62,11 @@ pub fn choose_scoped(
         return default();
     };
     let own = Slot {
-        cache: Cache::for_owner(dir, Some(owner)),
+        cache: Cache::for_request(dir, request),
         key: key.for_owner(Some(owner)),
         query: Some(owner.clone()),
         scope: Scope::full(),
-        seen: Cache::for_owner(dir, Some(owner)).read(),
+        seen: Cache::for_request(dir, request).read(),
     };
     let usable = |slot: &Slot| match &slot.seen {
         Ok(Some(entry)) => entry::freshness(entry, &slot.key, now, window) != Freshness::Unusable,
@@ -94,12 +84,14 @@ pub fn choose_scoped(
 }
 
 /// Where a fetched token goes: the entry (files and key) and whether it
-/// serves every owner. `answered`: the owner the platform named.
+/// serves every owner. `answered`: the owner the platform named;
+/// `names_owners`: the platform has named an owner before.
 pub fn destination(
     slot: &Slot,
     dir: &Path,
     default_key: &Key,
     answered: Option<&Owner>,
+    names_owners: bool,
 ) -> (Cache, Key, bool) {
     // A narrowed token: the entry it was asked for (an answer for another
     // owner was refused before this).
@@ -111,6 +103,13 @@ pub fn destination(
         (Some(_), Some(owner)) => (
             Cache::for_owner(dir, Some(owner)),
             default_key.for_owner(Some(owner)),
+            false,
+        ),
+        // A platform that has named owners answered without one: the token
+        // serves the owner asked for, never every owner.
+        (Some(asked), None) if names_owners => (
+            Cache::for_owner(dir, Some(asked)),
+            default_key.for_owner(Some(asked)),
             false,
         ),
         // No owner asked for, and the platform named its default
@@ -151,7 +150,8 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path();
         let orgb = Owner::parse("orgB").unwrap();
-        let slot = |owner: Option<&Owner>| choose(dir, &key(), owner, NOW, WINDOW);
+        let slot =
+            |owner: Option<&Owner>| choose(dir, &key(), &Request::for_owner(owner), NOW, WINDOW);
         // Nothing cached: the owner's own entry, asking for the owner.
         let s = slot(Some(&orgb));
         assert_eq!(s.cache.owner(), Some("orgb"));
@@ -176,7 +176,9 @@ mod tests {
         let other = Key::new("http://platform:8080", &Secret::new("rotated".into()));
         let orgc = Owner::parse("orgC").unwrap();
         assert_eq!(
-            choose(dir, &other, Some(&orgc), NOW, WINDOW).cache.owner(),
+            choose(dir, &other, &Request::for_owner(Some(&orgc)), NOW, WINDOW)
+                .cache
+                .owner(),
             Some("orgc")
         );
     }
@@ -186,21 +188,29 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path();
         let orgb = Owner::parse("orgB").unwrap();
-        let asked = choose(dir, &key(), Some(&orgb), NOW, WINDOW);
-        let (cache, k, any) = destination(&asked, dir, &key(), Some(&orgb));
+        let asked = choose(dir, &key(), &Request::for_owner(Some(&orgb)), NOW, WINDOW);
+        let (cache, k, any) = destination(&asked, dir, &key(), Some(&orgb), false);
         assert_eq!(
             (cache.owner(), k.owner.as_deref(), any),
             (Some("orgb"), Some("orgb"), false)
         );
-        let (cache, k, any) = destination(&asked, dir, &key(), None);
+        let (cache, k, any) = destination(&asked, dir, &key(), None, false);
         assert_eq!((cache.owner(), k, any), (None, key(), true));
+        // Once the platform has named an owner, an answer without one
+        // serves the owner asked for only.
+        let (cache, k, any) = destination(&asked, dir, &key(), None, true);
+        assert_eq!(
+            (cache.owner(), k.owner.as_deref(), any),
+            (Some("orgb"), Some("orgb"), false)
+        );
         // No owner asked for: an answer naming the default installation's
         // owner comes from a platform that mints per owner; one naming
         // none, from a platform whose token serves every owner.
-        let none = choose(dir, &key(), None, NOW, WINDOW);
+        let none = choose(dir, &key(), &Request::default(), NOW, WINDOW);
         let orga = Owner::parse("orgA").unwrap();
-        let (cache, k, any) = destination(&none, dir, &key(), Some(&orga));
+        let (cache, k, any) = destination(&none, dir, &key(), Some(&orga), false);
         assert_eq!((cache.owner(), k, any), (None, key(), false));
-        assert!(destination(&none, dir, &key(), None).2);
+        assert!(destination(&none, dir, &key(), None, false).2);
+        assert!(destination(&none, dir, &key(), None, true).2);
     }
 }

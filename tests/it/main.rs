@@ -22,6 +22,7 @@ mod mock_github;
 mod mock_platform;
 mod narrowed;
 mod outage;
+mod outage_owners;
 mod owners;
 mod probe_github;
 mod prompt;

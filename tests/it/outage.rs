@@ -43,14 +43,24 @@ fn set_field(ws: &Workspace, name: &str, field: &str, value: i64) {
     std::fs::write(&path, changed).unwrap();
 }
 
-/// The remembered failure happened `ago_ms` ago (negative: in the future).
+/// The remembered outage happened `ago_ms` ago (negative: in the future).
 fn age_failure(ws: &Workspace, ago_ms: i64) {
-    set_field(ws, "token.failed", "at-ms", now_ms() - ago_ms);
+    set_field(ws, STATE, "outage-ms", now_ms() - ago_ms);
 }
 
-/// The number on the `streak` line of the failure memory.
+/// The platform's state: its outage memory, one for every owner.
+const STATE: &str = "platform.state";
+
+/// Whether the platform's state remembers an outage.
+fn outage_known(ws: &Workspace) -> bool {
+    let text = std::fs::read_to_string(ws.cache.join(STATE)).unwrap_or_default();
+    text.lines()
+        .any(|l| l.starts_with("outage-ms ") && l != "outage-ms -")
+}
+
+/// The number on the `streak` line of the outage memory.
 fn streak(ws: &Workspace) -> u32 {
-    let text = std::fs::read_to_string(ws.cache.join("token.failed")).unwrap();
+    let text = std::fs::read_to_string(ws.cache.join(STATE)).unwrap();
     text.lines()
         .find_map(|l| l.strip_prefix("streak "))
         .unwrap_or_else(|| panic!("no streak line: {text}"))
@@ -138,7 +148,7 @@ fn an_outage_is_remembered_longer_while_it_lasts_and_the_first_success_ends_it()
     ws.assert_falls_through(URL, "HTTP 503");
     assert_eq!(ws.platform.count(), asked, "asked within the 10 s memory");
     // However long the outage, a minute at most.
-    set_field(&ws, "token.failed", "streak", 40);
+    set_field(&ws, STATE, "streak", 40);
     age_failure(&ws, 57_000);
     ws.assert_falls_through(URL, "HTTP 503");
     assert_eq!(ws.platform.count(), asked, "asked within the minute");
@@ -148,6 +158,7 @@ fn an_outage_is_remembered_longer_while_it_lasts_and_the_first_success_ends_it()
     age_failure(&ws, 61_000);
     let token = ws.fill(URL).served_token();
     assert!(!ws.cache.join("token.failed").exists());
+    assert!(!outage_known(&ws));
     let asked = ws.platform.count();
     let outs: Vec<Out> = std::thread::scope(|s| {
         let fills: Vec<_> = (0..8).map(|_| s.spawn(|| ws.fill(URL))).collect();

@@ -468,26 +468,25 @@ fn erase_drops_only_the_entry_that_holds_the_rejected_token() {
 }
 
 #[test]
-fn an_owners_failure_is_remembered_for_that_owner_only() {
+fn an_outage_met_for_one_owner_is_the_platforms_and_a_404_is_the_owners() {
     let ws = Workspace::new();
     ws.platform.set_owners(&["orgA", "orgB"]);
-    // orgA's fetch meets a platform error (remembered: the platform is
-    // failing) ...
+    // orgA's fetch meets a platform error: the platform is failing ...
     ws.platform.set_default(Reply::status(503));
     let out = ws.helper(&["--timeout", "1", "fetch-token", "--owner", "orgA"], "");
     assert_eq!(out.code(), 1, "{out:?}");
-    assert!(ws.cache.join("token@orga.failed").exists());
+    assert!(ws.cache.join("platform.state").exists());
     let asked = ws.platform.token_requests();
-    // ... so orgA's next request is answered from that memory, at once ...
-    let out = ws.helper(&["fetch-token", "--owner", "orgA"], "");
-    assert_eq!(out.code(), 1, "{out:?}");
+    // ... for every owner: orgB is answered from that memory, at once.
+    for owner in ["orgA", "orgB", "orgC"] {
+        let out = ws.helper(&["fetch-token", "--owner", owner], "");
+        assert_eq!(out.code(), 1, "{out:?}");
+        out.assert_one_error("HTTP 503");
+        assert!(out.stderr.contains("another helper process"), "{out:?}");
+    }
+    let out = ws.helper(&["fetch-token"], "");
     assert!(out.stderr.contains("another helper process"), "{out:?}");
     assert_eq!(ws.platform.token_requests(), asked);
-    // ... while orgB asks the platform for itself.
-    ws.platform.set_default(Reply::Token);
-    let out = ws.helper(&["fetch-token", "--owner", "orgB"], "");
-    assert_eq!(out.code(), 0, "{out:?}");
-    assert_eq!(ws.platform.token_requests(), asked + 1);
 }
 
 #[test]

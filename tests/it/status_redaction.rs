@@ -106,6 +106,8 @@ fn status_shows_the_last_platform_failure_and_the_last_rejected_token() {
         .args(["credential", "fill"]);
     ws.run(quick, &format!("url={URL}\n\n")).assert_fallback();
     std::fs::remove_file(ws.cache.join("token.failed")).unwrap();
+    // (The outage memory is the platform's.)
+    std::fs::remove_file(ws.cache.join("platform.state")).unwrap();
     let mut quick = ws.command("git");
     quick
         .env("MOLECULE_TOKEN_TIMEOUT", "1")
@@ -126,6 +128,8 @@ fn status_shows_the_last_platform_failure_and_the_last_rejected_token() {
     // The platform is back; git rejects the token it was given.
     ws.platform.set_default(Reply::Token);
     std::fs::remove_file(ws.cache.join("token.failed")).unwrap();
+    // (The outage memory is the platform's.)
+    std::fs::remove_file(ws.cache.join("platform.state")).unwrap();
     let token = ws.fill(URL).served_token();
     let out = ws.git(
         &["credential", "reject"],

@@ -93,6 +93,8 @@ pub enum Reply {
     Delay(Duration, Box<Reply>),
     /// read the request and never answer (hold the socket until the client goes away or the mock is dropped)
     Hang,
+    /// hold the request until the gate is opened ([`Gate::open`]), then give the inner reply
+    Gated(Gate, Box<Reply>),
     /// 200 with Content-Length of the full body, then exactly the first `sent` bytes of a token JSON body,
     /// then hang like [`Reply::Hang`]. The body is padded (a "pad" key) when needed so that it is always
     /// longer than `sent`: the response is never complete. Its token is not recorded in `tokens()`.
@@ -108,6 +110,25 @@ pub enum Reply {
     /// 200 JSON-looking body of exactly `size` bytes ({"token":"…","pad":"xxxx…"}), to test body caps;
     /// below the size of that object the body is its first `size` bytes (and the token is not recorded)
     Oversized(usize),
+}
+
+/// What a [`Reply::Gated`] request waits for: opened once, from any thread.
+#[derive(Clone, Debug, Default)]
+pub struct Gate(Arc<std::sync::atomic::AtomicBool>);
+
+impl Gate {
+    pub fn new() -> Gate {
+        Gate::default()
+    }
+
+    /// Let every request held at this gate have its reply.
+    pub fn open(&self) {
+        self.0.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    fn is_open(&self) -> bool {
+        self.0.load(std::sync::atomic::Ordering::SeqCst)
+    }
 }
 
 impl Reply {
@@ -661,6 +682,15 @@ fn serve(
     method: &str,
     path: &str,
 ) {
+    if let Reply::Gated(gate, inner) = reply {
+        while !gate.is_open() {
+            if conn.stopping() {
+                return;
+            }
+            thread::sleep(POLL);
+        }
+        return serve(shared, conn, *inner, owner, method, path);
+    }
     if let Reply::Delay(delay, inner) = reply {
         let until = Instant::now() + delay;
         while Instant::now() < until {
@@ -761,7 +791,9 @@ fn serve(
                 }
                 (200, json(), body.into_bytes(), vec![])
             }
-            Reply::Delay(..) | Reply::ResetMidResponse => unreachable!("handled above"),
+            Reply::Delay(..) | Reply::Gated(..) | Reply::ResetMidResponse => {
+                unreachable!("handled above")
+            }
         };
     shared.log.line(method, path, &code.to_string());
     let length = has_body(code).then_some(body.len());
