@@ -452,3 +452,29 @@ fn gh_through_the_proxy_reads_a_pull_request_but_cannot_comment() {
         stack.github.describe()
     );
 }
+
+#[test]
+fn a_narrowed_shell_never_keeps_the_environment_s_wider_token() {
+    let mut ws = Workspace::new();
+    ws.platform.set_narrowing(Narrowing::Ignore);
+    // The container's token, from its start: live, and the installation's.
+    let wide = ws.mint();
+    ws.set_env("GH_TOKEN", &wide);
+    ws.set_env("GITHUB_TOKEN", &wide);
+    let mut c = ws.command("sh");
+    c.args([
+        "-c",
+        "eval \"$(\"$0\" env)\"; printf '%s|%s' \"$GH_TOKEN\" \"$GITHUB_TOKEN\"",
+        BIN,
+    ])
+    .env(PERMISSIONS, "contents:read");
+    let out = ws.run(c, "");
+    assert_eq!(out.stdout, "|", "{out:?}");
+    out.assert_one_error("contents:read");
+    // Not narrowed, a failure leaves the variables as they were.
+    ws.platform.set_default(Reply::status(404));
+    let mut c = ws.command("sh");
+    c.args(["-c", "eval \"$(\"$0\" env)\"; printf %s \"$GH_TOKEN\"", BIN]);
+    let out = ws.run(c, "");
+    assert_eq!(out.stdout, wide, "{out:?}");
+}
