@@ -478,3 +478,21 @@ fn a_narrowed_shell_never_keeps_the_environment_s_wider_token() {
     let out = ws.run(c, "");
     assert_eq!(out.stdout, wide, "{out:?}");
 }
+
+#[test]
+fn gh_login_in_a_narrowed_tree_stores_the_narrowed_token() {
+    let (ws, _stack) = gh_world();
+    let out = helper(&ws, None, &[(PERMISSIONS, "contents:read")], &["gh-login"]);
+    assert_eq!(out.code(), 0, "{out:?}");
+    let mut c = ws.command(real_gh_dir().join("gh"));
+    c.args(["auth", "token", "--hostname", "github.com"])
+        .env_remove("GH_TOKEN")
+        .env_remove("GITHUB_TOKEN");
+    let out = ws.run(c, "");
+    assert_eq!(out.code(), 0, "{out:?}");
+    let grant = ws.platform.checker().grant_of(out.stdout.trim());
+    assert_eq!(
+        grant.flatten().and_then(|g| g.permissions),
+        Some(vec![("contents".to_string(), "read".to_string())])
+    );
+}
