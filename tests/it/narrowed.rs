@@ -496,3 +496,30 @@ fn gh_login_in_a_narrowed_tree_stores_the_narrowed_token() {
         Some(vec![("contents".to_string(), "read".to_string())])
     );
 }
+
+#[test]
+fn status_lists_the_narrowed_entries_never_a_token() {
+    let ws = Workspace::new();
+    for args in [
+        &["fetch-token"][..],
+        &[
+            "fetch-token",
+            "--permissions",
+            "pull_requests:write,contents:read",
+        ],
+    ] {
+        let out = helper(&ws, None, &[], args);
+        assert_eq!(out.code(), 0, "{out:?}");
+    }
+    let out = helper(&ws, None, &[], &["status"]);
+    let line = out
+        .stdout
+        .lines()
+        .find(|l| l.contains("tokens cached"))
+        .unwrap_or_else(|| panic!("no cache line: {out:?}"));
+    assert!(
+        line.contains("default narrowed to permissions=contents:read,pull_requests:write"),
+        "{line}"
+    );
+    ws.assert_no_secret_in(&out.stdout, "status");
+}
