@@ -7,6 +7,8 @@
 # Prints, from one run:
 #   - warm `get` (token in the cache) median next to `git credential-store
 #     --file F get` on the same input (git's own C helper), and their ratio;
+#   - warm `get` of an owner's entry with 300 owners' entries (and their
+#     histories) in the cache next to the same with that entry alone;
 #   - warm `get` of a request with a path (`path=molecule-ai/app.git`, as git
 #     sends it with useHttpPath: the owner's entry, here today's platform's
 #     default entry) next to the same request without one, and their ratio;
@@ -29,6 +31,9 @@
 #     `store` fallback) against a refused port and against a platform that
 #     answers 500: the slowest fill, how many reached the fallback, and the
 #     platform requests (for the refused port, connection attempts);
+#   - an outage across owners: a per-owner platform that never answers,
+#     16 concurrent fills for 8 owners then one fill each for 8 new
+#     owners (`--timeout 4`): the slowest fill and how many took over 1.5 s;
 #   - git over HTTPS against a real git server (`git http-backend` behind
 #     TLS, examples/git-server.rs): `git ls-remote` with this helper (warm
 #     cache) next to the same with `credential-store` holding the same
@@ -181,6 +186,41 @@ for r in $(seq "$rounds"); do
 done
 path_with=$(median "$work/path.with"); path_without=$(median "$work/path.without")
 path_ratio=$(median "$work/path.ratio")
+
+echo "warm get with 300 owners' entries present vs one: $rounds rounds of $runs runs ..." >&2
+# Owners' entries made from the default one (its owner line changed), each
+# with a history beside it, as 300 owners' fetches leave them.
+make_owner() {
+    sed "s/^owner -\$/owner $2/; s/^any-owner yes\$/any-owner no/" "$work/cache/token" > "$1/token@$2"
+    printf 'molecule-git-token-helper history v1\nfailures 0\nlast-failure-ms -\nrecovered-ms -\nrejected-ms -\nlast-failure \n' > "$1/token@$2.history"
+    chmod 600 "$1/token@$2" "$1/token@$2.history"
+}
+mkdir -m 700 "$work/cache1" "$work/cache300"
+cp -p "$work/cache/token" "$work/cache1/token"; cp -p "$work/cache/token" "$work/cache300/token"
+make_owner "$work/cache1" owner7
+for i in $(seq 300); do make_owner "$work/cache300" "owner$i"; done
+printf 'protocol=https\nhost=github.com\npath=owner7/app.git\n\n' > "$work/input-owner"
+for d in cache1 cache300; do
+    MOLECULE_TOKEN_CACHE_DIR=$work/$d "$bin" get < "$work/input-owner" | grep -q '^password=' ||
+        { echo "bench: warm get in $d gave no password" >&2; exit 1; }
+done
+: > "$work/many.300"; : > "$work/many.1"; : > "$work/many.ratio"
+for r in $(seq "$rounds"); do
+    if [ $((r % 2)) = 1 ]; then
+        hf "$work/m.csv" "MOLECULE_TOKEN_CACHE_DIR=$work/cache300 $bin get < $work/input-owner" \
+            "MOLECULE_TOKEN_CACHE_DIR=$work/cache1 $bin get < $work/input-owner"
+        m=$(col_median "$work/m.csv" 1); o=$(col_median "$work/m.csv" 2)
+    else
+        hf "$work/m.csv" "MOLECULE_TOKEN_CACHE_DIR=$work/cache1 $bin get < $work/input-owner" \
+            "MOLECULE_TOKEN_CACHE_DIR=$work/cache300 $bin get < $work/input-owner"
+        o=$(col_median "$work/m.csv" 1); m=$(col_median "$work/m.csv" 2)
+    fi
+    echo "$m" >> "$work/many.300"; echo "$o" >> "$work/many.1"
+    awk -v m="$m" -v o="$o" 'BEGIN { print m / o }' >> "$work/many.ratio"
+done
+many_300=$(median "$work/many.300"); many_1=$(median "$work/many.1")
+many_ratio=$(median "$work/many.ratio")
+[ "$(find "$work/cache300" -type f | wc -l)" -ge 601 ] || { echo "bench: the 300 owners' entries went" >&2; exit 1; }
 
 echo "warm narrowed get vs an unnarrowed one: $rounds rounds ..." >&2
 # The same request, one process asking for contents:read
@@ -351,6 +391,36 @@ start_mock err --status 500
 outage http500 "http://127.0.0.1:$(cat "$work/err.port")"
 err_slowest=$slowest err_fell_back=$fell_back err_requests=$(requests err)
 
+echo "outage across 8 owners: 16 concurrent fills, then one each for 8 more owners ..." >&2
+# A per-owner platform that never answers in time (--timeout 4); git sends
+# the path (useHttpPath), the kept store is reached through fallback.
+hung_owners=()
+for i in $(seq 16); do hung_owners+=(--owner "org$i"); done
+start_mock hung --delay-ms 600000 "${hung_owners[@]}"
+printf "[credential]\n\thelper = %s\n\thelper = %s fallback -- 'store --file=%s'\n\tuseHttpPath = true\n" \
+    "$bin" "$bin" "$work/store" > "$GIT_CONFIG_GLOBAL"
+rm -rf "$work/cache" "$work/owners-outage"
+mkdir -p "$work/owners-outage"
+# owner_fill N OWNER: one fill, its time in ms in N.ms.
+owner_fill() {
+    local s e
+    s=$(date +%s%N)
+    git credential fill < <(printf 'url=https://github.com/%s/app.git\n\n' "$2") > "$work/owners-outage/$1" 2>/dev/null
+    e=$(date +%s%N)
+    echo $(( (e - s) / 1000000 )) > "$work/owners-outage/$1.ms"
+}
+(
+    PLATFORM_URL=http://127.0.0.1:$(cat "$work/hung.port")
+    export PLATFORM_URL MOLECULE_TOKEN_TIMEOUT=4
+    for i in $(seq 16); do owner_fill "$i" "org$(( (i - 1) % 8 + 1 ))" & done
+    wait
+    for i in $(seq 9 16); do owner_fill "$((i + 8))" "org$i"; done
+)
+owners_slowest=$(cat "$work/owners-outage"/*.ms | sort -n | tail -1 | awk '{ printf "%.3f", $1 / 1000 }')
+owners_slow=$(cat "$work/owners-outage"/*.ms | awk '$1 > 1500' | wc -l)
+owners_fell_back=$(grep -l '^password=fallback-pat$' "$work/owners-outage"/[0-9]* | wc -l)
+rm -rf "$work/cache"
+
 echo "git over HTTPS: ls-remote with this helper vs credential-store, a cold clone, an outage ..." >&2
 printf 'fallback-pat\n' > "$work/pat"
 "$gitsrv" --port 0 --port-file "$work/git.port" --pat-file "$work/pat" --accept-any-token \
@@ -441,6 +511,9 @@ warm get, narrowed           $(ms "$narrow_with")   (MOLECULE_TOKEN_PERMISSIONS=
 warm get, not narrowed       $(ms "$narrow_without")
   ratio (narrowed / not)     $(awk -v r="$narrow_ratio" 'BEGIN { printf "%.3f×", r }')   (goal ≤ 1.05×)
   ratio (path / no path)     $(awk -v r="$path_ratio" 'BEGIN { printf "%.3f×", r }')   (goal ≤ 1.00×, within noise)
+warm get, 300 owners' entries present  $(ms "$many_300")   (request for one of them; 601 files in the cache)
+warm get, that owner's entry alone      $(ms "$many_1")
+  ratio (300 / 1)            $(awk -v r="$many_ratio" 'BEGIN { printf "%.3f×", r }')   (goal ≤ 1.05×, within noise)
 gh --version via the proxy   $(ms "$gh_proxy")   (warm cache; median of $rounds rounds × $runs runs)
 gh --version alone           $(ms "$gh_alone")
   ratio (proxy / alone)      $(awk -v r="$gh_ratio" 'BEGIN { printf "%.3f×", r }'), $(ms "$(awk -v p="$gh_proxy" -v a="$gh_alone" 'BEGIN { print p - a }')") added   (goal ≤ about 1 ms)
@@ -463,6 +536,8 @@ outage, 24 concurrent fills against a refused port
 outage, 24 concurrent fills against a platform answering 500
   slowest fill               $err_slowest s; $err_fell_back of 24 at the fallback   (goal ≤ 1 s)
   platform requests          $err_requests   (goal ≤ 4)
+outage across 8 owners (hung per-owner platform, --timeout 4): 16 fills at once, then 8 new owners one by one
+  slowest fill               $owners_slowest s; $owners_slow of 24 over 1.5 s; $owners_fell_back of 24 at the fallback   (goal: at most 2 over 1.5 s)
 git ls-remote over HTTPS, this helper (warm)  $(ms "$ls_ours")   (median of $rounds rounds × $git_runs runs)
 git ls-remote, credential-store, same token   $(ms "$ls_store")
   ratio (ours / store)       $(awk -v r="$ls_ratio" 'BEGIN { printf "%.3f×", r }')   (goal ≤ 1.05×)

@@ -236,7 +236,14 @@ and answers with
 in its JSON; one that ignores the query (today's platform) gives one token
 for every owner, and the helper then asks once per token life, as before.
 An owner without an installation (HTTP 404) falls through to the next git
-helper, for that owner only.
+helper, for that owner only, and is remembered for 5 minutes (the platform
+is not asked again). A path with an empty,
+.B .
+or
+.B ..
+segment, or a
+.B %
+in one, names no owner.
 .PP
 The owner is chosen the same way everywhere, and must be a GitHub login
 (letters, digits and hyphens, at most 39); anything else means "the default
@@ -521,12 +528,22 @@ the cached token and its expiry, for one platform URL and bearer;
 kept at most one hour after its fetch
 .TP
 .I token.lock
-locked by the one process fetching, so that processes asking at once cause one fetch
+locked by the one process fetching, whatever owner it fetches for, so that
+processes asking at once cause one fetch; a holder stuck past the deadline
+plus 5 seconds (stopped) is taken over
 .TP
 .I token.failed
 the last failed fetch, so that the processes queued behind it fail at once
-(an unavailable platform: every process, for 5 seconds after the first
-failure, doubling while the outage lasts, 60 seconds at most)
+.TP
+.I platform.state
+the platform's state, for every owner: an unavailable platform is
+remembered for 5 seconds after the first failure, doubling while the outage
+lasts, 60 seconds at most (when the cache directory cannot be written, in
+.IR $XDG_RUNTIME_DIR/molecule\-git\-token\-helper\-state/ ,
+else a per-user directory in the temporary directory)
+.TP
+.I token@OWNER.absent
+an owner the platform has no installation for (HTTP 404), remembered for 5 minutes
 .TP
 .I token.history
 what happened: the last failed fetch (when, its message), how many failed
@@ -693,10 +710,13 @@ whose format has
 become
 .BR *** .
 .PP
-During an outage at most one process waits on the platform: the others,
-with nothing valid cached, fall through within about a second, and a failure
-is remembered for 5 seconds after the first, doubling while the outage
-lasts, 60 seconds at most.
+During an outage at most one process waits on the platform, whatever owner
+it asks for: the others,
+with nothing valid cached, fall through within about a second, and the
+outage is remembered for every owner for 5 seconds after the first failure,
+doubling while the outage lasts, 60 seconds at most. The files of owners
+whose token expired a day ago are removed after a fetch, at most once an
+hour.
 .B \-\-timeout
 bounds the name lookup too.
 .SH EXAMPLES

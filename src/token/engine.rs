@@ -13,11 +13,12 @@ use anyhow::{Result, anyhow, bail};
 
 use super::cache::{self, Cache};
 use super::entry::{self, Entry, Freshness};
+use super::failure::{self, remembered};
 use super::lock::{self, Attempt, Lock, LockError};
 use super::memory::{self, Failed};
 use super::platform_state::{Outage, PlatformState, Store};
 use super::request::Request;
-use super::{Served, Token, absent, answer, now_unix, platform, slot};
+use super::{Served, Token, absent, answer, now_unix, platform, slot, sweep};
 use crate::diag::debug;
 use crate::secret::{self, Secret};
 use crate::settings::Settings;
@@ -202,10 +203,8 @@ impl Ask<'_> {
         let files = self.lock_files();
         let (settings, deadline) = (self.settings, self.deadline);
         let give_up = |error| self.lock_failed(slot, &files, error);
-        let attempt = match lock::try_lock(&files) {
-            Ok(Attempt::Held(held)) if valid.is_none() && held.is_stuck(self.stuck_after()) => {
-                held.take_over(self.stuck_after())
-            }
+        let attempt = match lock::try_lock(&files, self.stuck_after()) {
+            Ok(Attempt::Held(held)) if valid.is_none() && held.is_stuck() => held.take_over(),
             other => other,
         };
         let lock = match (attempt, valid) {
@@ -327,7 +326,7 @@ impl Ask<'_> {
         );
         let taken_over = !lock.still_ours();
         let late = taken_over || Instant::now() > fetch_deadline + LATE;
-        match outcome {
+        let served = match outcome {
             Ok(answer) if taken_over => {
                 debug!(
                     "cache: another process took the lock over while this one was stopped; \
@@ -343,8 +342,13 @@ impl Ask<'_> {
                     None => Err(error.into()),
                 }
             }
-            Err(error) => self.serve_stale(slot, now, error, stale, failed.as_ref()),
+            Err(error) => self.serve_stale(slot, now, error, stale),
+        };
+        // Off the warm path, with the lock held: at most once an hour.
+        if !taken_over {
+            sweep::maybe_sweep(self.dir);
         }
+        served
     }
 
     /// The platform's token: written to the entry it belongs to (with its
@@ -434,14 +438,19 @@ impl Ask<'_> {
         now: i64,
         error: platform::FetchError,
         stale: Option<Entry>,
-        failed: Option<&Failed>,
     ) -> Result<Served> {
         let (cache, key) = (&slot.cache, &slot.key);
         let at_ms = cache::now_ms();
         let message = error.to_string();
         memory::record_failure(cache, at_ms, &message);
-        let outage = self.record_platform_failure(slot, &error, at_ms);
-        let _ = failed;
+        let outage = failure::record(
+            &self.platform,
+            self.dir,
+            &self.default_key,
+            slot.query.as_ref(),
+            &error,
+            at_ms,
+        );
         match stale {
             // The cached token still works: serve it, and try again in 30 s.
             Some(mut entry) => {
@@ -472,52 +481,6 @@ impl Ask<'_> {
                 }
                 Err(error.into())
             }
-        }
-    }
-
-    /// What a failed fetch says beyond this entry: an unavailable platform
-    /// is remembered for every request (longer for another outage in a
-    /// row), a 404 for the owner asked for. The outage, if it was one.
-    fn record_platform_failure(
-        &self,
-        slot: &slot::Slot,
-        error: &platform::FetchError,
-        at_ms: i64,
-    ) -> Option<Outage> {
-        match error.failure {
-            platform::Failure::Unavailable => {
-                let state = self.platform.read();
-                let outage = Outage::next(state.outage.as_ref(), at_ms, &error.to_string());
-                debug!(
-                    "cache: remembering the outage for {} s, for every request",
-                    outage.memory().as_secs()
-                );
-                self.platform.write(&PlatformState {
-                    outage: Some(outage.clone()),
-                    ..state
-                });
-                Some(outage)
-            }
-            platform::Failure::NoInstallation => {
-                if let Some(owner) = &slot.query {
-                    debug!(
-                        "cache: remembering for {} s that {owner} has no installation",
-                        absent::ABSENT_MEMORY.as_secs()
-                    );
-                    let written = absent::write(
-                        self.dir,
-                        &self.default_key,
-                        owner,
-                        at_ms,
-                        &error.to_string(),
-                    );
-                    if let Err(cache::Unusable(why)) = written {
-                        debug!("cache: {why}");
-                    }
-                }
-                None
-            }
-            platform::Failure::BadAnswer => None,
         }
     }
 
@@ -556,7 +519,14 @@ impl Ask<'_> {
                     }
                     Err(error) => {
                         if !late {
-                            self.record_platform_failure(slot, &error, cache::now_ms());
+                            failure::record(
+                                &self.platform,
+                                self.dir,
+                                &self.default_key,
+                                slot.query.as_ref(),
+                                &error,
+                                cache::now_ms(),
+                            );
                         }
                         Err(error.into())
                     }
@@ -586,23 +556,6 @@ fn moved_elsewhere(slot: &slot::Slot, target: &Cache, stale: Option<&Entry>) {
     if let Err(cache::Unusable(why)) = done {
         debug!("cache: {why}");
     }
-}
-
-/// The error of a fetch another process made (at `at_ms`), as this
-/// process's own.
-fn remembered(message: &str, at_ms: i64) -> anyhow::Error {
-    let age = cache::now_ms()
-        .checked_sub(at_ms)
-        .map_or(0.0, |ms| ms as f64 / 1000.0)
-        .max(0.0);
-    debug!("cache: answering with the failure another process met {age:.1} s ago");
-    // The file is ours (checked), but its text goes to a terminal: no
-    // control characters.
-    let message: String = message
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect();
-    anyhow!("{message} (another helper process's fetch, {age:.1} s ago)")
 }
 
 fn hit(entry: &Entry, freshness: Freshness) -> Served {

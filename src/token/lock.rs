@@ -34,7 +34,7 @@ use crate::token::cache::{Cache, Unusable, check_ours, now_ms, open_nofollow, re
 pub const WAIT_FOR_OTHERS: Duration = Duration::from_secs(1);
 
 /// A holder is presumed stuck once it has held the lock for longer than
-/// the deadline plus this.
+/// its deadline plus this (it writes the sum in its stamp).
 pub const TAKEOVER_MARGIN: Duration = Duration::from_secs(5);
 
 /// The exclusive lock; released when dropped (or when the process ends).
@@ -60,11 +60,12 @@ impl From<Unusable> for LockError {
 
 /// Take the exclusive lock, waiting no later than `deadline` for a
 /// process that holds it (it is fetching; its entry is what we want), and
-/// taking it over from a holder stuck for longer than `stuck_after`.
+/// taking it over from a stuck holder. `stuck_after`: this process's
+/// deadline plus [`TAKEOVER_MARGIN`] (see [`try_lock`]).
 pub fn lock(cache: &Cache, deadline: Instant, stuck_after: Duration) -> Result<Lock, LockError> {
-    match try_lock(cache)? {
+    match try_lock(cache, stuck_after)? {
         Attempt::Locked(lock) => Ok(lock),
-        Attempt::Held(held) if held.is_stuck(stuck_after) => match held.take_over(stuck_after)? {
+        Attempt::Held(held) if held.is_stuck() => match held.take_over()? {
             Attempt::Locked(lock) => Ok(lock),
             Attempt::Held(held) => held.wait(deadline),
         },
@@ -73,15 +74,19 @@ pub fn lock(cache: &Cache, deadline: Instant, stuck_after: Duration) -> Result<L
 }
 
 /// Take the lock if nobody holds it; else the means to wait for it.
-pub fn try_lock(cache: &Cache) -> Result<Attempt, LockError> {
+/// `stuck_after`: this process's deadline plus [`TAKEOVER_MARGIN`],
+/// written in its stamp when it takes the lock (the others take it over
+/// past that), and the figure used for a holder whose stamp lacks one.
+pub fn try_lock(cache: &Cache, stuck_after: Duration) -> Result<Attempt, LockError> {
     cache.ensure_dir()?;
     let path = cache.lock_path();
     let file = open_private(&path)?;
     match file.try_lock() {
-        Ok(()) => Ok(Attempt::Locked(Lock::stamped(file, path))),
+        Ok(()) => Ok(Attempt::Locked(Lock::stamped(file, path, stuck_after))),
         Err(std::fs::TryLockError::WouldBlock) => Ok(Attempt::Held(Held {
             file,
             cache: cache.clone(),
+            stuck_after,
         })),
         Err(std::fs::TryLockError::Error(e)) => Err(LockError::Unusable(Unusable(format!(
             "cannot lock {}: {}",
@@ -106,18 +111,25 @@ fn open_private(path: &std::path::Path) -> Result<File, Unusable> {
     Ok(file)
 }
 
-/// The stamp's width: unix milliseconds, zero-padded, and a newline. Every
-/// holder writes the same number of bytes at offset 0, so no truncation
-/// is needed and a reader sees one stamp or the next, never a mixture
-/// that parses (a torn read is refused as not a number, or as the future).
-const STAMP_LEN: usize = 21;
+/// The stamp's width: unix milliseconds, zero-padded, a space, after how
+/// many milliseconds the holder is stuck (its deadline plus
+/// [`TAKEOVER_MARGIN`]), zero-padded, and a newline. Every holder writes
+/// the same number of bytes at offset 0, so no truncation is needed and a
+/// reader sees one stamp or the next, never a mixture that parses (a torn
+/// read is refused as not a number, or as the future).
+const STAMP_LEN: usize = 32;
 
 impl Lock {
-    /// The lock just taken: write when, for the processes that will find it
-    /// held. A stamp that cannot be written only makes them wait the whole
-    /// [`WAIT_FOR_OTHERS`].
-    fn stamped(file: File, path: PathBuf) -> Lock {
-        let stamp = format!("{:020}\n", now_ms().max(0));
+    /// The lock just taken: write when, and after how long it is stuck, for
+    /// the processes that will find it held. A stamp that cannot be written
+    /// only makes them wait the whole [`WAIT_FOR_OTHERS`].
+    fn stamped(file: File, path: PathBuf, stuck_after: Duration) -> Lock {
+        let stuck_ms = u64::try_from(stuck_after.as_millis()).unwrap_or(u64::MAX);
+        let stamp = format!(
+            "{:020} {:010}\n",
+            now_ms().max(0),
+            stuck_ms.min(9_999_999_999)
+        );
         let _ = file.write_all_at(stamp.as_bytes(), 0);
         Lock { file, path }
     }
@@ -150,15 +162,28 @@ pub enum Attempt {
 pub struct Held {
     file: File,
     cache: Cache,
+    /// This process's deadline plus the margin (see [`try_lock`]).
+    stuck_after: Duration,
+}
+
+/// The holder's stamp in `file`: when it took the lock (unix ms) and, if
+/// written, after how long it is stuck. `None` when it cannot be read.
+fn read_stamp(file: &File) -> Option<(i64, Option<Duration>)> {
+    let mut stamp = [0u8; STAMP_LEN];
+    let n = file.read_at(&mut stamp, 0).ok()?;
+    let text = std::str::from_utf8(&stamp[..n]).ok()?;
+    let (line, _) = text.split_once('\n')?;
+    let (at, stuck) = match line.split_once(' ') {
+        Some((at, stuck)) => (at, stuck.parse().ok().map(Duration::from_millis)),
+        None => (line, None),
+    };
+    Some((at.parse().ok()?, stuck))
 }
 
 /// How long ago the holder of `file` took the lock; `None` when that
 /// cannot be read, or is in the future (the clock went back).
 fn stamp_age(file: &File) -> Option<Duration> {
-    let mut stamp = [0u8; STAMP_LEN];
-    let n = file.read_at(&mut stamp, 0).ok()?;
-    let text = std::str::from_utf8(&stamp[..n]).ok()?;
-    let at: i64 = text.strip_suffix('\n')?.parse().ok()?;
+    let (at, _) = read_stamp(file)?;
     let age = now_ms().checked_sub(at)?;
     u64::try_from(age).ok().map(Duration::from_millis)
 }
@@ -170,9 +195,13 @@ impl Held {
         stamp_age(&self.file)
     }
 
-    /// Whether the holder has held the lock for longer than `stuck_after`
-    /// (its deadline plus [`TAKEOVER_MARGIN`]): it is stopped, or stuck.
-    pub fn is_stuck(&self, stuck_after: Duration) -> bool {
+    /// Whether the holder has held the lock for longer than its deadline
+    /// plus [`TAKEOVER_MARGIN`] (as its stamp says; else as this process
+    /// counts): it is stopped, or stuck.
+    pub fn is_stuck(&self) -> bool {
+        let stuck_after = read_stamp(&self.file)
+            .and_then(|(_, stuck)| stuck)
+            .unwrap_or(self.stuck_after);
         self.held_for().is_some_and(|age| age > stuck_after)
     }
 
@@ -181,24 +210,24 @@ impl Held {
     /// new one is tried. Under the guard, and only while the stuck holder's
     /// file is still the lock: of two takers, the second finds the first's
     /// new lock held. A guard held by another taker: the lock as found.
-    pub fn take_over(self, stuck_after: Duration) -> Result<Attempt, LockError> {
+    pub fn take_over(self) -> Result<Attempt, LockError> {
         let cache = self.cache.clone();
+        let stuck_after = self.stuck_after;
         let path = cache.lock_path();
         let guard_path = cache.dir().join(cache.file_name(".lock.takeover"));
         let guard = open_private(&guard_path)?;
         if guard.try_lock().is_err() {
             return Ok(Attempt::Held(self));
         }
-        if same_file(&self.file, &path) && self.is_stuck(stuck_after) {
+        if same_file(&self.file, &path) && self.is_stuck() {
             debug!(
-                "cache: the process holding {} has held it for over {} s; taking over",
+                "cache: the process holding {} has held it past its deadline; taking over",
                 path.display(),
-                stuck_after.as_secs_f64()
             );
             let _ = std::fs::remove_file(&path);
         }
         drop(guard);
-        try_lock(&cache)
+        try_lock(&cache, stuck_after)
     }
 
     /// Wait for a fetch that began less than [`WAIT_FOR_OTHERS`] ago, until
@@ -215,7 +244,11 @@ impl Held {
     }
 
     fn wait_while(self, deadline: Instant, only_young: bool) -> Result<Lock, LockError> {
-        let Held { file, cache } = self;
+        let Held {
+            file,
+            cache,
+            stuck_after,
+        } = self;
         let path = cache.lock_path();
         // The holder's stamp, read again when patience runs out.
         let stamp = file.try_clone().ok();
@@ -235,13 +268,13 @@ impl Held {
             };
             match receive.recv_timeout(until.saturating_duration_since(Instant::now())) {
                 Ok(Ok(file)) => {
-                    let lock = Lock::stamped(file, path);
+                    let lock = Lock::stamped(file, path, stuck_after);
                     if lock.still_ours() {
                         return Ok(lock);
                     }
                     // Taken over while we waited: the lock is the new file.
                     drop(lock);
-                    return match try_lock(&cache)? {
+                    return match try_lock(&cache, stuck_after)? {
                         Attempt::Locked(lock) => Ok(lock),
                         Attempt::Held(held) => held.wait_while(deadline, only_young),
                     };
@@ -296,7 +329,7 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let cache = Cache::new(tmp.path());
         let held = lock(&cache, Instant::now(), Duration::from_secs(60)).unwrap();
-        let Ok(Attempt::Held(other)) = try_lock(&cache) else {
+        let Ok(Attempt::Held(other)) = try_lock(&cache, Duration::from_secs(60)) else {
             panic!("the lock is not held")
         };
         assert!(other.held_for().unwrap() < Duration::from_secs(5));
@@ -312,7 +345,7 @@ mod tests {
         // as just begun, so waited for at most WAIT_FOR_OTHERS.
         for text in [format!("{:020}\n", now_ms() + 60_000), "garbage\n".into()] {
             std::fs::write(cache.lock_path(), text).unwrap();
-            let Ok(Attempt::Held(other)) = try_lock(&cache) else {
+            let Ok(Attempt::Held(other)) = try_lock(&cache, Duration::from_secs(60)) else {
                 panic!("the lock is not held")
             };
             assert_eq!(other.held_for(), None);
@@ -325,5 +358,40 @@ mod tests {
             );
         }
         drop(held);
+    }
+
+    #[test]
+    fn a_stuck_holder_is_taken_over_once_and_finds_its_lock_gone() {
+        let tmp = tempfile::tempdir().unwrap();
+        let cache = Cache::new(tmp.path());
+        let stuck_after = Duration::from_secs(10);
+        let stuck = lock(&cache, Instant::now(), stuck_after).unwrap();
+        let held = || match try_lock(&cache, Duration::from_secs(60)) {
+            Ok(Attempt::Held(held)) => held,
+            _ => panic!("the lock is not held"),
+        };
+        // Held for a moment: not stuck, and not taken over.
+        assert!(!held().is_stuck());
+        assert!(matches!(held().take_over(), Ok(Attempt::Held(_))));
+        assert!(stuck.still_ours());
+        // Held for a minute: two processes find it stuck at once.
+        let stamp = format!("{:020} {:010}\n", now_ms() - 60_000, 10_000);
+        std::fs::write(cache.lock_path(), stamp).unwrap();
+        let (first, second) = (held(), held());
+        assert!(first.is_stuck() && second.is_stuck());
+        let Ok(Attempt::Locked(taker)) = first.take_over() else {
+            panic!("not taken over")
+        };
+        assert!(taker.still_ours());
+        assert!(!stuck.still_ours(), "the stuck holder still has the lock");
+        // The second finds the first's new lock, held and young.
+        let Ok(Attempt::Held(again)) = second.take_over() else {
+            panic!("the new lock was taken over")
+        };
+        assert!(!again.is_stuck());
+        assert!(taker.still_ours());
+        // The new lock is the cache's from now on.
+        drop(taker);
+        assert!(lock(&cache, Instant::now() + Duration::from_secs(5), stuck_after).is_ok());
     }
 }

@@ -10,6 +10,7 @@ pub mod answer;
 pub mod cache;
 mod engine;
 pub mod entry;
+mod failure;
 mod forget;
 pub mod lock;
 pub mod memory;
@@ -17,6 +18,7 @@ pub mod platform;
 pub mod platform_state;
 pub mod request;
 pub mod slot;
+pub mod sweep;
 
 pub use engine::serve as serve_request;
 pub use forget::forget;

@@ -455,3 +455,62 @@ fn blocked_on_a_lock(pid: u32) -> bool {
         fields.next() == Some("->") && line.split_whitespace().nth(5) == Some(&pid.to_string())
     })
 }
+
+/// Every file in the cache directory, sorted.
+fn cache_files(ws: &Workspace) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(&ws.cache)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().into_string().unwrap())
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn the_files_of_owners_whose_tokens_expired_a_day_ago_go_after_a_fetch() {
+    let ws = Workspace::new();
+    let owners: Vec<String> = (0..20).map(|i| format!("org{i}")).collect();
+    let mut listed: Vec<&str> = owners.iter().map(String::as_str).collect();
+    listed.push("orgNew");
+    ws.platform.set_owners(&listed);
+    for owner in &owners {
+        let out = ws.helper(&["fetch-token", "--owner", owner], "");
+        assert_eq!(out.code(), 0, "{out:?}");
+    }
+    // A 404 owner leaves a history and its memory.
+    let out = ws.helper(&["fetch-token", "--owner", "orgGone"], "");
+    assert_eq!(out.code(), 1, "{out:?}");
+    // Two days pass: every token expired a day and more ago.
+    let two_days = 2 * 86_400;
+    let now = std::time::SystemTime::now();
+    for name in cache_files(&ws) {
+        let path = ws.cache.join(&name);
+        if name.starts_with("token@") && !name.contains('.') {
+            let text = std::fs::read_to_string(&path).unwrap();
+            let aged: String = text
+                .lines()
+                .map(|l| match l.split_once(' ') {
+                    Some((field @ ("fetched" | "expires"), value)) => {
+                        let t: i64 = value.parse().unwrap();
+                        format!("{field} {}\n", t - two_days)
+                    }
+                    _ => format!("{l}\n"),
+                })
+                .collect();
+            std::fs::write(&path, aged).unwrap();
+        }
+        let file = std::fs::File::options().write(true).open(&path).unwrap();
+        file.set_modified(now - Duration::from_secs(two_days as u64))
+            .unwrap();
+    }
+    assert!(cache_files(&ws).len() > 20, "{:?}", cache_files(&ws));
+    // The next fetch sweeps them.
+    let out = ws.helper(&["fetch-token", "--owner", "orgNew"], "");
+    assert_eq!(out.code(), 0, "{out:?}");
+    let left: Vec<String> = cache_files(&ws)
+        .into_iter()
+        .filter(|n| n.starts_with("token@"))
+        .collect();
+    assert_eq!(left, ["token@orgnew"]);
+}

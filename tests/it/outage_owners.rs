@@ -145,7 +145,8 @@ fn age_lock(ws: &Workspace, ago_ms: i64) {
                 .write(true)
                 .open(entry.path())
                 .unwrap();
-            file.write_all_at(format!("{:020}\n", now - ago_ms).as_bytes(), 0)
+            // The time only: the holder's own "stuck after" stays.
+            file.write_all_at(format!("{:020}", now - ago_ms).as_bytes(), 0)
                 .unwrap();
             aged += 1;
         }
