@@ -81,19 +81,10 @@ pub fn serve(settings: &Settings, request: &Request) -> Result<Served> {
         return fetched(answer.token);
     };
     let default_key = entry::Key::new(&settings.platform_url, &bearer);
-    let ask = Ask {
-        settings,
-        dir,
-        platform: Store::new(Some(dir), &default_key),
-        default_key,
-        bearer: &bearer,
-        deadline,
-        window: settings.refresh_window,
-        started_ms,
-    };
+    let window = settings.refresh_window;
 
     // The fast path: one small file, no lock, no runtime, no client.
-    let mut slot = slot::choose(dir, &ask.default_key, request, now_unix(), ask.window);
+    let mut slot = slot::choose(dir, &default_key, request, now_unix(), window);
     if request.owner().is_some() && slot.cache.owner().is_none() {
         debug!("cache: the platform ignored owners; serving from the default entry");
     }
@@ -107,12 +98,23 @@ pub fn serve(settings: &Settings, request: &Request) -> Result<Served> {
     // A token that is due for a refresh but still works.
     let mut valid = None;
     if let Some(entry) = &seen {
-        match entry::freshness(entry, &slot.key, now_unix(), ask.window) {
+        match entry::freshness(entry, &slot.key, now_unix(), window) {
             f @ (Freshness::Fresh | Freshness::Hold) => return Ok(hit(entry, f)),
             Freshness::Refresh => valid = Some(entry),
             f => debug!("cache: entry is {f:?}"),
         }
     }
+
+    let ask = Ask {
+        settings,
+        dir,
+        platform: Store::new(Some(dir), &default_key),
+        default_key,
+        bearer: &bearer,
+        deadline,
+        window,
+        started_ms,
+    };
 
     // A fetch looks needed.
     let state = ask.platform.read();
