@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use crate::git::repo::origin_url;
-use crate::owner::Owner;
+use crate::owner::{Owner, Repository};
 use crate::secret::Secret;
 use crate::settings::{Route, Settings};
 
@@ -95,6 +95,21 @@ pub fn current_repo_owner(
     let serves = |host: &str| settings.route(host) == Route::Platform;
     let url = origin_url(cwd, git_dir)?;
     Owner::from_remote_url(&url, &serves)
+}
+
+/// The repository gh's command is about, from the same places as
+/// [`gh_owner`] (for a token narrowed to it: `--per-repository`); `None`
+/// when the first place present names none.
+pub fn gh_repository(settings: &Settings, context: &GhContext<'_>) -> Option<Repository> {
+    let serves = |host: &str| settings.route(host) == Route::Platform;
+    if let Some(repo) = repo_argument(context.args) {
+        return Repository::from_repo_arg(&repo.to_string_lossy(), &serves);
+    }
+    if let Some(repo) = context.gh_repo.filter(|r| !r.is_empty()) {
+        return Repository::from_repo_arg(&repo.to_string_lossy(), &serves);
+    }
+    let url = origin_url(context.cwd?, context.git_dir)?;
+    Repository::from_remote_url(&url, &serves)
 }
 
 /// The value of gh's `-R`/`--repo` (`-R X`, `-RX`, `--repo X`,

@@ -12,6 +12,7 @@ pub mod gh;
 pub mod git;
 pub mod http;
 pub mod owner;
+pub mod scope;
 pub mod secret;
 pub mod settings;
 pub mod token;

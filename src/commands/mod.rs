@@ -11,6 +11,7 @@ pub mod fallback;
 pub mod fetch_token;
 pub mod gh_login;
 pub mod gh_proxy;
+pub mod narrow;
 pub mod shell_init;
 pub mod status;
 
