@@ -106,15 +106,16 @@ run_case() {
     jq -r --argjson given "$options" '.options | to_entries[]
         | "\(.key | gsub("[^A-Za-z0-9_]"; "_") | ascii_upcase)=\(($given[.key] // .value.default) | tostring | @sh)"' \
         "$feature_json" >"$box/feature/devcontainer-features.env"
-    cp "$script" "$box/test.sh"
-    chmod -R a+rX "$box/feature" "$box/test.sh" "$scratch/lib"
+    # The test folder, as the CLI copies it into the container.
+    cp -R "$tests" "$box/tests"
+    chmod -R a+rX "$box/feature" "$box/tests" "$scratch/lib"
     chmod a+x "$scratch" "$box"
 
     local rc=0
     unshare -m --propagation private bash -s "$box" "$user" "$uid" "$platform_url" "$configs" \
-        "$post_start" "$bash_env" "$scratch/lib" <<'SANDBOX' || rc=$?
+        "$post_start" "$bash_env" "$scratch/lib" "$(basename "$script")" <<'SANDBOX' || rc=$?
 set -euo pipefail
-box=$1 user=$2 uid=$3 platform_url=$4 configs=$5 post_start=$6 bash_env=$7 lib=$8
+box=$1 user=$2 uid=$3 platform_url=$4 configs=$5 post_start=$6 bash_env=$7 lib=$8 script=$9
 for d in usr-local:/usr/local etc:/etc home:/home; do
     mount -t overlay overlay -o "lowerdir=${d#*:},upperdir=$box/${d%%:*}/upper,workdir=$box/${d%%:*}/work" "${d#*:}"
 done
@@ -140,8 +141,8 @@ as_user() {
 }
 echo "[container start] postStartCommand as $user: $post_start"
 (cd "/home/$user" && as_user timeout 60 /bin/sh -c "$post_start") 2> >(tee "$box/logs/start.err" >&2)
-echo "[test] $(basename "$box") as $user"
-(cd "/home/$user" && as_user timeout 120 bash "$box/test.sh") 2> >(tee "$box/logs/test.err" >&2)
+echo "[test] $script as $user"
+(cd "/home/$user" && as_user timeout 120 bash "$box/tests/$script") 2> >(tee "$box/logs/test.err" >&2)
 SANDBOX
     [ "$rc" = 0 ] || fail "$label: exit $rc (see above)"
     # Nothing secret on any stderr: no token, bearer or secret.
