@@ -49,6 +49,14 @@ case $target_dir/ in
     *) flags="$flags$us--remap-path-prefix=$target_dir=/target" ;;
 esac
 
+# The commit's time, as scripts/release.sh dates the artifacts: ring's build
+# script reruns when SOURCE_DATE_EPOCH changes, so every release build sets
+# it the same way and release.sh reuses this build.
+if [ -z "${SOURCE_DATE_EPOCH:-}" ] &&
+    SOURCE_DATE_EPOCH=$(git -C "$here" log -1 --format=%ct 2>/dev/null) && [ -n "$SOURCE_DATE_EPOCH" ]; then
+    export SOURCE_DATE_EPOCH
+fi
+
 # Cargo takes the first of CARGO_ENCODED_RUSTFLAGS, RUSTFLAGS and the config's
 # target rustflags, so add ours to whichever the caller uses, keeping theirs.
 # The encoded form (words separated by 0x1f) keeps a path with spaces whole.
