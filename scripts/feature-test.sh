@@ -91,7 +91,10 @@ reportResults() {
 }
 EOF
 
-feature_json=$here/features/src/$name/devcontainer-feature.json
+# The packed Feature's own metadata: what a devcontainer.json would get.
+mkdir -p "$scratch/packed"
+tar -xzf "$feature_tgz" -C "$scratch/packed"
+feature_json=$scratch/packed/devcontainer-feature.json
 post_start=$(jq -er '.postStartCommand' "$feature_json")
 bash_env=$(jq -er '.containerEnv.BASH_ENV' "$feature_json")
 
