@@ -185,6 +185,8 @@ grep -q "\"timestamp\": \"$(date -u -d "@$SOURCE_DATE_EPOCH" +%Y-%m-%dT%H:%M:%S)
 say "Dev Container Feature..."
 froot=$stage/feature
 mkdir -p "$froot"
+grep -q "^    \"version\": \"$version\",\$" "$here/features/src/$name/devcontainer-feature.json" ||
+    die "features/src/$name/devcontainer-feature.json: its \"version\" is not $version, the crate's"
 for f in "$here/features/src/$name"/*; do
     put "$f" "$froot/$(basename "$f")" "$([ -x "$f" ] && echo 0755 || echo 0644)"
 done
