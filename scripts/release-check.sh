@@ -43,6 +43,10 @@ done
 [ -z "$(git status --porcelain --untracked-files=no)" ] ||
     fail "the tree has uncommitted changes: commit them (the second run builds a clone of HEAD)"
 
+# The commit checked, fixed now: both runs build it, and the SBOM is dated by it.
+head=$(git rev-parse HEAD)
+epoch=$(git log -1 --format=%ct "$head")
+
 scratch=$(mktemp -d)
 mock_pid=
 cleanup() {
@@ -52,13 +56,13 @@ cleanup() {
 trap cleanup EXIT
 
 step "1. scripts/release.sh, twice from different directories"
-dist=$(timed scripts/release.sh | tail -n 1)
+dist=$(SOURCE_DATE_EPOCH=$epoch timed scripts/release.sh | tail -n 1)
 [ -d "$dist" ] || fail "release.sh printed no directory"
 git clone --quiet --no-local "$here" "$scratch/clone"
-git -C "$scratch/clone" checkout --quiet --detach "$(git rev-parse HEAD)"
+git -C "$scratch/clone" checkout --quiet --detach "$head"
 # The clone builds in its own target dir: nothing is shared but cargo's
 # registry (and the tools installed by the first run).
-dist2=$(cd "$scratch/clone" && unset CARGO_TARGET_DIR && timed scripts/release.sh | tail -n 1)
+dist2=$(cd "$scratch/clone" && unset CARGO_TARGET_DIR SOURCE_DATE_EPOCH && timed scripts/release.sh | tail -n 1)
 case $dist2 in "$scratch/clone"/*) ;; *) fail "the clone's artifacts are not in the clone ($dist2)" ;; esac
 ls -l "$dist"
 artifacts=$(cd "$dist" && ls)
@@ -121,7 +125,7 @@ for extra in $(LC_ALL=C comm -13 "$scratch/linked" "$scratch/sbom"); do
         fail "the SBOM lists $extra, which is not in Cargo.lock"
     echo "also in the SBOM (in Cargo.lock, not in cargo tree -e normal): $extra"
 done
-when=$(date -u -d "@$(git log -1 --format=%ct)" +%Y-%m-%dT%H:%M:%S)
+when=$(date -u -d "@$epoch" +%Y-%m-%dT%H:%M:%S)
 jq -e --arg when "$when" '.bomFormat == "CycloneDX" and (has("serialNumber") | not) and (.metadata.timestamp | startswith($when))' \
     "$dist/$sbom" >/dev/null || fail "the SBOM is not CycloneDX dated $when without a random serialNumber"
 
