@@ -25,8 +25,9 @@
 # --demo         then show the installed helper answering `git credential fill`
 #                against the bundled mock platform (nothing outside a temp
 #                directory is touched). The mock is built with cargo, even
-#                with --binary, unless MOCK_PLATFORM names a mock-platform
-#                built elsewhere (`cargo build --example mock-platform`)
+#                with --binary or --archive, unless MOCK_PLATFORM names a
+#                mock-platform built elsewhere (`cargo build --example
+#                mock-platform`)
 # --binary PATH  install this binary instead of building one (no cargo needed)
 # --archive FILE install from a release tarball (scripts/release.sh's
 #                molecule-git-token-helper-VERSION-x86_64-linux.tar.gz), no
@@ -35,7 +36,7 @@
 # --uninstall    remove exactly the files above, and nothing else (directories
 #                stay); git's config is left alone unless --configure is given
 #
-# Without --binary it builds the static release binary with
+# Without --binary or --archive it builds the static release binary with
 # scripts/build-release.sh (cargo; minutes the first time, seconds after).
 # Every file is written beside its target and renamed over it, so running
 # this again, or while the helper runs, is safe.
