@@ -2,7 +2,7 @@
 # Install molecule-git-token-helper: the static binary, its man page,
 # bash, zsh and fish completions, and the shell-init scripts.
 #
-#   ./install.sh [--prefix DIR] [--configure] [--gh-proxy] [--demo] [--binary PATH]
+#   ./install.sh [--prefix DIR] [--configure] [--gh-proxy] [--demo] [--binary PATH | --archive FILE]
 #   ./install.sh --uninstall [--prefix DIR] [--configure]
 #
 # --prefix DIR   install under DIR (default: $PREFIX, else /usr/local; use
@@ -25,13 +25,18 @@
 # --demo         then show the installed helper answering `git credential fill`
 #                against the bundled mock platform (nothing outside a temp
 #                directory is touched). The mock is built with cargo, even
-#                with --binary, unless MOCK_PLATFORM names a mock-platform
-#                built elsewhere (`cargo build --example mock-platform`)
+#                with --binary or --archive, unless MOCK_PLATFORM names a
+#                mock-platform built elsewhere (`cargo build --example
+#                mock-platform`)
 # --binary PATH  install this binary instead of building one (no cargo needed)
+# --archive FILE install from a release tarball (scripts/release.sh's
+#                molecule-git-token-helper-VERSION-x86_64-linux.tar.gz), no
+#                cargo needed: FILE is first checked against the SHA256SUMS
+#                beside it, and a mismatch or a missing entry installs nothing
 # --uninstall    remove exactly the files above, and nothing else (directories
 #                stay); git's config is left alone unless --configure is given
 #
-# Without --binary it builds the static release binary with
+# Without --binary or --archive it builds the static release binary with
 # scripts/build-release.sh (cargo; minutes the first time, seconds after).
 # Every file is written beside its target and renamed over it, so running
 # this again, or while the helper runs, is safe.
@@ -44,6 +49,7 @@ gh_proxy=0
 demo=0
 uninstall=0
 binary=
+archive=
 
 usage() { sed -n '2,/^set -eu$/{/^set -eu$/d;s/^# \{0,1\}//;p;}' "$0"; }
 die() { printf 'install.sh: %s\n' "$*" >&2; exit 1; }
@@ -54,6 +60,8 @@ while [ $# -gt 0 ]; do
         --prefix=*) prefix=${1#--prefix=}; shift ;;
         --binary) [ $# -ge 2 ] || die "--binary needs a path"; binary=$2; shift 2 ;;
         --binary=*) binary=${1#--binary=}; shift ;;
+        --archive) [ $# -ge 2 ] || die "--archive needs a file"; archive=$2; shift 2 ;;
+        --archive=*) archive=${1#--archive=}; shift ;;
         --configure) configure=1; shift ;;
         --gh-proxy) gh_proxy=1; configure=1; shift ;;
         --uninstall) uninstall=1; shift ;;
@@ -65,6 +73,8 @@ done
 [ -n "$prefix" ] || die "--prefix needs a directory"
 [ "$uninstall" = 0 ] || [ "$demo" = 0 ] || die "--demo and --uninstall do not go together"
 [ "$uninstall" = 0 ] || [ -z "$binary" ] || die "--binary and --uninstall do not go together"
+[ "$uninstall" = 0 ] || [ -z "$archive" ] || die "--archive and --uninstall do not go together"
+[ -z "$binary" ] || [ -z "$archive" ] || die "--binary and --archive do not go together"
 # Refuse now, not after installing: the demo's mock platform is built with
 # cargo, which --binary otherwise does without.
 if [ "$demo" = 1 ] && [ -z "${MOCK_PLATFORM:-}" ] && ! command -v "${CARGO:-cargo}" >/dev/null 2>&1; then
@@ -128,7 +138,36 @@ if [ "$uninstall" = 1 ]; then
     exit 0
 fi
 
-if [ -n "$binary" ]; then
+# Written beside the target, then renamed over it: no reader ever sees half
+# a file. A temp file (or the archive's unpacked copy) left by a failure is
+# removed on exit.
+tmp=
+unpacked=
+trap 'if [ -n "$tmp" ]; then rm -f "$tmp"; fi; if [ -n "$unpacked" ]; then rm -rf "$unpacked"; fi' EXIT
+trap 'exit 1' HUP INT TERM
+
+man_page=$here/man/$name.1
+if [ -n "$archive" ]; then
+    [ -f "$archive" ] || die "--archive: no file at $archive"
+    sums=$(dirname "$archive")/SHA256SUMS
+    [ -f "$sums" ] || die "--archive: no $sums beside $archive to check it against; nothing installed"
+    command -v sha256sum >/dev/null 2>&1 || die "--archive: sha256sum not found (coreutils); nothing installed"
+    base=$(basename "$archive")
+    # SHA256SUMS lines: HASH, two spaces (or a space and *), the file name.
+    want=$(awk -v f="$base" '$2 == f || $2 == "*" f { print $1; exit }' "$sums")
+    [ -n "$want" ] || die "--archive: $sums has no entry for $base; nothing installed"
+    got=$(sha256sum <"$archive" | cut -d ' ' -f 1)
+    [ "$got" = "$want" ] ||
+        die "--archive: $archive does not match its SHA-256 in $sums (got $got, want $want); nothing installed"
+    unpacked=$(mktemp -d) || die "cannot make a temp directory"
+    tar -xzf "$archive" -C "$unpacked" --no-same-owner ||
+        die "--archive: cannot unpack $archive; nothing installed"
+    binary=$unpacked/$bin_file
+    man_page=$unpacked/$man_file
+    if [ ! -f "$binary" ] || [ ! -x "$binary" ] || [ ! -f "$man_page" ]; then
+        die "--archive: $archive holds no $bin_file and $man_file (not a release tarball?); nothing installed"
+    fi
+elif [ -n "$binary" ]; then
     case $binary in */*) ;; *) binary=./$binary ;; esac  # a file, not a command on PATH
     if [ ! -f "$binary" ] || [ ! -x "$binary" ]; then
         die "--binary: no executable file at $binary"
@@ -145,12 +184,6 @@ version=$("$binary" --version) || die "$binary does not run"
 mkdir -p "$prefix" || die "cannot create $prefix (try --prefix ~/.local)"
 prefix=$(cd "$prefix" && pwd)
 
-# Written beside the target, then renamed over it: no reader ever sees half
-# a file. A temp file left by a failure is removed on exit.
-tmp=
-trap 'if [ -n "$tmp" ]; then rm -f "$tmp"; fi' EXIT
-trap 'exit 1' HUP INT TERM
-
 # put FILE MODE COMMAND...: FILE (under the prefix) gets COMMAND's stdout.
 put() {
     dest=$prefix/$1 mode=$2
@@ -164,7 +197,7 @@ put() {
 }
 
 put "$bin_file" 0755 cat "$binary"
-put "$man_file" 0644 cat "$here/man/$name.1"
+put "$man_file" 0644 cat "$man_page"
 # Generated by the installed binary, so they match it.
 put "$bash_file" 0644 "$prefix/$bin_file" completions bash
 put "$zsh_file" 0644 "$prefix/$bin_file" completions zsh

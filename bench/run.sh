@@ -12,6 +12,8 @@
 #   - warm `get` of a request with a path (`path=molecule-ai/app.git`, as git
 #     sends it with useHttpPath: the owner's entry, here today's platform's
 #     default entry) next to the same request without one, and their ratio;
+#   - warm `get` narrowed (MOLECULE_TOKEN_PERMISSIONS: its own cache entry)
+#     next to the same `get` not narrowed (goal ≤ 1.05×);
 #   - `gh --version` through the gh proxy (warm cache) next to gh alone,
 #     and the proxy's own cost: the proxy execing a no-op `gh` (true)
 #     next to that no-op alone, since gh's start varies by more than it;
@@ -239,6 +241,36 @@ done
 many_300=$(median "$work/many.300"); many_1=$(median "$work/many.1")
 many_ratio=$(median "$work/many.ratio")
 [ "$(find "$work/cache300" -type f | wc -l)" -ge 601 ] || { echo "bench: the 300 owners' entries went" >&2; exit 1; }
+
+echo "warm narrowed get vs an unnarrowed one: $rounds rounds ..." >&2
+# The same request, one process asking for contents:read
+# (its own entry, minted by the mock platform, which honours the extension).
+# Each timed command is one sh running 20 warm gets (hyperfine's shell
+# calibration is too coarse for one 2 ms get on a busy machine); both sides
+# run the same loop, the variable set or not.
+narrow='MOLECULE_TOKEN_PERMISSIONS=contents:read'  # no comma: hyperfine's CSV quotes a command with one
+env "$narrow" "$bin" get < "$work/input" | grep -q '^password=' ||
+    { echo "bench: warm narrowed get gave no password" >&2; exit 1; }
+# shellcheck disable=SC2016 # $i is the loop's own, expanded by the sh it runs in
+loop() { printf 'i=0; while [ $i -lt 20 ]; do %s %s get < %s > /dev/null; i=$((i + 1)); done' "$1" "$bin" "$work/input"; }
+narrow_runs=$(( runs / 20 > 10 ? runs / 20 : 10 ))
+: > "$work/narrow.with"; : > "$work/narrow.without"; : > "$work/narrow.ratio"
+for r in $(seq "$rounds"); do
+    if [ $((r % 2)) = 1 ]; then
+        hyperfine --style none --warmup 3 --runs "$narrow_runs" --export-csv "$work/n.csv" \
+            "sh -c '$(loop "env $narrow")'" "sh -c '$(loop env)'" >/dev/null
+        w=$(col_median "$work/n.csv" 1); n=$(col_median "$work/n.csv" 2)
+    else
+        hyperfine --style none --warmup 3 --runs "$narrow_runs" --export-csv "$work/n.csv" \
+            "sh -c '$(loop env)'" "sh -c '$(loop "env $narrow")'" >/dev/null
+        n=$(col_median "$work/n.csv" 1); w=$(col_median "$work/n.csv" 2)
+    fi
+    awk -v w="$w" 'BEGIN { print w / 20 }' >> "$work/narrow.with"
+    awk -v n="$n" 'BEGIN { print n / 20 }' >> "$work/narrow.without"
+    awk -v w="$w" -v n="$n" 'BEGIN { print w / n }' >> "$work/narrow.ratio"
+done
+narrow_with=$(median "$work/narrow.with"); narrow_without=$(median "$work/narrow.without")
+narrow_ratio=$(median "$work/narrow.ratio")
 
 echo "gh --version through the proxy vs gh alone: $rounds rounds of $runs runs ..." >&2
 # The proxy is this binary under the name gh; run by its path, it skips
@@ -495,6 +527,9 @@ git credential-store get     $(ms "$warm_store")
   ratio (ours / store)       $(awk -v r="$warm_ratio" 'BEGIN { printf "%.3f×", r }')   (goal ≤ 1.10×)
 warm get, request with a path  $(ms "$path_with")   (owner molecule-ai, today's platform: its default entry)
 warm get, no path            $(ms "$path_without")
+warm get, narrowed           $(ms "$narrow_with")   (MOLECULE_TOKEN_PERMISSIONS=contents:read: its own entry; 20 gets per sh)
+warm get, not narrowed       $(ms "$narrow_without")
+  ratio (narrowed / not)     $(awk -v r="$narrow_ratio" 'BEGIN { printf "%.3f×", r }')   (goal ≤ 1.05×)
   ratio (path / no path)     $(awk -v r="$path_ratio" 'BEGIN { printf "%.3f×", r }')   (goal ≤ 1.00×, within noise)
 warm get, journal on         $(ms "$journal_on")   (the default; request with a path; $journal_lines lines journaled by the bench)
 warm get, journal off        $(ms "$journal_off")

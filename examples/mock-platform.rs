@@ -12,7 +12,7 @@ mod http_server;
 mod mock_platform;
 
 use common::{Args, Listening};
-use mock_platform::{MockPlatform, Reply};
+use mock_platform::{MockPlatform, Narrowing, Reply};
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -34,6 +34,10 @@ Options:
                        per owner for ?owner=ORG, with \"owner\" in the answer;
                        404 for an owner not listed; no query: the first ORG's.
                        Without --owner the query is ignored (today's platform)
+  --narrowing MODE     answer ?permissions=…&repositories=… (narrowed tokens):
+                       honour (default: mint what was asked and say so), ignore
+                       (today's platform: a full token, nothing said), wider (a
+                       full token, an answer that says more than was asked)
   --port-file PATH     once listening, write the port number to PATH (atomically)
   --quiet              no per-request log line on stderr
   -h, --help           print this help
@@ -45,6 +49,7 @@ struct Own {
     status: Option<u16>,
     delay_ms: Option<u64>,
     owners: Vec<String>,
+    narrowing: Narrowing,
 }
 
 fn own_option(own: &mut Own, option: &str, args: &mut Args) -> Result<bool, String> {
@@ -69,6 +74,18 @@ fn own_option(own: &mut Own, option: &str, args: &mut Args) -> Result<bool, Stri
             }
             own.owners.push(owner);
         }
+        "--narrowing" => {
+            own.narrowing = match args.value(option)?.as_str() {
+                "honour" | "honor" => Narrowing::Honour,
+                "ignore" => Narrowing::Ignore,
+                "wider" => Narrowing::Wider,
+                other => {
+                    return Err(format!(
+                        "invalid --narrowing {other:?}: honour, ignore or wider"
+                    ));
+                }
+            }
+        }
         _ => return Ok(false),
     }
     Ok(true)
@@ -80,6 +97,7 @@ fn main() -> ExitCode {
         status: None,
         delay_ms: None,
         owners: Vec::new(),
+        narrowing: Narrowing::Honour,
     };
     let parsed = common::parse(std::env::args().skip(1), 8080, "bearer", own, own_option);
     common::main("mock-platform", USAGE, parsed, |options| {
@@ -88,6 +106,7 @@ fn main() -> ExitCode {
         mock.set_expires_in(options.own.expires_in);
         let owners: Vec<&str> = options.own.owners.iter().map(String::as_str).collect();
         mock.set_owners(&owners);
+        mock.set_narrowing(options.own.narrowing);
         let mut reply = match options.own.status {
             Some(code) => Reply::Status {
                 code,

@@ -248,6 +248,39 @@ pub struct CompletionsArgs {
     pub shell: Shell,
 }
 
+/// What to narrow the token to (fetch-token, exec, env); the variables
+/// narrow every mode.
+#[derive(Debug, Default, Args)]
+#[command(next_help_heading = "Narrowing (a token that can do less)")]
+pub struct NarrowArgs {
+    /// Ask for a token with only these GitHub App permissions, NAME:LEVEL with LEVEL read,
+    /// write or admin, comma-separated (contents:read,pull_requests:write)
+    /// [env: MOLECULE_TOKEN_PERMISSIONS]
+    #[arg(long, value_name = "NAME:LEVEL,…")]
+    pub permissions: Option<String>,
+
+    /// Ask for a token of only these repositories of the owner (names, comma-separated, at
+    /// most 500) [env: MOLECULE_TOKEN_REPOSITORIES]
+    #[arg(long, value_name = "NAME,…")]
+    pub repositories: Option<String>,
+
+    /// Ask for a token of only the repository the command is about: the current directory's
+    /// origin (git: its path; gh: -R, GH_REPO, origin); none: fail
+    /// [env: MOLECULE_TOKEN_PER_REPOSITORY=1]
+    #[arg(long)]
+    pub per_repository: bool,
+}
+
+impl NarrowArgs {
+    fn flags(self) -> crate::settings::NarrowFlags {
+        crate::settings::NarrowFlags {
+            permissions: self.permissions,
+            repositories: self.repositories,
+            per_repository: self.per_repository,
+        }
+    }
+}
+
 #[derive(Debug, Args)]
 pub struct EnvArgs {
     /// The shell the assignments are for: sh, bash and zsh read `export NAME='…'`, fish
@@ -268,6 +301,9 @@ pub struct EnvArgs {
     /// installation]
     #[arg(long, value_name = "OWNER", value_parser = parse_owner)]
     pub owner: Option<Owner>,
+
+    #[command(flatten)]
+    pub narrow: NarrowArgs,
 }
 
 /// The shells `env` writes for.
@@ -324,6 +360,9 @@ pub struct FetchTokenArgs {
     /// [default: the platform's default installation]
     #[arg(long, value_name = "OWNER", value_parser = parse_owner)]
     pub owner: Option<Owner>,
+
+    #[command(flatten)]
+    pub narrow: NarrowArgs,
 }
 
 /// A `--owner` value: a GitHub login (letters, digits, hyphens, at most 39).
@@ -356,6 +395,9 @@ pub struct ExecArgs {
     /// The token of OWNER's GitHub App installation, as fetch-token --owner
     #[arg(long, value_name = "OWNER", value_parser = parse_owner)]
     pub owner: Option<Owner>,
+
+    #[command(flatten)]
+    pub narrow: NarrowArgs,
 
     /// The command and its arguments, after `--`
     #[arg(
@@ -394,7 +436,7 @@ impl Cli {
             verbose,
             journal,
         } = self.global;
-        let flags = Flags {
+        let mut flags = Flags {
             platform_url,
             configs_dir,
             hosts,
@@ -405,12 +447,19 @@ impl Cli {
             refresh_window,
             verbose,
             journal,
+            narrow: Default::default(),
         };
         let action = match self.command {
             Command::Get => Action::Get,
             Command::Store => Action::Store,
             Command::Erase => Action::Erase,
-            Command::FetchToken(FetchTokenArgs { host, json, owner }) => {
+            Command::FetchToken(FetchTokenArgs {
+                host,
+                json,
+                owner,
+                narrow,
+            }) => {
+                flags.narrow = narrow.flags();
                 Action::FetchToken { host, json, owner }
             }
             Command::GhLogin(GhLoginArgs {
@@ -422,7 +471,14 @@ impl Cli {
                 gh,
                 force,
             }),
-            Command::Exec(ExecArgs { owner, command }) => Action::Exec { command, owner },
+            Command::Exec(ExecArgs {
+                owner,
+                narrow,
+                command,
+            }) => {
+                flags.narrow = narrow.flags();
+                Action::Exec { command, owner }
+            }
             Command::Configure(ConfigureCommand {
                 location,
                 gh_proxy,
@@ -439,15 +495,19 @@ impl Cli {
                 json,
                 hook,
                 owner,
-            }) => Action::Env {
-                syntax: match (json, shell) {
-                    (true, _) => env::Syntax::Json,
-                    (false, EnvShell::Fish) => env::Syntax::Fish,
-                    (false, _) => env::Syntax::Sh,
-                },
-                hook,
-                owner,
-            },
+                narrow,
+            }) => {
+                flags.narrow = narrow.flags();
+                Action::Env {
+                    syntax: match (json, shell) {
+                        (true, _) => env::Syntax::Json,
+                        (false, EnvShell::Fish) => env::Syntax::Fish,
+                        (false, _) => env::Syntax::Sh,
+                    },
+                    hook,
+                    owner,
+                }
+            }
             Command::ShellInit(ShellInitArgs { shell }) => Action::ShellInit(match shell {
                 Shell::Bash => shell_init::Shell::Bash,
                 Shell::Zsh => shell_init::Shell::Zsh,

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use crate::git::repo::origin_url;
-use crate::owner::Owner;
+use crate::owner::{Owner, Repository};
 use crate::secret::Secret;
 use crate::settings::{Route, Settings};
 
@@ -108,6 +108,21 @@ pub fn gh_repo_named(context: &GhContext<'_>) -> Option<String> {
             .map(OsStr::to_os_string)
     })?;
     Some(crate::secret::redact_url_userinfo(&named.to_string_lossy()))
+}
+
+/// The repository gh's command is about, from the same places as
+/// [`gh_owner`] (for a token narrowed to it: `--per-repository`); `None`
+/// when the first place present names none.
+pub fn gh_repository(settings: &Settings, context: &GhContext<'_>) -> Option<Repository> {
+    let serves = |host: &str| settings.route(host) == Route::Platform;
+    if let Some(repo) = repo_argument(context.args) {
+        return Repository::from_repo_arg(&repo.to_string_lossy(), &serves);
+    }
+    if let Some(repo) = context.gh_repo.filter(|r| !r.is_empty()) {
+        return Repository::from_repo_arg(&repo.to_string_lossy(), &serves);
+    }
+    let url = origin_url(context.cwd?, context.git_dir)?;
+    Repository::from_remote_url(&url, &serves)
 }
 
 /// The value of gh's `-R`/`--repo` (`-R X`, `-RX`, `--repo X`,

@@ -13,6 +13,7 @@ pub mod git;
 pub mod http;
 pub mod journal;
 pub mod owner;
+pub mod scope;
 pub mod secret;
 pub mod settings;
 pub mod token;

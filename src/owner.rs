@@ -62,32 +62,7 @@ impl Owner {
     /// `https://HOST/OWNER/REPO(.git)`, `ssh://[user@]HOST[:port]/OWNER/REPO`,
     /// or scp-like `[user@]HOST:OWNER/REPO`.
     pub fn from_remote_url(url: &str, serves: &dyn Fn(&str) -> bool) -> Option<Owner> {
-        let (host, path) = match url.split_once("://") {
-            Some((_, rest)) => {
-                let (authority, path) = rest.split_once('/')?;
-                let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
-                (host.to_string(), path)
-            }
-            None => {
-                // scp-like syntax: no slash before the first colon.
-                let (authority, path) = url.split_once(':')?;
-                if authority.contains('/') {
-                    return None;
-                }
-                let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
-                (host.to_string(), path)
-            }
-        };
-        // An ssh port is not part of the host git's https requests name.
-        let https_host = if url.starts_with("ssh://") {
-            host.split(':').next().unwrap_or(&host).to_string()
-        } else {
-            host
-        };
-        if !serves(&https_host) {
-            return None;
-        }
-        Owner::from_git_path(path)
+        Owner::from_git_path(remote_path(url, serves)?)
     }
 
     pub fn as_str(&self) -> &str {
@@ -112,6 +87,71 @@ impl fmt::Display for Owner {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
     }
+}
+
+/// A repository a client names: its owner and its name (lower case, without
+/// `.git`), from the same places as the owner, for a token narrowed to it
+/// (`--per-repository`). Only `OWNER/REPO` names one: a deeper path does not
+/// (GitHub has none).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Repository {
+    pub owner: Owner,
+    pub name: String,
+}
+
+impl Repository {
+    /// From git's `path=` (`OWNER/REPO.git`).
+    pub fn from_git_path(path: &str) -> Option<Repository> {
+        let path = path.trim_start_matches('/').trim_end_matches('/');
+        let (owner, name) = path.split_once('/')?;
+        Some(Repository {
+            owner: Owner::parse(owner)?,
+            name: crate::scope::parse_repository(name).ok()?,
+        })
+    }
+
+    /// From gh's `OWNER/REPO` or `HOST/OWNER/REPO` (with a host, only when
+    /// `serves(host)`).
+    pub fn from_repo_arg(text: &str, serves: &dyn Fn(&str) -> bool) -> Option<Repository> {
+        match text.split_once('/') {
+            Some((host, rest)) if rest.contains('/') => {
+                serves(host).then(|| Repository::from_git_path(rest))?
+            }
+            _ => Repository::from_git_path(text),
+        }
+    }
+
+    /// From a remote's URL, as [`Owner::from_remote_url`].
+    pub fn from_remote_url(url: &str, serves: &dyn Fn(&str) -> bool) -> Option<Repository> {
+        Repository::from_git_path(remote_path(url, serves)?)
+    }
+}
+
+/// The path of a remote's URL whose host `serves` accepts.
+fn remote_path<'a>(url: &'a str, serves: &dyn Fn(&str) -> bool) -> Option<&'a str> {
+    let (host, path) = match url.split_once("://") {
+        Some((_, rest)) => {
+            let (authority, path) = rest.split_once('/')?;
+            let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+            (host, path)
+        }
+        None => {
+            // scp-like syntax: no slash before the first colon.
+            let (authority, path) = url.split_once(':')?;
+            if authority.contains('/') {
+                return None;
+            }
+            let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+            (host, path)
+        }
+    };
+    // An ssh port is not part of the host git's https requests name.
+    let https_host = if url.starts_with("ssh://") {
+        host.split(':').next().unwrap_or(host)
+    } else {
+        host
+    };
+    serves(https_host).then_some(path)
 }
 
 #[cfg(test)]
@@ -208,5 +248,27 @@ mod tests {
         ] {
             assert_eq!(owner(url), None, "{url}");
         }
+    }
+    #[test]
+    fn repositories_are_owner_slash_name() {
+        let repo = |r: Option<Repository>| r.map(|r| format!("{}/{}", r.owner, r.name));
+        assert_eq!(
+            repo(Repository::from_git_path("orgA/App.git")).as_deref(),
+            Some("orgA/app")
+        );
+        assert_eq!(
+            repo(Repository::from_git_path("/orgA/app/")).as_deref(),
+            Some("orgA/app")
+        );
+        assert_eq!(repo(Repository::from_git_path("orgA/group/app.git")), None);
+        assert_eq!(repo(Repository::from_git_path("app.git")), None);
+        let arg = |t| repo(Repository::from_repo_arg(t, &github));
+        assert_eq!(arg("orgB/x").as_deref(), Some("orgB/x"));
+        assert_eq!(arg("github.com/orgB/x").as_deref(), Some("orgB/x"));
+        assert_eq!(arg("gitlab.com/orgB/x"), None);
+        let url = |u| repo(Repository::from_remote_url(u, &github));
+        assert_eq!(url("git@github.com:orgB/x.git").as_deref(), Some("orgB/x"));
+        assert_eq!(url("https://github.com/orgB/x").as_deref(), Some("orgB/x"));
+        assert_eq!(url("https://gitlab.com/orgB/x"), None);
     }
 }

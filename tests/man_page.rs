@@ -279,6 +279,49 @@ read; git is not run).
 .TP
 .B gh\-login
 the default token (gh keeps one login per host).
+.SH "NARROWED TOKENS"
+A process may ask for less than the installation's full token: only some
+GitHub App permissions
+.RB ( \-\-permissions " NAME:LEVEL,..., e.g. " contents:read,pull_requests:write ),
+only some repositories of the owner
+.RB ( \-\-repositories " NAME,...",
+at most 500), or only the repository its client names
+.RB ( \-\-per\-repository :
+git's path; gh's
+.BR \-R ,
+.B GH_REPO
+or
+.BR origin ;
+the current directory's
+.B origin
+for fetch\-token, exec and env; none named: no token).
+The flags belong to fetch\-token, exec and env; the variables
+.BR MOLECULE_TOKEN_PERMISSIONS ,
+.B MOLECULE_TOKEN_REPOSITORIES
+and
+.B MOLECULE_TOKEN_PER_REPOSITORY
+narrow every mode (get, the gh proxy, the shell hook), and
+.B exec
+exports them to its command, so one variable narrows a process tree.
+Levels are read, write and admin; names are GitHub's (contents, issues,
+pull_requests, workflows, ...); anything else is a usage error (exit status 2)
+naming the flag or variable.
+.PP
+The platform is asked
+.RB "...?owner=" O "&permissions=" ... "&repositories=" ...
+and must say in its answer what the token carries.
+An answer that does not say (today's platform, which ignores the parameters),
+or says more than was asked (metadata:read aside, which GitHub grants every
+token), is never served or cached: a direct command prints one line and
+exits 1; get falls through to the next helper; a narrowed gh runs without
+the token variables.
+Each (owner, permissions, repositories) has its own cache entry: a narrowed
+request never gets the full token, nor the full request a narrowed one.
+.PP
+Narrowing protects against mistakes and against commands that use the
+environment's token; it is not a sandbox: a process that unsets the variable
+or reads the bearer file gets the full token.
+A ceiling per workspace is the platform's to enforce.
 .SH "SHELLS AND BASH_ENV"
 Everything else that reads the variables (curl, scripts, the
 .B bash \-c
@@ -443,6 +486,20 @@ Set like
 only when a served platform host is not github.com (see
 .BR "GH PROXY" );
 otherwise left as they are.
+.TP
+.B MOLECULE_TOKEN_PERMISSIONS
+Narrow every token to these permissions, NAME:LEVEL comma\-separated
+.RB ( \-\-permissions ;
+see
+.BR "NARROWED TOKENS" ).
+.TP
+.B MOLECULE_TOKEN_REPOSITORIES
+Narrow every token to these repositories of the owner
+.RB ( \-\-repositories ).
+.TP
+.B MOLECULE_TOKEN_PER_REPOSITORY
+Boolean: narrow every token to the repository its client names
+.RB ( \-\-per\-repository ).
 .TP
 .B MOLECULE_GH_PROXY_PID
 Set by the gh proxy in gh's environment, to its process id, its parent's and
@@ -886,6 +943,7 @@ mod tests {
             "OPTIONS",
             "COMMANDS",
             "OWNERS",
+            "NARROWED TOKENS",
             "ENVIRONMENT",
             "FILES",
             "EXIT STATUS",

@@ -61,7 +61,15 @@ pub fn answer(settings: &Settings, request: &Request) -> Result<Answer> {
         Err(why) => return Ok(Answer::NotOurs(why)),
         Ok(Route::Secret(secret)) => secret,
         Ok(Route::Platform | Route::NotServed) => {
-            let wanted = token::Request::for_owner(request_owner(request).as_ref());
+            let repository = request
+                .path
+                .as_deref()
+                .and_then(crate::owner::Repository::from_git_path);
+            let wanted = super::narrow::of_repository(
+                settings,
+                request_owner(request),
+                repository.as_ref(),
+            )?;
             journal_target(request);
             let served = token::serve_request(settings, &wanted)?;
             debug!(

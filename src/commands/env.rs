@@ -1,8 +1,11 @@
 //! `env [--shell sh|bash|zsh|fish] [--json]`: the assignments that bring
 //! gh's token variables up to date, for `eval` (ssh-agent's `-s`, direnv's
 //! `export`). Whose token: `--owner`'s, else that of the owner of the
-//! current repository's `origin` (the gh proxy's rule), else the default. Which variables: [`gh_token_variables`], the one rule. Printed
-//! whole or not at all, so a failed `eval "$(… env)"` changes nothing.
+//! current repository's `origin` (the gh proxy's rule), else the default.
+//! Which variables: [`gh_token_variables`], the one rule. Printed whole or
+//! not at all, so a failed `eval "$(… env)"` changes nothing; except when
+//! narrowed (`MOLECULE_TOKEN_PERMISSIONS`, …): then a failure empties the
+//! variables, so that the shell never keeps a wider token.
 //!
 //! With the hidden `--hook` (what the scripts of `shell-init` pass before
 //! each prompt and from `BASH_ENV`), a failure prints its line once and then
@@ -55,7 +58,15 @@ pub fn run(settings: &Settings, syntax: Syntax, hook: bool, owner: Option<&Owner
         return super::write_stdout(render(syntax, &[], None).as_bytes());
     }
     super::journal_target(settings, owner, None);
-    match token::platform_token_for(settings, owner) {
+    let fetched = super::narrow::here(settings, owner)
+        .and_then(|wanted| Ok(token::token_for(settings, &wanted)?));
+    // Fail closed: a narrowed shell never keeps the wider token its
+    // environment may hold (the container's, from its start); the
+    // variables are emptied, and the failure reported all the same.
+    if fetched.is_err() && !settings.narrowing.is_full() {
+        super::write_stdout(render(syntax, &names, None).as_bytes())?;
+    }
+    match fetched {
         Ok(token) => {
             if hook {
                 forget_warning(settings);
@@ -63,10 +74,10 @@ pub fn run(settings: &Settings, syntax: Syntax, hook: bool, owner: Option<&Owner
             super::write_stdout(render(syntax, &names, Some(&token.secret)).as_bytes())
         }
         Err(e) if hook && !warn_now(settings) => {
-            crate::diag::debug!("env --hook: not repeating: {e:#}");
+            crate::diag::debug!("env --hook: not repeating: {e}");
             Err(Error::Reported)
         }
-        Err(e) => Err(e.into()),
+        Err(e) => Err(e),
     }
 }
 

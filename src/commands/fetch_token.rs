@@ -36,7 +36,7 @@ pub fn run(
                     expires_at: None,
                 }
             }
-            Route::Platform => token::token_for(settings, &token::Request::for_owner(owner))?,
+            Route::Platform => platform_token(settings, owner)?,
             Route::NotServed => {
                 return Err(anyhow!(
                     "{} is not a served host (serving {}; add it with --host or \
@@ -47,7 +47,7 @@ pub fn run(
                 .into());
             }
         },
-        None => token::token_for(settings, &token::Request::for_owner(owner))?,
+        None => platform_token(settings, owner)?,
     };
     let mut out = if json {
         // A struct, not json!{}, so the keys keep the contract's order.
@@ -66,4 +66,10 @@ pub fn run(
     };
     out.push('\n');
     super::write_stdout(out.as_bytes())
+}
+
+/// The platform's token for `owner`, narrowed as the settings say.
+fn platform_token(settings: &Settings, owner: Option<&Owner>) -> Result<Token> {
+    let wanted = super::narrow::here(settings, owner)?;
+    Ok(token::token_for(settings, &wanted)?)
 }

@@ -113,7 +113,7 @@ pub fn run(settings: &Settings, options: &Options) -> Result<()> {
     };
     let bounds = gh_bounds(settings.timeout);
     let gh = real_gh(&options.gh)?;
-    let mut token = token::platform_token(settings)?;
+    let mut token = login_token(settings)?;
     let config = gh_config_dir();
     // Every host is attempted; each failure is gh's own words and one line.
     let mut failures: Vec<(String, anyhow::Error)> = Vec::new();
@@ -249,6 +249,14 @@ fn check(gh: &Path, host: &str, token: &Secret, bounds: Bounds) -> Checked {
     }
 }
 
+/// The token gh is logged in with: the default installation's, narrowed as
+/// the settings say (`MOLECULE_TOKEN_PERMISSIONS`, …: a narrowed process
+/// tree's cron never gives gh's stored login a wider token).
+fn login_token(settings: &Settings) -> anyhow::Result<token::Token> {
+    let wanted = super::narrow::here(settings, None).map_err(|e| anyhow!("{e}"))?;
+    token::token_for(settings, &wanted)
+}
+
 /// GitHub refused the token gh holds for `host`, which is the cached one:
 /// drop it from the cache (as `erase` does) and get a fresh one. One warning
 /// line says so, since a revoked token is news to the operator.
@@ -256,7 +264,7 @@ fn renew(settings: &Settings, refused: &token::Token, host: &str) -> anyhow::Res
     let said = format!("gh-login: {host}: GitHub refused the token gh held (HTTP 401)");
     token::forget(settings, refused.secret.expose())
         .map_err(|e| anyhow!("{said}; could not drop it from the cache: {e:#}"))?;
-    let fresh = token::platform_token(settings)
+    let fresh = login_token(settings)
         .map_err(|e| anyhow!("{said}; dropped it from the cache, but no fresh token: {e:#}"))?;
     warning!("{said}; dropped it from the cache and logging gh in with a fresh token");
     Ok(fresh)

@@ -24,9 +24,13 @@ use std::process::Command;
 use crate::diag::{self, debug, io_reason};
 use crate::error::Error;
 use crate::gh::{
-    GH, GhContext, ThisProgram, gh_on_path, gh_owner, gh_token_variables, set_gh_token,
+    GH, GhContext, ThisProgram, gh_on_path, gh_owner, gh_repository, gh_token_variables,
+    set_gh_token,
 };
+use crate::scope;
 use crate::settings::{self, Flags};
+
+use super::narrow;
 use crate::token;
 
 /// Set in the environment of the gh the proxy execs, to
@@ -145,8 +149,15 @@ pub fn run(argv: &[OsString]) -> Error {
             super::start_journal(&settings, crate::journal::Command::GhProxy);
             let repo = crate::gh::gh_repo_named(&context);
             super::journal_target(&settings, owner.as_ref(), repo.as_deref());
-            match token::token_for(&settings, &token::Request::for_owner(owner.as_ref())) {
-                Ok(token) => {
+            let repository = gh_repository(&settings, &context);
+            let narrowed = !settings.narrowing.is_full();
+            let asked =
+                narrow::of_repository(&settings, owner, repository.as_ref()).and_then(|wanted| {
+                    let token = token::token_for(&settings, &wanted)?;
+                    Ok((wanted.owner, token))
+                });
+            match asked {
+                Ok((owner, token)) => {
                     debug!(
                         "gh proxy: running {} with a fresh token of {} in {}",
                         gh.path.display(),
@@ -159,8 +170,36 @@ pub fn run(argv: &[OsString]) -> Error {
                     );
                     set_gh_token(&mut command, &settings, &token.secret);
                 }
-                Err(e) => no_token(&gh.path, &format!("{e:#}")),
+                // Fail closed: a narrowed gh never runs with the wider token
+                // the environment may hold (the container's, from its start).
+                Err(e) if narrowed => {
+                    for name in gh_token_variables(&settings) {
+                        command.env_remove(name);
+                    }
+                    diag::write_line(
+                        "warning",
+                        &format!(
+                            "gh proxy: no narrowed token ({e}); running {} without {}",
+                            gh.path.display(),
+                            gh_token_variables(&settings).join(", ")
+                        ),
+                    );
+                }
+                Err(e) => no_token(&gh.path, &e.to_string()),
             }
+        }
+        // A narrowing that cannot be read is not ignored (gh would run with
+        // the environment's wider token): a usage error, as in every mode.
+        Err(e)
+            if [
+                scope::PERMISSIONS_VAR,
+                scope::REPOSITORIES_VAR,
+                scope::PER_REPOSITORY_VAR,
+            ]
+            .iter()
+            .any(|name| e.0.contains(name)) =>
+        {
+            return Error::Usage(e.0);
         }
         Err(e) => no_token(&gh.path, &e.0),
     }

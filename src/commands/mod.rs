@@ -12,6 +12,7 @@ pub mod fetch_token;
 pub mod gh_login;
 pub mod gh_proxy;
 pub mod journal;
+pub mod narrow;
 pub mod shell_init;
 pub mod status;
 

@@ -179,6 +179,12 @@ fn helper_flags_keep_flags_only() {
         refresh_window: Some("60".into()),
         verbose: true,
         journal: Some("/j/journal.jsonl".into()),
+        // Asked per command: never in a helper line.
+        narrow: NarrowFlags {
+            permissions: Some("contents:read".into()),
+            repositories: None,
+            per_repository: true,
+        },
     };
     let s = resolve_with(&args, &env).unwrap();
     let configs = std::env::current_dir().unwrap().join("rel/configs");

@@ -2,6 +2,8 @@
 //! decoded and checked ([`decode_answer`]). The reason a body is refused
 //! never quotes it: it may hold a token.
 
+use std::collections::BTreeMap;
+
 use serde::Deserialize;
 
 use crate::diag::debug;
@@ -15,6 +17,11 @@ use crate::token::{Token, parse_rfc3339};
 pub struct Answer {
     pub token: Token,
     pub owner: Option<Owner>,
+    /// What the token carries, when the answer says (`"permissions"`: a
+    /// map of name to level): checked against a narrowed request.
+    pub permissions: Option<BTreeMap<String, String>>,
+    /// The repositories the token opens, when the answer says.
+    pub repositories: Option<Vec<String>>,
 }
 
 #[derive(Deserialize)]
@@ -24,6 +31,10 @@ struct Wire {
     expires_at: Option<serde_json::Value>,
     #[serde(default)]
     owner: Option<serde_json::Value>,
+    #[serde(default)]
+    permissions: Option<serde_json::Value>,
+    #[serde(default)]
+    repositories: Option<serde_json::Value>,
 }
 
 /// Decode and check the platform's JSON. The reason returned never quotes
@@ -80,7 +91,49 @@ pub fn decode_answer(body: &[u8], now: i64) -> Result<Answer, String> {
             expires_at,
         },
         owner,
+        permissions: permissions(wire.permissions)?,
+        repositories: repositories(wire.repositories)?,
     })
+}
+
+/// `"permissions": {"NAME": "LEVEL", …}` (missing or `null`: not said).
+fn permissions(
+    value: Option<serde_json::Value>,
+) -> Result<Option<BTreeMap<String, String>>, String> {
+    match value {
+        None | Some(serde_json::Value::Null) => Ok(None),
+        Some(serde_json::Value::Object(map)) => map
+            .into_iter()
+            .map(|(name, level)| match level {
+                serde_json::Value::String(level) => Ok((name, level)),
+                _ => Err("its permissions are not a map of names to levels".to_string()),
+            })
+            .collect::<Result<_, _>>()
+            .map(Some),
+        Some(_) => Err("its permissions are not a map of names to levels".to_string()),
+    }
+}
+
+/// `"repositories": ["NAME", …]` (or GitHub's objects with a `name`;
+/// missing or `null`: not said).
+fn repositories(value: Option<serde_json::Value>) -> Result<Option<Vec<String>>, String> {
+    let bad = || "its repositories are not a list of names".to_string();
+    match value {
+        None | Some(serde_json::Value::Null) => Ok(None),
+        Some(serde_json::Value::Array(items)) => items
+            .into_iter()
+            .map(|item| match item {
+                serde_json::Value::String(name) => Ok(name),
+                serde_json::Value::Object(mut repo) => match repo.remove("name") {
+                    Some(serde_json::Value::String(name)) => Ok(name),
+                    _ => Err(bad()),
+                },
+                _ => Err(bad()),
+            })
+            .collect::<Result<_, _>>()
+            .map(Some),
+        Some(_) => Err(bad()),
+    }
 }
 
 #[cfg(test)]
@@ -151,6 +204,27 @@ mod tests {
         for bad in [r#","owner":"org/b""#, r#","owner":7"#, ",\"owner\":\"\""] {
             let why = owner(bad).unwrap_err();
             assert!(why.contains("owner"), "{bad}: {why}");
+        }
+    }
+
+    #[test]
+    fn what_a_narrowed_token_carries() {
+        let body = |extra: &str| {
+            format!(r#"{{"token":"ghs_x1","expires_at":"2026-11-23T13:34:56Z"{extra}}}"#)
+        };
+        let answer = |extra: &str| decode_answer(body(extra).as_bytes(), NOW);
+        let a = answer(r#","permissions":{"contents":"read","metadata":"read"},"repositories":["app",{"name":"lib","id":7}]"#).unwrap();
+        assert_eq!(a.permissions.unwrap()["contents"], "read");
+        assert_eq!(a.repositories.unwrap(), ["app", "lib"]);
+        let a = answer("").unwrap();
+        assert_eq!((a.permissions, a.repositories), (None, None));
+        for bad in [
+            r#","permissions":["contents"]"#,
+            r#","permissions":{"contents":1}"#,
+            r#","repositories":"app""#,
+            r#","repositories":[7]"#,
+        ] {
+            assert!(answer(bad).is_err(), "{bad}");
         }
     }
 }

@@ -7,6 +7,8 @@
 //!   [`Entry`]. It holds the token of a request that named no owner, and
 //!   the token of a platform that ignored the owner asked for (which serves
 //!   every owner: [`Entry::any_owner`]).
+//! - `token@OWNER%SCOPE`, `token%SCOPE`: a narrowed token's entry (one
+//!   per owner and scope, [`crate::scope::Scope::short`]: never a `.`).
 //! - `token@OWNER` (the owner's login in lower case): the entry of one
 //!   owner's installation, from a platform that mints per owner (the name
 //!   is the request's: `request.rs`); each entry has its own failure memory
@@ -95,26 +97,55 @@ impl Cache {
         }
     }
 
-    /// The default entry's and every owner's, found by their entry files.
+    /// The default entry's and every other one's (an owner's, a narrowed
+    /// token's), found by their entry files: the default first, then by
+    /// name.
     pub fn all(dir: &Path) -> Vec<Cache> {
-        let mut owners: Vec<Owner> = std::fs::read_dir(dir)
+        let mut stems: Vec<String> = std::fs::read_dir(dir)
             .into_iter()
             .flatten()
             .flatten()
             .filter_map(|e| {
                 let name = e.file_name().into_string().ok()?;
-                Owner::parse(name.strip_prefix(ENTRY_FILE)?.strip_prefix('@')?)
+                let rest = name.strip_prefix(ENTRY_FILE)?;
+                let (owner, scope) = match rest.split_once('%') {
+                    Some((_, "")) => return None,
+                    Some((owner, scope)) => (owner, scope),
+                    None => (rest, ""),
+                };
+                let owner_ok = match owner.strip_prefix('@') {
+                    Some(login) => Owner::parse(login).is_some_and(|o| o.key() == login),
+                    None => owner.is_empty(),
+                };
+                let scope_ok = scope.bytes().all(|b| {
+                    b.is_ascii_lowercase() || b.is_ascii_digit() || b"_:,+#-".contains(&b)
+                });
+                (!rest.is_empty() && owner_ok && scope_ok).then_some(name)
             })
             .collect();
-        owners.sort_by_key(Owner::key);
+        stems.sort();
         std::iter::once(Cache::new(dir))
-            .chain(owners.iter().map(|o| Cache::for_owner(dir, Some(o))))
+            .chain(stems.into_iter().map(|stem| Cache {
+                dir: dir.to_path_buf(),
+                stem,
+            }))
             .collect()
     }
 
     /// The owner of this entry (lower case), `None` for the default one.
     pub fn owner(&self) -> Option<&str> {
-        self.stem.split_once('@').map(|(_, owner)| owner)
+        let stem = self.stem.split('%').next().unwrap_or(&self.stem);
+        stem.split_once('@').map(|(_, owner)| owner)
+    }
+
+    /// The short form of this entry's scope, `None` for a full token's.
+    pub fn scope(&self) -> Option<&str> {
+        self.stem.split_once('%').map(|(_, scope)| scope)
+    }
+
+    /// The entry's file name: which entry this is.
+    pub fn stem(&self) -> &str {
+        &self.stem
     }
 
     /// The directory itself.
@@ -409,6 +440,36 @@ mod tests {
             .map(|c| c.owner().map(str::to_string))
             .collect();
         assert_eq!(owners, [None, Some("orgb".to_string())]);
+        // A narrowed token's entry, with and without an owner.
+        let read = crate::scope::Scope::full()
+            .with_permissions("contents:read")
+            .unwrap();
+        let narrowed =
+            Cache::for_request(tmp.path(), &Request::new(Some(orgb.clone()), read.clone()));
+        assert_eq!(narrowed.stem(), "token@orgb%contents:read");
+        assert_eq!(
+            (narrowed.owner(), narrowed.scope()),
+            (Some("orgb"), Some("contents:read"))
+        );
+        narrowed.write(&e).unwrap();
+        Cache::for_request(tmp.path(), &Request::new(None, read))
+            .write(&e)
+            .unwrap();
+        std::fs::write(tmp.path().join("token@orgb%contents:read.lock"), "").unwrap();
+        std::fs::write(tmp.path().join("token%"), "").unwrap();
+        let stems: Vec<String> = Cache::all(tmp.path())
+            .iter()
+            .map(|c| c.stem().to_string())
+            .collect();
+        assert_eq!(
+            stems,
+            [
+                "token",
+                "token%contents:read",
+                "token@orgb",
+                "token@orgb%contents:read"
+            ]
+        );
         // A any-owner flag survives the round trip.
         let mut d = entry(1000, 4000, None);
         d.any_owner = true;

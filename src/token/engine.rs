@@ -71,7 +71,14 @@ pub fn serve(settings: &Settings, request: &Request) -> Result<Served> {
     let bearer = secret::read_bearer(&settings.bearer_path())?;
     let Some(dir) = &settings.cache_dir else {
         debug!("cache: off");
-        return fetched(platform::fetch(settings, &bearer, deadline, request.owner())?.token);
+        let answer = platform::fetch_scoped(
+            settings,
+            &bearer,
+            deadline,
+            request.owner(),
+            request.scope(),
+        )?;
+        return fetched(answer.token);
     };
     let default_key = entry::Key::new(&settings.platform_url, &bearer);
     let window = settings.refresh_window;
@@ -312,11 +319,12 @@ impl Ask<'_> {
             Some(_) => self.deadline.min(Instant::now() + REFRESH_BUDGET),
             None => self.deadline,
         };
-        let outcome = platform::fetch(
+        let outcome = platform::fetch_scoped(
             self.settings,
             self.bearer,
             fetch_deadline,
             slot.query.as_ref(),
+            &slot.scope,
         );
         let taken_over = !lock.still_ours();
         let late = taken_over || Instant::now() > fetch_deadline + LATE;
@@ -492,8 +500,13 @@ impl Ask<'_> {
             ),
             LockError::Unusable(cache::Unusable(why)) => {
                 debug!("cache: {why}; working uncached");
-                let outcome =
-                    platform::fetch(settings, self.bearer, self.deadline, slot.query.as_ref());
+                let outcome = platform::fetch_scoped(
+                    settings,
+                    self.bearer,
+                    self.deadline,
+                    slot.query.as_ref(),
+                    &slot.scope,
+                );
                 let late = Instant::now() > self.deadline + LATE;
                 match outcome {
                     Ok(answer) => {
@@ -531,7 +544,7 @@ impl Ask<'_> {
 /// default entry serves the owner now); the default entry, when the
 /// platform turned out to mint per owner, no longer serves every owner.
 fn moved_elsewhere(slot: &slot::Slot, target: &Cache, stale: Option<&Entry>) {
-    if target.owner() == slot.cache.owner() {
+    if target.stem() == slot.cache.stem() {
         return;
     }
     let done = match (slot.cache.owner(), stale) {

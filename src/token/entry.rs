@@ -7,6 +7,7 @@
 use std::time::Duration;
 
 use crate::owner::Owner;
+use crate::scope::Scope;
 use crate::secret::Secret;
 use crate::token::Token;
 
@@ -27,6 +28,9 @@ pub struct Key {
     pub bearer_sha256: String,
     /// The owner's login in lower case; `None` for the default entry.
     pub owner: Option<String>,
+    /// A narrowed token's scope ([`Scope::query`]); `None` for a full
+    /// token's.
+    pub scope: Option<String>,
 }
 
 impl Key {
@@ -37,15 +41,22 @@ impl Key {
             platform: platform_url.to_string(),
             bearer_sha256: crate::secret::sha256_hex(&data),
             owner: None,
+            scope: None,
+        }
+    }
+
+    /// This key for the entry of `owner`'s token narrowed to `scope`.
+    pub fn for_request(&self, owner: Option<&Owner>, scope: &Scope) -> Key {
+        Key {
+            owner: owner.map(Owner::key),
+            scope: (!scope.is_full()).then(|| scope.query()),
+            ..self.clone()
         }
     }
 
     /// This key for `owner`'s entry (`None`: the default entry).
     pub fn for_owner(&self, owner: Option<&Owner>) -> Key {
-        Key {
-            owner: owner.map(Owner::key),
-            ..self.clone()
-        }
+        self.for_request(owner, &Scope::full())
     }
 }
 
@@ -127,8 +138,12 @@ impl Entry {
 impl Key {
     /// The key's lines, as every file of the cache starts with them.
     pub(crate) fn encode(&self) -> String {
+        let scope = match &self.scope {
+            Some(scope) => format!("scope {scope}\n"),
+            None => String::new(),
+        };
         format!(
-            "platform {}\nbearer-sha256 {}\nowner {}\n",
+            "platform {}\nbearer-sha256 {}\nowner {}\n{scope}",
             self.platform,
             self.bearer_sha256,
             self.owner.as_deref().unwrap_or("-")
@@ -174,14 +189,16 @@ pub fn freshness(entry: &Entry, key: &Key, now: i64, window: Duration) -> Freshn
 /// The `name value` lines of a file this module wrote, after its magic
 /// first line, read in the order they were written.
 pub(crate) struct Fields<'a> {
-    lines: std::str::Split<'a, char>,
+    lines: std::iter::Peekable<std::str::Split<'a, char>>,
 }
 
 impl<'a> Fields<'a> {
     /// `None` unless `text` is whole (ends with a newline) and starts with `magic`.
     pub(crate) fn open(text: &'a str, magic: &str) -> Option<Fields<'a>> {
         let mut lines = text.strip_suffix('\n')?.split('\n');
-        (lines.next()? == magic).then_some(Fields { lines })
+        (lines.next()? == magic).then_some(Fields {
+            lines: lines.peekable(),
+        })
     }
 
     /// The next line's value, if the line is `name value`.
@@ -198,6 +215,12 @@ impl<'a> Fields<'a> {
             owner: match self.field("owner")?.as_str() {
                 "-" => None,
                 owner => Some(Owner::parse(owner)?.key()),
+            },
+            // Only a narrowed token's key has it: a full token's files are
+            // as they were.
+            scope: match self.lines.peek() {
+                Some(line) if line.starts_with("scope ") => Some(self.field("scope")?),
+                _ => None,
             },
         })
     }

@@ -120,7 +120,16 @@ pub fn serve_request(settings: &Settings, request: &Request) -> Result<Served> {
         }
         Err(error) => Event::new(Kind::Fail).error(format!("{error:#}")),
     };
-    journal::record(event.owner(owner.as_deref()));
+    // A narrowed token is never served wider than asked: the scope asked
+    // is what it carries (with GitHub's own metadata: read).
+    let mut event = event.owner(owner.as_deref());
+    event.permissions = request.scope.permissions().map(|list| {
+        list.iter()
+            .map(|(name, level)| (name.clone(), level.as_str().to_string()))
+            .collect()
+    });
+    event.repositories = request.scope.repositories().map(<[String]>::to_vec);
+    journal::record(event);
     served
 }
 
@@ -133,6 +142,9 @@ fn journal_fetch(answer: &answer::Answer, asked: Option<&Owner>, took: std::time
         .source(journal::Source::Platform)
         .owner(owner.as_deref());
     event.duration_ms = Some(took.as_millis() as u64);
+    // What the platform says the token carries.
+    event.permissions = answer.permissions.clone();
+    event.repositories = answer.repositories.clone();
     journal::record(event);
 }
 

@@ -25,6 +25,7 @@ use reqwest::header::{HeaderValue, RETRY_AFTER};
 use crate::diag::debug;
 use crate::http::{self, authorized_get, root_cause};
 use crate::owner::Owner;
+use crate::scope::Scope;
 use crate::secret::Secret;
 use crate::settings::Settings;
 use crate::token::answer::{Answer, decode_answer};
@@ -85,15 +86,36 @@ pub fn fetch(
     deadline: Instant,
     owner: Option<&Owner>,
 ) -> Result<Answer, FetchError> {
+    fetch_scoped(settings, bearer, deadline, owner, &Scope::full())
+}
+
+/// [`fetch`], narrowed to `scope`: an answer that does not say what the
+/// token carries, or says it carries more than `scope` asks, is refused
+/// (fail closed: `Failure::BadAnswer`, nothing to cache).
+pub fn fetch_scoped(
+    settings: &Settings,
+    bearer: &Secret,
+    deadline: Instant,
+    owner: Option<&Owner>,
+    scope: &Scope,
+) -> Result<Answer, FetchError> {
     let local = |e: anyhow::Error| FetchError {
         failure: Failure::BadAnswer,
         message: format!("{e:#}"),
     };
     let started = Instant::now();
-    let mut url = settings.token_url();
+    let mut query = Vec::new();
     if let Some(owner) = owner {
         // A login needs no percent-encoding (letters, digits, hyphens).
-        url = format!("{url}?owner={owner}");
+        query.push(format!("owner={owner}"));
+    }
+    if !scope.is_full() {
+        // Neither do a scope's names (`scope.rs`).
+        query.push(scope.query());
+    }
+    let mut url = settings.token_url();
+    if !query.is_empty() {
+        url = format!("{url}?{}", query.join("&"));
     }
     let answer = http::runtime()
         .map_err(local)?
@@ -112,10 +134,20 @@ pub fn fetch(
                  not using it"
             ),
         }),
-        _ => {
-            crate::token::journal_fetch(&answer, owner, started.elapsed());
-            Ok(answer)
-        }
+        _ => match scope.admits(answer.permissions.as_ref(), answer.repositories.as_deref()) {
+            Ok(()) => {
+                crate::token::journal_fetch(&answer, owner, started.elapsed());
+                Ok(answer)
+            }
+            Err(why) => Err(FetchError {
+                failure: Failure::BadAnswer,
+                message: format!(
+                    "the platform at {} did not narrow the token as asked ({scope}): {why}; \
+                     not using it",
+                    crate::secret::redact_url_userinfo(&settings.token_url())
+                ),
+            }),
+        },
     }
 }
 

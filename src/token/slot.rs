@@ -19,6 +19,7 @@ use std::time::Duration;
 use super::cache::Cache;
 use super::entry::{self, Entry, Freshness, Key};
 use crate::owner::Owner;
+use crate::scope::Scope;
 use crate::token::request::Request;
 
 /// The entry a request is served from (and whose failure memory and history
@@ -28,17 +29,33 @@ pub struct Slot {
     pub key: Key,
     /// `?owner=` of the fetch, if one is needed.
     pub query: Option<Owner>,
+    /// What the token is narrowed to (the full scope: not narrowed).
+    pub scope: Scope,
     /// The entry as read (`Err`: something unusable is in its place).
     pub seen: Result<Option<Entry>, String>,
 }
 
 /// The slot for `request`, with `key` the default entry's key.
+///
+/// A narrowed request is served from its own entry only: never from the
+/// default entry of a platform that ignores owners (a full token).
 pub fn choose(dir: &Path, key: &Key, request: &Request, now: i64, window: Duration) -> Slot {
     let owner = request.owner();
+    if request.is_narrowed() {
+        let cache = Cache::for_request(dir, request);
+        return Slot {
+            seen: cache.read(),
+            cache,
+            key: key.for_request(owner, request.scope()),
+            query: owner.cloned(),
+            scope: request.scope().clone(),
+        };
+    }
     let default = || Slot {
         cache: Cache::new(dir),
         key: key.clone(),
         query: owner.cloned(),
+        scope: Scope::full(),
         seen: Cache::new(dir).read(),
     };
     let Some(owner) = owner else {
@@ -48,6 +65,7 @@ pub fn choose(dir: &Path, key: &Key, request: &Request, now: i64, window: Durati
         cache: Cache::for_request(dir, request),
         key: key.for_owner(Some(owner)),
         query: Some(owner.clone()),
+        scope: Scope::full(),
         seen: Cache::for_request(dir, request).read(),
     };
     let usable = |slot: &Slot| match &slot.seen {
@@ -75,6 +93,11 @@ pub fn destination(
     answered: Option<&Owner>,
     names_owners: bool,
 ) -> (Cache, Key, bool) {
+    // A narrowed token: the entry it was asked for (an answer for another
+    // owner was refused before this).
+    if !slot.scope.is_full() {
+        return (slot.cache.clone(), slot.key.clone(), false);
+    }
     match (&slot.query, answered) {
         // Minted for the owner asked for: its own entry.
         (Some(_), Some(owner)) => (

@@ -1,6 +1,7 @@
 //! The cache stays small: the files of owners whose tokens expired a day
 //! ago (the entry `token@OWNER` and its `.failed`, `.history`, `.absent`
-//! and lock files), and temporary files a killed writer left, are removed.
+//! and lock files; a narrowed entry's `token@OWNER%SCOPE`, `token%SCOPE`
+//! alike), and temporary files a killed writer left, are removed.
 //!
 //! Off the warm path: a sweep runs only after a fetch (with the lock held),
 //! at most once an hour (the `sweep.stamp` file's time says when the last
@@ -69,6 +70,7 @@ pub fn sweep(dir: &Path, now: SystemTime) -> usize {
     let mut owners: HashMap<String, Vec<String>> = HashMap::new();
     let mut doomed: Vec<String> = Vec::new();
     let prefix = format!("{ENTRY_STEM}@");
+    let narrowed = format!("{ENTRY_STEM}%");
     for name in names
         .flatten()
         .filter_map(|e| e.file_name().into_string().ok())
@@ -77,16 +79,17 @@ pub fn sweep(dir: &Path, now: SystemTime) -> usize {
             if old(&dir.join(&name), STALE_TEMP) {
                 doomed.push(name);
             }
-        } else if let Some(rest) = name.strip_prefix(&prefix) {
-            let owner = rest.split('.').next().unwrap_or(rest).to_string();
-            owners.entry(owner).or_default().push(name);
+        } else if name.starts_with(&prefix) || name.starts_with(&narrowed) {
+            // An owner's entry or a narrowed one (`token@O`, `token@O%S`,
+            // `token%S`): its files are its name and a `.suffix`.
+            let stem = name.split('.').next().unwrap_or(&name).to_string();
+            owners.entry(stem).or_default().push(name);
         }
     }
     let now_unix = now
         .duration_since(SystemTime::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs() as i64);
-    for (owner, files) in owners {
-        let entry = format!("{prefix}{owner}");
+    for (entry, files) in owners {
         let cache = Cache::new(dir);
         let expired = match cache
             .read_file(&entry)
@@ -159,8 +162,24 @@ mod tests {
         // The default entry is never swept.
         std::fs::write(dir.join("token"), "x").unwrap();
         age(&dir.join("token"), day * 3);
+        // Narrowed entries: one without an owner expired two days ago
+        // (gone), a live owner's (kept).
+        let read = crate::scope::Scope::full()
+            .with_permissions("contents:read")
+            .unwrap();
+        let narrowed = |owner: Option<&str>, expires_at: i64| {
+            let o = owner.map(|o| Owner::parse(o).unwrap());
+            let request = crate::token::Request::new(o.clone(), read.clone());
+            let cache = Cache::for_request(dir, &request);
+            let mut e = entry(expires_at - 3000, expires_at, None);
+            e.key = key().for_request(o.as_ref(), &read);
+            cache.write(&e).unwrap();
+            cache.entry_path()
+        };
+        age(&narrowed(None, now - 2 * 86_400), day * 2);
+        age(&narrowed(Some("live"), now + 3000), day * 2);
 
-        assert_eq!(sweep(dir, SystemTime::now()), 5);
+        assert_eq!(sweep(dir, SystemTime::now()), 6);
         let mut left: Vec<String> = std::fs::read_dir(dir)
             .unwrap()
             .flatten()
@@ -173,6 +192,7 @@ mod tests {
                 ".token.3.4.tmp",
                 "token",
                 "token@live",
+                "token@live%contents:read",
                 "token@live.history",
                 "token@recent",
                 "token@recent.absent",

@@ -483,3 +483,43 @@ fn gh_login_and_the_gh_proxy_are_journaled() {
         Some(u64::from(std::process::id()))
     );
 }
+
+/// A narrowed token's lines carry its scope: the `fetch` what the platform
+/// said the token carries, the `serve` what was asked (never wider); the
+/// installation's full token has `null` in both.
+#[test]
+fn a_narrowed_token_is_journaled_with_its_permissions_and_repositories() {
+    let ws = Workspace::new();
+    let args = [
+        "fetch-token",
+        "--owner",
+        "molecule-ai",
+        "--permissions",
+        "contents:read",
+        "--repositories",
+        "app",
+    ];
+    let out = ws.helper(&args, "");
+    assert_eq!(out.code(), 0, "{out:?}");
+    assert_eq!(ws.helper(&["fetch-token"], "").code(), 0);
+    let all = entries(&journal(&ws));
+    let fetches = events(&all, "fetch");
+    let serves = events(&all, "serve");
+    assert_eq!((fetches.len(), serves.len()), (2, 2), "{all:#?}");
+    assert_eq!(
+        fetches[0]["permissions"]["contents"], "read",
+        "{}",
+        fetches[0]
+    );
+    assert_eq!(fetches[0]["repositories"], serde_json::json!(["app"]));
+    assert_eq!(
+        serves[0]["permissions"],
+        serde_json::json!({"contents": "read"})
+    );
+    assert_eq!(serves[0]["repositories"], serde_json::json!(["app"]));
+    assert_eq!(serves[0]["hashed_token"], fetches[0]["hashed_token"]);
+    for full in [fetches[1], serves[1]] {
+        assert_eq!(full["permissions"], Value::Null, "{full}");
+        assert_eq!(full["repositories"], Value::Null, "{full}");
+    }
+}

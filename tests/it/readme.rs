@@ -71,16 +71,16 @@ printf '%s %s\n' "$with" "$without" >> "@LOG@"
 
 /// One fenced block of README.md meant to be run.
 #[derive(Debug, Clone, PartialEq, Eq)]
-struct Block {
+pub(crate) struct Block {
     /// The shell named by the info string.
-    shell: String,
+    pub(crate) shell: String,
     /// The README line of its opening fence (1-based), for messages.
-    line: usize,
-    text: String,
+    pub(crate) line: usize,
+    pub(crate) text: String,
 }
 
 /// Every ```` ```SHELL workspace ```` block of `markdown`, in order.
-fn workspace_blocks(markdown: &str) -> Vec<Block> {
+pub(crate) fn workspace_blocks(markdown: &str) -> Vec<Block> {
     enum Inside {
         Text,
         Ours(Block),
@@ -143,24 +143,24 @@ fn workspace_blocks_are_extracted_in_order_with_their_shell() {
 }
 
 /// The sandboxed workspace the README's blocks run in.
-struct Sandbox {
-    ws: Workspace,
-    stack: GithubStack,
-    github_git: GitServer,
-    gitea_git: GitServer,
-    gh_config: PathBuf,
+pub(crate) struct Sandbox {
+    pub(crate) ws: Workspace,
+    pub(crate) stack: GithubStack,
+    pub(crate) github_git: GitServer,
+    pub(crate) gitea_git: GitServer,
+    pub(crate) gh_config: PathBuf,
     /// `PREFIX/bin`, where install.sh put the binary (first on PATH).
-    bin: PathBuf,
+    pub(crate) bin: PathBuf,
     /// The agent every block is given (its positional arguments).
-    agent: PathBuf,
+    pub(crate) agent: PathBuf,
     /// Where the agent appends the HTTP statuses its `bash -c` got.
-    agent_log: PathBuf,
-    stale: String,
-    gitea_secret: String,
+    pub(crate) agent_log: PathBuf,
+    pub(crate) stale: String,
+    pub(crate) gitea_secret: String,
 }
 
 impl Sandbox {
-    fn new() -> Sandbox {
+    pub(crate) fn new() -> Sandbox {
         let gh_dir = real_gh_dir();
         let mut ws = Workspace::new();
         let (stack, gh_config) = ws.start_github();

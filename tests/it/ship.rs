@@ -356,3 +356,131 @@ fn install_binary_demo_without_cargo_refuses_before_installing() {
     assert_eq!(out.stderr.lines().count(), 1, "{}", out.stderr);
     assert_eq!(files_under(&prefix), Vec::<String>::new());
 }
+
+// ---- install.sh --archive --------------------------------------------------------
+
+/// A release tarball as scripts/release.sh lays it out (bin/, share/...),
+/// of the test build, with a SHA256SUMS beside it naming it; its path.
+fn release_tarball(ws: &Workspace, dir: &str) -> std::path::PathBuf {
+    let root = ws.path().join(format!("{dir}-root"));
+    let man = format!(
+        "{}/man/molecule-git-token-helper.1",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    for (file, src) in [(INSTALLED[0].0, BIN), (INSTALLED[1].0, man.as_str())] {
+        std::fs::create_dir_all(root.join(file).parent().unwrap()).unwrap();
+        std::fs::copy(src, root.join(file)).unwrap();
+    }
+    let out_dir = ws.path().join(dir);
+    std::fs::create_dir_all(&out_dir).unwrap();
+    let name = "molecule-git-token-helper-0.0.0-x86_64-linux.tar.gz";
+    let mut tar = ws.command("tar");
+    tar.arg("-czf")
+        .arg(out_dir.join(name))
+        .arg("-C")
+        .arg(&root)
+        .args([INSTALLED[0].0, INSTALLED[1].0]);
+    assert_eq!(ws.run(tar, "").code(), 0);
+    let mut sums = ws.command("sha256sum");
+    sums.arg(name).current_dir(&out_dir);
+    let listed = ws.run(sums, "");
+    assert_eq!(listed.code(), 0, "{listed:?}");
+    // Another artifact's line too, as in a real SHA256SUMS.
+    let other = format!(
+        "{}  molecule-git-token-helper_0.0.0-1_amd64.deb\n",
+        "0".repeat(64)
+    );
+    std::fs::write(out_dir.join("SHA256SUMS"), other + &listed.stdout).unwrap();
+    out_dir.join(name)
+}
+
+/// install.sh --archive, with no cargo to be found.
+fn install_archive(ws: &Workspace, archive: &Path, prefix: &Path) -> Out {
+    let mut c = ws.command(install_sh());
+    c.arg("--archive")
+        .arg(archive)
+        .arg("--prefix")
+        .arg(prefix)
+        .env("CARGO", ws.path().join("no-such-cargo"));
+    ws.run(c, "")
+}
+
+#[test]
+fn install_archive_checks_the_tarball_then_installs_without_cargo() {
+    let ws = Workspace::new();
+    let archive = release_tarball(&ws, "dist");
+    let prefix = ws.path().join("prefix");
+
+    let out = install_archive(&ws, &archive, &prefix);
+    assert_eq!(out.code(), 0, "{out:?}");
+    let mut expected: Vec<String> = INSTALLED.iter().map(|(f, _)| f.to_string()).collect();
+    expected.sort();
+    assert_eq!(files_under(&prefix), expected);
+    for (file, want) in INSTALLED {
+        assert_eq!(mode(&prefix.join(file)), want, "{file}");
+    }
+    assert_eq!(
+        std::fs::read(prefix.join(INSTALLED[0].0)).unwrap(),
+        std::fs::read(BIN).unwrap()
+    );
+    // The shell-init scripts name the binary where it was installed.
+    let env_bash = std::fs::read_to_string(prefix.join(INSTALLED[5].0)).unwrap();
+    let bin = prefix.join(INSTALLED[0].0).display().to_string();
+    assert!(
+        env_bash.lines().next().unwrap().contains(&bin),
+        "{env_bash}"
+    );
+    // Nothing of the unpacked archive is left in the temp directory.
+    let again = install_archive(&ws, &archive, &prefix);
+    assert_eq!(again.code(), 0, "{again:?}");
+    assert_eq!(files_under(&prefix), expected);
+
+    let out = install(&ws, &["--uninstall", "--prefix", prefix.to_str().unwrap()]);
+    assert_eq!(out.code(), 0, "{out:?}");
+    assert_eq!(files_under(&prefix), Vec::<String>::new());
+}
+
+#[test]
+fn install_archive_refuses_a_flipped_byte_or_a_missing_entry_and_installs_nothing() {
+    let ws = Workspace::new();
+    let prefix = ws.path().join("prefix");
+
+    let flipped = release_tarball(&ws, "flipped");
+    let mut bytes = std::fs::read(&flipped).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 1;
+    std::fs::write(&flipped, bytes).unwrap();
+    let out = install_archive(&ws, &flipped, &prefix);
+    assert_eq!(out.code(), 1, "{out:?}");
+    assert_eq!(out.stdout, "");
+    assert_eq!(out.stderr.lines().count(), 1, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("does not match its SHA-256")
+            && out.stderr.contains("nothing installed"),
+        "{}",
+        out.stderr
+    );
+    assert!(!prefix.exists(), "the prefix was created");
+
+    let unlisted = release_tarball(&ws, "unlisted");
+    let sums = unlisted.with_file_name("SHA256SUMS");
+    let kept: String = std::fs::read_to_string(&sums)
+        .unwrap()
+        .lines()
+        .filter(|l| !l.contains("tar.gz"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    std::fs::write(&sums, kept).unwrap();
+    let out = install_archive(&ws, &unlisted, &prefix);
+    assert_eq!(out.code(), 1, "{out:?}");
+    assert_eq!(out.stderr.lines().count(), 1, "{}", out.stderr);
+    assert!(out.stderr.contains("has no entry for"), "{}", out.stderr);
+    assert!(!prefix.exists(), "the prefix was created");
+
+    std::fs::remove_file(&sums).unwrap();
+    let out = install_archive(&ws, &unlisted, &prefix);
+    assert_eq!(out.code(), 1, "{out:?}");
+    assert_eq!(out.stderr.lines().count(), 1, "{}", out.stderr);
+    assert!(out.stderr.contains("SHA256SUMS"), "{}", out.stderr);
+    assert!(!prefix.exists(), "the prefix was created");
+}

@@ -7,7 +7,11 @@
 //! operator PAT the test names. With [`GitServer::set_owner_check`] a token is accepted for a
 //! repository only when the check says it serves the repository's owner (the first segment of
 //! the path: repositories named `orgA/x` and `orgB/y` belong to two organisations), as GitHub
-//! accepts an installation token only for its installation's repositories. Anything else gets `401` with `WWW-Authenticate: Basic
+//! accepts an installation token only for its installation's repositories. With
+//! [`GitServer::set_scope_check`] a narrowed token is held to what it carries, as GitHub holds
+//! it: `contents:read` to clone and fetch, `contents:write` to push (`git-receive-pack`), and
+//! only the repositories it names; a refusal is `403` (GitHub's "Permission to … denied"), which
+//! git reports without asking for other credentials. Anything else gets `401` with `WWW-Authenticate: Basic
 //! realm="test"`. Every decision is kept ([`GitServer::decisions`]) with the password shown only
 //! as its last 4 characters, and printed on stderr when `MOCK_GIT_LOG` is set and not empty.
 //!
@@ -34,6 +38,10 @@ pub type TokenCheck = Arc<dyn Fn(&str) -> bool + Send + Sync>;
 
 /// Says whether an `x-access-token` password serves the repositories of an owner (token, owner).
 pub type OwnerCheck = Arc<dyn Fn(&str, &str) -> bool + Send + Sync>;
+
+/// Says whether an `x-access-token` password may use the `contents` permission at a level
+/// (`read`, `write`) on a repository: (token, owner, repository name, level).
+pub type ScopeCheck = Arc<dyn Fn(&str, &str, &str, &str) -> bool + Send + Sync>;
 
 /// Most connections served at once; the accept loop waits for a free slot beyond that.
 pub const MAX_CONNS: usize = 64;
@@ -62,7 +70,8 @@ pub struct Decision {
     pub password_tail: Option<String>,
     pub accepted: bool,
     /// Why: "token", "pat" (accepted); "no credentials", "malformed credentials",
-    /// "token refused", "token of another owner", "wrong pat", "unknown user", "refusing all"
+    /// "token refused", "token of another owner", [`OUT_OF_SCOPE`], "wrong pat", "unknown user",
+    /// "refusing all"
     /// (refused).
     pub reason: &'static str,
 }
@@ -91,6 +100,7 @@ pub fn tail(secret: &str) -> String {
 struct Auth {
     check: TokenCheck,
     owner_check: Option<OwnerCheck>,
+    scope_check: Option<ScopeCheck>,
     pat: Option<(String, String)>,
     refuse_all: bool,
     decisions: Vec<Decision>,
@@ -180,6 +190,7 @@ impl GitServer {
             auth: Mutex::new(Auth {
                 check,
                 owner_check: None,
+                scope_check: None,
                 pat: pat.map(|(u, p)| (u.to_string(), p.to_string())),
                 refuse_all: false,
                 decisions: Vec::new(),
@@ -356,6 +367,12 @@ impl GitServer {
     /// says it serves the owner (the path's first segment); `None`: any live token for any path.
     pub fn set_owner_check(&self, check: Option<OwnerCheck>) {
         lock(&self.inner.auth).owner_check = check;
+    }
+
+    /// From now on a live token is held to its narrowed scope: `check(token, owner, repo,
+    /// level)` for the `contents` permission (`write` to push); refused with 403.
+    pub fn set_scope_check(&self, check: Option<ScopeCheck>) {
+        lock(&self.inner.auth).scope_check = check;
     }
 
     /// Refuse every request (tokens and PAT alike) while on.
@@ -675,6 +692,7 @@ fn reason(code: u16) -> &'static str {
 fn handle(inner: &Inner, conn: &mut Conn, head: &Head) -> io::Result<bool> {
     let decision = authorize(inner, head);
     let (accepted, user) = (decision.accepted, decision.user.clone());
+    let out_of_scope = decision.reason == OUT_OF_SCOPE;
     if inner.log.load(Ordering::Relaxed) {
         eprintln!("git server: {decision}");
     }
@@ -683,6 +701,17 @@ fn handle(inner: &Inner, conn: &mut Conn, head: &Head) -> io::Result<bool> {
         // A body stays unread: close the connection after the answer. Without one, keep it
         // (as real servers do), so the retry with credentials costs no new TLS handshake.
         let bodyless = matches!(Body::new(head), Ok(Body::Length(0)));
+        if out_of_scope {
+            respond(
+                conn,
+                403,
+                "text/plain",
+                b"Permission denied: the token's scope does not allow this\n",
+                &[],
+                !bodyless,
+            )?;
+            return Ok(bodyless);
+        }
         respond(
             conn,
             401,
@@ -742,15 +771,26 @@ fn authorize(inner: &Inner, head: &Head) -> Decision {
     };
     decision.user = Some(user.clone());
     decision.password_tail = Some(tail(&password));
-    let (check, owner_check, pat, refuse_all) = {
+    let (check, owner_check, scope_check, pat, refuse_all) = {
         let auth = lock(&inner.auth);
         (
             Arc::clone(&auth.check),
             auth.owner_check.clone(),
+            auth.scope_check.clone(),
             auth.pat.clone(),
             auth.refuse_all,
         )
     };
+    let repo = head
+        .path
+        .trim_start_matches('/')
+        .split('/')
+        .nth(1)
+        .unwrap_or("")
+        .trim_end_matches(".git");
+    let push =
+        head.path.ends_with("/git-receive-pack") || head.query.contains("service=git-receive-pack");
+    let level = if push { "write" } else { "read" };
     let owner = head
         .path
         .trim_start_matches('/')
@@ -772,6 +812,8 @@ fn authorize(inner: &Inner, head: &Head) -> Decision {
             "token refused"
         } else if owner_check.is_some_and(|serves| !serves(&password, owner)) {
             "token of another owner"
+        } else if scope_check.is_some_and(|allows| !allows(&password, owner, repo, level)) {
+            OUT_OF_SCOPE
         } else {
             "token"
         }
@@ -781,6 +823,9 @@ fn authorize(inner: &Inner, head: &Head) -> Decision {
     decision.accepted = matches!(decision.reason, "token" | "pat");
     decision
 }
+
+/// The reason of a refusal by [`ScopeCheck`] (answered 403).
+pub const OUT_OF_SCOPE: &str = "outside the token's scope";
 
 /// A request body: by Content-Length, chunked, or none.
 enum Body {

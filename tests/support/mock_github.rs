@@ -25,11 +25,16 @@
 //! | `GET /installation/repositories` | 200 `{"total_count":N,"repositories":[…]}` (`per_page`, `page`) |
 //! | `GET /repos/O/R` | 200 repository, 404 `{"message":"Not Found"}` outside the installation |
 //! | `GET /repos/O/R/pulls` | 200 `[…]`, or 403 `X-Accepted-GitHub-Permissions: pull_requests=read` |
+//! | `GET /repos/O/R/pulls/N` | 200 the pull request, or 403 as above |
 //! | `GET /repos/O/R/issues` | 200 `[…]`, or 403 `X-Accepted-GitHub-Permissions: issues=read` |
+//! | `POST /repos/O/R/issues/N/comments` | 201 the comment with issues=write or pull_requests=write, else 403 |
 //! | `GET /O/R.git/info/refs?service=git-receive-pack` (web host, Basic `x-access-token:TOKEN`) | 200 advertisement with contents=write, 403 otherwise, 404 outside the installation |
 //!
 //! With [`MockGithub::set_owner_check`], a valid token is good for `/repos/O/…` only when the check says it serves owner `O`: otherwise 404 `Not Found`, as
 //! GitHub answers an installation token for another installation's repository.
+//! With [`MockGithub::set_scope_check`], a token is also held to what it was narrowed to
+//! (`docs/platform-api.md`): a repository it does not name is 404; a permission it lacks, or
+//! holds at a lower level, is 403, as GitHub holds a narrowed installation token.
 //!
 //! No or an invalid token: 401 `{"message":"Bad credentials",…}` (`Requires
 //! authentication` when there is none; the git routes add
@@ -74,6 +79,10 @@ pub type TokenCheck = Arc<dyn Fn(&str) -> bool + Send + Sync>;
 
 /// Decides whether a (valid) token serves an owner's repositories: (token, owner).
 pub type OwnerCheck = Arc<dyn Fn(&str, &str) -> bool + Send + Sync>;
+
+/// Decides whether a token may use a permission at a level on a repository: (token, owner,
+/// repository name, permission name, `read`/`write`).
+pub type ScopeCheck = Arc<dyn Fn(&str, &str, &str, &str, &str) -> bool + Send + Sync>;
 
 /// One permission level of a GitHub App on a repository.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -202,6 +211,7 @@ struct State {
     graphql: Budget,
     requests: Vec<GhRequest>,
     owner_check: Option<OwnerCheck>,
+    scope_check: Option<ScopeCheck>,
 }
 
 struct Inner {
@@ -267,6 +277,7 @@ impl MockGithub {
                 graphql: budget,
                 requests: Vec::new(),
                 owner_check: None,
+                scope_check: None,
             }),
             check,
             config,
@@ -311,6 +322,12 @@ impl MockGithub {
     /// serves `O` (else 404, as GitHub); `None`: every valid token reaches every repository.
     pub fn set_owner_check(&self, check: Option<OwnerCheck>) {
         self.inner.state().owner_check = check;
+    }
+
+    /// From now on a valid token is held to its narrowed scope (`check(token, O, R, permission,
+    /// level)`); `None`: every valid token may do what the installation may.
+    pub fn set_scope_check(&self, check: Option<ScopeCheck>) {
+        self.inner.state().scope_check = check;
     }
 
     /// Put `owner/repo` in the installation with these permissions (replacing earlier ones).
@@ -803,8 +820,11 @@ fn route(inner: &Inner, request: &Request) -> Answer {
         Surface::Rest(path) if !serves_owner(inner, token.as_deref(), &path) => {
             Answer::message(404, "Not Found")
         }
+        Surface::Rest(path) if !in_scope(inner, token.as_deref(), &path, "metadata", "read") => {
+            Answer::message(404, "Not Found")
+        }
         Surface::Graphql => graphql(inner, request),
-        Surface::Rest(path) => rest(inner, request, &path),
+        Surface::Rest(path) => rest(inner, request, &path, token.as_deref()),
     };
     let logged = GhRequest {
         method: request.method.clone(),
@@ -834,6 +854,25 @@ fn serves_owner(inner: &Inner, token: Option<&str>, path: &str) -> bool {
             token.is_some_and(|t| check(t, owner))
         }
         None => true,
+    }
+}
+
+/// Whether `token`'s narrowed scope lets it use `permission` at `level` on the repository a
+/// REST `path` (`/repos/O/R/…`) or a git path (`/O/R.git/…`) names; true without a scope check
+/// or a repository.
+fn in_scope(inner: &Inner, token: Option<&str>, path: &str, permission: &str, level: &str) -> bool {
+    let Some(check) = inner.state().scope_check.clone() else {
+        return true;
+    };
+    let rest = path
+        .strip_prefix("/repos/")
+        .unwrap_or(path.trim_start_matches('/'));
+    let mut parts = rest.split('/');
+    match (parts.next(), parts.next()) {
+        (Some(owner), Some(repo)) if !repo.is_empty() => {
+            token.is_some_and(|t| check(t, owner, repo.trim_end_matches(".git"), permission, level))
+        }
+        _ => true,
     }
 }
 
@@ -876,7 +915,14 @@ fn graphql(inner: &Inner, request: &Request) -> Answer {
     rate_headers(answer, &budget, "graphql")
 }
 
-fn rest(inner: &Inner, request: &Request, path: &str) -> Answer {
+fn rest(inner: &Inner, request: &Request, path: &str, token: Option<&str>) -> Answer {
+    let allows = |permission: &str, level: &str| in_scope(inner, token, path, permission, level);
+    let scope = Scope {
+        pulls_read: allows("pull_requests", "read"),
+        pulls_write: allows("pull_requests", "write"),
+        issues_read: allows("issues", "read"),
+        issues_write: allows("issues", "write"),
+    };
     let mut state = inner.state();
     if path == "/rate_limit" {
         let (core, graphql) = (state.core, state.graphql);
@@ -894,10 +940,10 @@ fn rest(inner: &Inner, request: &Request, path: &str) -> Answer {
     }
     state.core.remaining -= 1;
     let budget = state.core;
-    let mut answer = if request.method != "GET" {
-        Answer::message(404, "Not Found")
-    } else {
-        rest_get(&state, request, path)
+    let mut answer = match request.method.as_str() {
+        "GET" => rest_get(&state, request, path, scope),
+        "POST" => rest_post(&state, request, path, scope),
+        _ => Answer::message(404, "Not Found"),
     };
     if let Some(scopes) = &state.scopes {
         answer = answer.header("X-OAuth-Scopes", scopes.clone());
@@ -937,7 +983,48 @@ fn forbidden(permission: &str) -> Answer {
         .header("X-Accepted-GitHub-Permissions", permission)
 }
 
-fn rest_get(state: &State, request: &Request, path: &str) -> Answer {
+/// What a token's narrowed scope allows on the repository of a REST request (all true without
+/// a scope check).
+#[derive(Clone, Copy)]
+struct Scope {
+    pulls_read: bool,
+    pulls_write: bool,
+    issues_read: bool,
+    issues_write: bool,
+}
+
+/// `POST /repos/O/R/issues/N/comments`: a comment on an issue or a pull request, which GitHub
+/// allows with issues=write or pull_requests=write.
+fn rest_post(state: &State, request: &Request, path: &str, scope: Scope) -> Answer {
+    let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+    let ["repos", owner, repo, "issues", number, "comments"] = segments.as_slice() else {
+        return Answer::message(404, "Not Found");
+    };
+    let full_name = format!("{owner}/{repo}").to_ascii_lowercase();
+    let Some(perms) = state.repos.get(&full_name) else {
+        return Answer::message(404, "Not Found");
+    };
+    let may = (perms.issues >= Access::Write && scope.issues_write)
+        || (perms.pulls >= Access::Write && scope.pulls_write);
+    if !may {
+        return forbidden("issues=write; pull_requests=write");
+    }
+    let body = String::from_utf8_lossy(&request.body);
+    let text = if body.contains("\"body\"") {
+        "a comment"
+    } else {
+        ""
+    };
+    Answer::json(
+        201,
+        format!(
+            r#"{{"id":7,"body":"{text}","html_url":"{}/{full_name}/pull/{number}#issuecomment-7"}}"#,
+            web_url(&request.host)
+        ),
+    )
+}
+
+fn rest_get(state: &State, request: &Request, path: &str, scope: Scope) -> Answer {
     let host = request.host.as_str();
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
     match segments.as_slice() {
@@ -991,7 +1078,7 @@ fn rest_get(state: &State, request: &Request, path: &str) -> Answer {
             let id = state.repos.keys().position(|k| *k == full_name).unwrap() + 1;
             match rest {
                 [] => Answer::json(200, repo_json(state, host, &full_name, id)),
-                ["pulls"] if perms.pulls >= Access::Read => Answer::json(
+                ["pulls"] if perms.pulls >= Access::Read && scope.pulls_read => Answer::json(
                     200,
                     format!(
                         r#"[{{"number":1,"state":"open","title":"A mock pull request","html_url":"{}/{full_name}/pull/1"}}]"#,
@@ -999,7 +1086,17 @@ fn rest_get(state: &State, request: &Request, path: &str) -> Answer {
                     ),
                 ),
                 ["pulls"] => forbidden("pull_requests=read"),
-                ["issues"] if perms.issues >= Access::Read => Answer::json(
+                ["pulls", number] if perms.pulls >= Access::Read && scope.pulls_read => {
+                    Answer::json(
+                        200,
+                        format!(
+                            r#"{{"number":{number},"state":"open","title":"A mock pull request","html_url":"{}/{full_name}/pull/{number}"}}"#,
+                            web_url(host)
+                        ),
+                    )
+                }
+                ["pulls", _] => forbidden("pull_requests=read"),
+                ["issues"] if perms.issues >= Access::Read && scope.issues_read => Answer::json(
                     200,
                     format!(
                         r#"[{{"number":2,"state":"open","title":"A mock issue","html_url":"{}/{full_name}/issues/2"}}]"#,
@@ -1059,7 +1156,15 @@ fn git(inner: &Inner, request: &Request, has_token: bool, valid: bool) -> Answer
     } else {
         Access::Read
     };
-    if perms.contents < needed {
+    let level = if needed == Access::Write {
+        "write"
+    } else {
+        "read"
+    };
+    let token = credential(request).1;
+    if perms.contents < needed
+        || !in_scope(inner, token.as_deref(), &request.path, "contents", level)
+    {
         return plain(
             403,
             &format!("Permission to {full_name}.git denied to x-access-token.\n"),

@@ -11,6 +11,13 @@
 //! the first listed owner's token (the default installation). Without owners it ignores the query
 //! (today's platform): every token serves every owner.
 //!
+//! Narrowed tokens (`docs/platform-api.md`): `?permissions=NAME:LEVEL,…&repositories=NAME,…`
+//! gets a token that carries only those, and an answer that says so (`"permissions":{…,
+//! "metadata":"read"}`, `"repositories":[…]`), as GitHub mints them. [`MockPlatform::set_narrowing`]
+//! (`--narrowing ignore|wider` in the example) plays today's platform instead (the parameters
+//! ignored, a full token, nothing said), or a faulty one (a full token, an answer wider than
+//! asked). [`TokenChecker::allows`] tells the mock servers what a token may do.
+//!
 //! It runs on the hand-written server of `http_server.rs`, so that faults can
 //! be injected at the byte level: one accept thread, one detached thread per
 //! connection, `Connection: close` on every response.
@@ -145,21 +152,161 @@ struct State {
     ledger: Arc<Mutex<Ledger>>,
     /// the installations (owner logins), first = the default; empty: the query is ignored
     owners: Vec<String>,
+    narrowing: Narrowing,
+}
+
+/// How the mock answers a request for a narrowed token.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Narrowing {
+    /// Mint what was asked, and say so (the extension).
+    Honour,
+    /// Ignore the parameters: a full token, and an answer that says nothing (today's platform).
+    Ignore,
+    /// A full token, with an answer that says more than was asked (a faulty platform).
+    Wider,
+}
+
+/// What a token may do: `None` in a field is "not narrowed so" (everything).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Grant {
+    /// (name, level) pairs, as asked.
+    pub permissions: Option<Vec<(String, String)>>,
+    /// Repository names, as asked.
+    pub repositories: Option<Vec<String>>,
+}
+
+impl Grant {
+    /// What `?permissions=…&repositories=…` asks for; `None` when neither is there.
+    fn asked(target: &str) -> Option<Grant> {
+        let decode = |v: String| {
+            v.replace("%3A", ":")
+                .replace("%3a", ":")
+                .replace("%2C", ",")
+                .replace("%2c", ",")
+        };
+        let permissions = query_param(target, "permissions").map(decode).map(|v| {
+            v.split(',')
+                .filter_map(|p| p.split_once(':'))
+                .map(|(n, l)| (n.to_string(), l.to_string()))
+                .collect()
+        });
+        let repositories = query_param(target, "repositories")
+            .map(decode)
+            .map(|v| v.split(',').map(str::to_string).collect());
+        let grant = Grant {
+            permissions,
+            repositories,
+        };
+        (grant != Grant::default()).then_some(grant)
+    }
+
+    /// Whether a token of this grant may use `permission` at `level` on `repo`.
+    fn allows(&self, repo: &str, permission: &str, level: &str) -> bool {
+        let rank = |l: &str| match l {
+            "read" => 1,
+            "write" => 2,
+            "admin" => 3,
+            _ => 0,
+        };
+        let repo_ok = self
+            .repositories
+            .as_ref()
+            .is_none_or(|r| r.iter().any(|r| r.eq_ignore_ascii_case(repo)));
+        let permission_ok = match &self.permissions {
+            None => true,
+            Some(p) => {
+                (permission == "metadata" && level == "read")
+                    || p.iter()
+                        .any(|(n, l)| n == permission && rank(l) >= rank(level) && rank(level) > 0)
+            }
+        };
+        repo_ok && permission_ok
+    }
+
+    /// `,"permissions":{…},"repositories":[…]` for an answer body.
+    fn json(&self) -> String {
+        let mut out = String::new();
+        if let Some(p) = &self.permissions {
+            let items: Vec<String> = p
+                .iter()
+                .map(|(n, l)| format!("\"{}\":\"{}\"", json_escape(n), json_escape(l)))
+                .collect();
+            out.push_str(&format!(",\"permissions\":{{{}}}", items.join(",")));
+        }
+        if let Some(r) = &self.repositories {
+            let items: Vec<String> = r
+                .iter()
+                .map(|n| format!("\"{}\"", json_escape(n)))
+                .collect();
+            out.push_str(&format!(",\"repositories\":[{}]", items.join(",")));
+        }
+        out
+    }
+}
+
+/// What a token request is answered with beyond the token: the owner it names, what the token
+/// carries (`None`: everything) and what the answer says it carries (`None`: nothing said).
+#[derive(Clone, Debug, Default)]
+struct Minting {
+    owner: Option<String>,
+    carried: Option<Grant>,
+    said: Option<Grant>,
+}
+
+impl Minting {
+    fn new(owner: Option<String>, asked: Option<Grant>, narrowing: Narrowing) -> Minting {
+        let Some(asked) = asked else {
+            return Minting {
+                owner,
+                ..Minting::default()
+            };
+        };
+        let (carried, said) = match narrowing {
+            Narrowing::Honour => {
+                let mut said = asked.clone();
+                if let Some(p) = &mut said.permissions
+                    && !p.iter().any(|(n, _)| n == "metadata")
+                {
+                    p.push(("metadata".into(), "read".into()));
+                }
+                (Some(asked), Some(said))
+            }
+            Narrowing::Ignore => (None, None),
+            Narrowing::Wider => {
+                let mut said = asked;
+                let p = said.permissions.get_or_insert_with(Vec::new);
+                for (_, level) in p.iter_mut() {
+                    *level = if level == "read" { "write" } else { "admin" }.into();
+                }
+                p.push(("administration".into(), "write".into()));
+                if let Some(r) = &mut said.repositories {
+                    r.push("every-other-repository".into());
+                }
+                (None, Some(said))
+            }
+        };
+        Minting {
+            owner,
+            carried,
+            said,
+        }
+    }
 }
 
 /// What the platform knows about the tokens it minted: when each expires (unix seconds, None for
 /// never or unparsable) and which were revoked.
 #[derive(Default)]
 struct Ledger {
-    /// token -> (expires_at, the owner whose installation it was minted for; None = every owner)
-    minted: HashMap<String, (Option<i64>, Option<String>)>,
+    /// token -> (expires_at, the owner whose installation it was minted for; None = every owner,
+    /// what it carries; None = everything)
+    minted: HashMap<String, MintedToken>,
     revoked: HashSet<String>,
 }
 
 impl Ledger {
     fn is_live(&self, token: &str) -> bool {
         match self.minted.get(token) {
-            Some((expires, _)) => {
+            Some((expires, _, _)) => {
                 !self.revoked.contains(token) && expires.is_none_or(|at| unix_now() < at)
             }
             None => false,
@@ -168,13 +315,16 @@ impl Ledger {
 
     fn serves(&self, token: &str, owner: &str) -> bool {
         self.is_live(token)
-            && self.minted.get(token).is_some_and(|(_, minted_for)| {
+            && self.minted.get(token).is_some_and(|(_, minted_for, _)| {
                 minted_for
                     .as_deref()
                     .is_none_or(|o| o.eq_ignore_ascii_case(owner))
             })
     }
 }
+
+/// A minted token: (expires_at, the owner it was minted for, what it carries).
+type MintedToken = (Option<i64>, Option<String>, Option<Grant>);
 
 fn lock_ledger(ledger: &Mutex<Ledger>) -> MutexGuard<'_, Ledger> {
     ledger.lock().unwrap_or_else(|e| e.into_inner())
@@ -205,7 +355,34 @@ impl TokenChecker {
         lock_ledger(&self.ledger)
             .minted
             .get(token)
-            .map(|(_, owner)| owner.clone())
+            .map(|(_, owner, _)| owner.clone())
+    }
+
+    /// What `token` carries: `Some(None)` for a full token, `None` for one never minted.
+    pub fn grant_of(&self, token: &str) -> Option<Option<Grant>> {
+        lock_ledger(&self.ledger)
+            .minted
+            .get(token)
+            .map(|(_, _, grant)| grant.clone())
+    }
+
+    /// Live, good for `owner`'s repositories, and narrowed to nothing that refuses `permission` at
+    /// `level` (`read`, `write`) on `owner/repo`: what GitHub checks for a narrowed token.
+    pub fn allows(
+        &self,
+        token: &str,
+        owner: &str,
+        repo: &str,
+        permission: &str,
+        level: &str,
+    ) -> bool {
+        let ledger = lock_ledger(&self.ledger);
+        ledger.serves(token, owner)
+            && ledger.minted.get(token).is_some_and(|(_, _, grant)| {
+                grant
+                    .as_ref()
+                    .is_none_or(|g| g.allows(repo, permission, level))
+            })
     }
 }
 
@@ -231,6 +408,7 @@ impl MockPlatform {
             tokens: Vec::new(),
             ledger: Arc::new(Mutex::new(Ledger::default())),
             owners: Vec::new(),
+            narrowing: Narrowing::Honour,
         };
         let log = Log::from_env("mock platform", "MOCK_PLATFORM_LOG");
         let mock = Mock::start("mock-platform", port, state, log, handle)?;
@@ -271,6 +449,22 @@ impl MockPlatform {
     /// requests without `?owner=`); empty: ignore the query, as today's platform does.
     pub fn set_owners(&self, owners: &[&str]) {
         self.mock.state().owners = owners.iter().map(|o| o.to_string()).collect();
+    }
+
+    /// How a request for a narrowed token is answered (initially [`Narrowing::Honour`]).
+    pub fn set_narrowing(&self, narrowing: Narrowing) {
+        self.mock.state().narrowing = narrowing;
+    }
+
+    /// The query (after `?`) of every token request received, in order (`None`: none).
+    pub fn requested_queries(&self) -> Vec<Option<String>> {
+        self.mock
+            .state()
+            .requests
+            .iter()
+            .filter(|r| r.path == TOKEN_PATH)
+            .map(|r| r.target.split_once('?').map(|(_, q)| q.to_string()))
+            .collect()
     }
 
     /// The `owner` query of every token request received, in order (`None`: no query).
@@ -414,7 +608,7 @@ fn handle(shared: &Shared<State>, mut conn: Conn<'_>, head: Result<Head, TooLarg
                             .script
                             .pop_front()
                             .unwrap_or_else(|| state.default.clone()),
-                        owner,
+                        Minting::new(owner, Grant::asked(&head.target), state.narrowing),
                     )),
                     None => Err(404),
                 }
@@ -453,10 +647,15 @@ fn handle(shared: &Shared<State>, mut conn: Conn<'_>, head: Result<Head, TooLarg
 /// The value of `owner=` in a request target's query, percent-decoding nothing (a login needs
 /// none).
 fn owner_query(target: &str) -> Option<String> {
+    query_param(target, "owner")
+}
+
+/// The value of `name=` in a request target's query, as sent.
+fn query_param(target: &str, name: &str) -> Option<String> {
     let query = target.split_once('?')?.1;
     query
         .split('&')
-        .find_map(|pair| pair.strip_prefix("owner="))
+        .find_map(|pair| pair.strip_prefix(name)?.strip_prefix('='))
         .map(str::to_string)
 }
 
@@ -479,7 +678,7 @@ fn serve(
     shared: &Shared<State>,
     mut conn: Conn<'_>,
     reply: Reply,
-    owner: &Option<String>,
+    owner: &Minting,
     method: &str,
     path: &str,
 ) {
@@ -524,19 +723,19 @@ fn serve(
                 let token = new_token();
                 let expires_at = expires_at_in(shared.state().expires_in);
                 let body = owned(token_body(&token, Some(&expires_at)), owner);
-                mint_for(shared, token, parse_rfc3339(&expires_at), owner.clone());
+                mint_for(shared, token, parse_rfc3339(&expires_at), owner);
                 (200, json(), body.into_bytes(), vec![])
             }
             Reply::TokenNoExpiry => {
                 let token = new_token();
                 let body = owned(token_body(&token, None), owner);
-                mint_for(shared, token, None, owner.clone());
+                mint_for(shared, token, None, owner);
                 (200, json(), body.into_bytes(), vec![])
             }
             Reply::TokenWith { token, expires_at } => {
                 let body = owned(token_body(&token, expires_at.as_deref()), owner);
                 let at = expires_at.as_deref().and_then(parse_rfc3339);
-                mint_for(shared, token, at, owner.clone());
+                mint_for(shared, token, at, owner);
                 (200, json(), body.into_bytes(), vec![])
             }
             Reply::Body(body) => (200, json(), body.into_bytes(), vec![]),
@@ -607,28 +806,30 @@ fn serve(
 
 /// Record `token` as handed out, expiring at `expires_at` (unix seconds; None = never).
 fn mint(shared: &Shared<State>, token: String, expires_at: Option<i64>) {
-    mint_for(shared, token, expires_at, None)
+    mint_for(shared, token, expires_at, &Minting::default())
 }
 
-/// [`mint`], for `owner`'s installation (None: a token for every owner).
-fn mint_for(shared: &Shared<State>, token: String, expires_at: Option<i64>, owner: Option<String>) {
+/// [`mint`], for the installation and the grant of `minting`.
+fn mint_for(shared: &Shared<State>, token: String, expires_at: Option<i64>, minting: &Minting) {
     let mut state = shared.state();
-    lock_ledger(&state.ledger)
-        .minted
-        .insert(token.clone(), (expires_at, owner));
+    lock_ledger(&state.ledger).minted.insert(
+        token.clone(),
+        (expires_at, minting.owner.clone(), minting.carried.clone()),
+    );
     state.tokens.push(token);
 }
 
-/// A token body with `"owner":"O"` added when the token was minted for O's installation.
-fn owned(body: String, owner: &Option<String>) -> String {
-    match owner {
-        Some(owner) => format!(
-            "{},\"owner\":\"{}\"}}",
-            body.strip_suffix('}').unwrap_or(&body),
-            json_escape(owner)
-        ),
-        None => body,
+/// A token body with `"owner":"O"` added when the token was minted for O's installation, and
+/// what it carries when the answer says so.
+fn owned(body: String, minting: &Minting) -> String {
+    let mut extra = String::new();
+    if let Some(owner) = &minting.owner {
+        extra.push_str(&format!(",\"owner\":\"{}\"", json_escape(owner)));
     }
+    if let Some(said) = &minting.said {
+        extra.push_str(&said.json());
+    }
+    format!("{}{extra}}}", body.strip_suffix('}').unwrap_or(&body))
 }
 
 fn json() -> String {

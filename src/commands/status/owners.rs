@@ -1,5 +1,5 @@
 //! One installation per owner, as `status` shows it: the cached entries
-//! (owner and minutes left, never a token), and `--probe-repo O/R` probed
+//! (owner, a narrowed token's scope, and minutes left, never a token), and `--probe-repo O/R` probed
 //! with O's installation's token.
 
 use super::Options;
@@ -25,7 +25,11 @@ pub fn entries(settings: &Settings) -> Option<String> {
         .iter()
         .filter_map(|cache| {
             let entry = cache.read().ok()??;
-            let name = cache.owner().unwrap_or("default");
+            let mut name = cache.owner().unwrap_or("default").to_string();
+            // A narrowed token's entry: its scope, as asked.
+            if let Some(scope) = &entry.key.scope {
+                name.push_str(&format!(" narrowed to {scope}"));
+            }
             let left = entry.good_until() - now;
             let state = match (left > 0, entry.key.platform == settings.platform_url) {
                 (false, _) => "expired".to_string(),
