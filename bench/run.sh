@@ -19,6 +19,8 @@
 #     next to that no-op alone, since gh's start varies by more than it;
 #     and that no-op through the proxy inside a clone (the owner read from
 #     its .git/config) next to outside any repository;
+#   - warm `get` with the journal on (the default) next to `--journal off`:
+#     the cost of a journal line (the /proc reads, one open and one write);
 #   - the per-prompt cost of shell-init (warm cache): `env --shell bash
 #     --hook` next to a warm `get`, and bash's whole prompt hook (a
 #     subshell, the exec, the eval) next to the same bash running a warm
@@ -186,6 +188,24 @@ for r in $(seq "$rounds"); do
 done
 path_with=$(median "$work/path.with"); path_without=$(median "$work/path.without")
 path_ratio=$(median "$work/path.ratio")
+
+echo "warm get with the journal on (the default) vs off: $rounds rounds of $runs runs ..." >&2
+# The journal grows by a line a run (rotated at 1 MiB), as in a workspace.
+: > "$work/journal.on"; : > "$work/journal.off"; : > "$work/journal.ratio"
+for r in $(seq "$rounds"); do
+    if [ $((r % 2)) = 1 ]; then
+        hf "$work/j.csv" "$bin get < $work/input-path" "$bin --journal off get < $work/input-path"
+        on=$(col_median "$work/j.csv" 1); off=$(col_median "$work/j.csv" 2)
+    else
+        hf "$work/j.csv" "$bin --journal off get < $work/input-path" "$bin get < $work/input-path"
+        off=$(col_median "$work/j.csv" 1); on=$(col_median "$work/j.csv" 2)
+    fi
+    echo "$on" >> "$work/journal.on"; echo "$off" >> "$work/journal.off"
+    awk -v a="$on" -v b="$off" 'BEGIN { print a / b }' >> "$work/journal.ratio"
+done
+journal_on=$(median "$work/journal.on"); journal_off=$(median "$work/journal.off")
+journal_ratio=$(median "$work/journal.ratio")
+journal_lines=$(cat "$work/cache/journal.jsonl" "$work/cache/journal.jsonl.1" 2>/dev/null | wc -l)
 
 echo "warm get with 300 owners' entries present vs one: $rounds rounds of $runs runs ..." >&2
 # Owners' entries made from the default one (its owner line changed), each
@@ -511,6 +531,9 @@ warm get, narrowed           $(ms "$narrow_with")   (MOLECULE_TOKEN_PERMISSIONS=
 warm get, not narrowed       $(ms "$narrow_without")
   ratio (narrowed / not)     $(awk -v r="$narrow_ratio" 'BEGIN { printf "%.3f×", r }')   (goal ≤ 1.05×)
   ratio (path / no path)     $(awk -v r="$path_ratio" 'BEGIN { printf "%.3f×", r }')   (goal ≤ 1.00×, within noise)
+warm get, journal on         $(ms "$journal_on")   (the default; request with a path; $journal_lines lines journaled by the bench)
+warm get, journal off        $(ms "$journal_off")
+  a journal line costs       $(ms "$(awk -v a="$journal_on" -v b="$journal_off" 'BEGIN { print a - b }')"), $(awk -v r="$journal_ratio" 'BEGIN { printf "%.3f×", r }')
 warm get, 300 owners' entries present  $(ms "$many_300")   (request for one of them; 601 files in the cache)
 warm get, that owner's entry alone      $(ms "$many_1")
   ratio (300 / 1)            $(awk -v r="$many_ratio" 'BEGIN { printf "%.3f×", r }')   (goal ≤ 1.05×, within noise)

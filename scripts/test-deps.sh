@@ -3,8 +3,10 @@
 # (tests/it/gh.rs, mock_github.rs, life.rs), git-lfs (git_server.rs,
 # life.rs), strace and setpriv (hardening.rs), and for shells.rs the shells
 # (bash, zsh, fish, dash as sh), tmux (their pseudo-terminal) and shellcheck
-# (the lint of shell/molecule.bash), and for clients.rs the package managers
-# that fetch git dependencies (npm, pip, go; cargo is the toolchain's). Quiet and exit 0 when they are there;
+# (the lint of shell/molecule.bash), openssl (journal.rs computes the audit
+# log's hashed_token as GitHub documents it), and for clients.rs the package
+# managers that fetch git dependencies (npm, pip, go; cargo is the
+# toolchain's). Quiet and exit 0 when they are there;
 # otherwise installs them with apt-get when run as root, or exits 1 naming
 # the command to run.
 #
@@ -16,7 +18,7 @@ command -v gh >/dev/null 2>&1 || missing="$missing gh"
 command -v git-lfs >/dev/null 2>&1 || missing="$missing git-lfs"
 command -v strace >/dev/null 2>&1 || missing="$missing strace"
 command -v setpriv >/dev/null 2>&1 || missing="$missing util-linux"
-for tool in bash zsh fish dash tmux shellcheck curl npm; do
+for tool in bash zsh fish dash tmux shellcheck curl npm openssl; do
     command -v "$tool" >/dev/null 2>&1 || missing="$missing $tool"
 done
 command -v go >/dev/null 2>&1 || missing="$missing golang-go"

@@ -15,10 +15,13 @@ use crate::owner::Owner;
 use crate::settings::Flags;
 
 mod configure;
+mod journal;
 mod status;
 
 use configure::{CONFIGURE_ABOUT, UNCONFIGURE_ABOUT};
 pub use configure::{ConfigureArgs, ConfigureCommand, UnconfigureCommand};
+use journal::JOURNAL_ABOUT;
+pub use journal::JournalArgs;
 use status::STATUS_ABOUT;
 pub use status::StatusArgs;
 
@@ -116,6 +119,11 @@ pub struct GlobalArgs {
     /// Print debug lines on stderr (never a token or the bearer) [env: MOLECULE_TOKEN_LOG=debug]
     #[arg(short, long, global = true)]
     pub verbose: bool,
+
+    /// Journal every token decision to this file (an absolute path), or off; never a token, only
+    /// its hash [env: MOLECULE_TOKEN_JOURNAL] [default: journal.jsonl in the cache directory]
+    #[arg(long, global = true, value_name = "PATH|off")]
+    pub journal: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -178,6 +186,9 @@ pub enum Command {
     /// Print a script for bash, zsh or fish that keeps GH_TOKEN, GITHUB_TOKEN (…) current
     #[command(long_about = SHELL_INIT_ABOUT)]
     ShellInit(ShellInitArgs),
+    /// Print the journal of token decisions (which process got which token), never a token
+    #[command(long_about = JOURNAL_ABOUT)]
+    Journal(JournalArgs),
     /// Print shell completions for bash, zsh or fish
     Completions(CompletionsArgs),
     /// (git, written by `configure`) Pass a request on to a kept fallback helper,
@@ -423,6 +434,7 @@ impl Cli {
             timeout,
             refresh_window,
             verbose,
+            journal,
         } = self.global;
         let mut flags = Flags {
             platform_url,
@@ -434,6 +446,7 @@ impl Cli {
             timeout,
             refresh_window,
             verbose,
+            journal,
             narrow: Default::default(),
         };
         let action = match self.command {
@@ -521,6 +534,7 @@ impl Cli {
                 git_urls: git_url,
                 probe_hosts: probe_host,
             }),
+            Command::Journal(args) => Action::Journal(args.options()),
             Command::Completions(CompletionsArgs { shell }) => return Parsed::Completions(shell),
             Command::Fallback(FallbackArgs { helper, operation }) => {
                 Action::Fallback { helper, operation }

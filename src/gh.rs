@@ -97,6 +97,19 @@ pub fn current_repo_owner(
     Owner::from_remote_url(&url, &serves)
 }
 
+/// The repository gh's command names, for the journal: `-R`/`--repo`,
+/// else `GH_REPO` (not the current directory's); any user information in
+/// it (a URL's password) redacted.
+pub fn gh_repo_named(context: &GhContext<'_>) -> Option<String> {
+    let named = repo_argument(context.args).or_else(|| {
+        context
+            .gh_repo
+            .filter(|r| !r.is_empty())
+            .map(OsStr::to_os_string)
+    })?;
+    Some(crate::secret::redact_url_userinfo(&named.to_string_lossy()))
+}
+
 /// The repository gh's command is about, from the same places as
 /// [`gh_owner`] (for a token narrowed to it: `--per-repository`); `None`
 /// when the first place present names none.

@@ -11,6 +11,7 @@ pub mod error;
 pub mod gh;
 pub mod git;
 pub mod http;
+pub mod journal;
 pub mod owner;
 pub mod scope;
 pub mod secret;

@@ -33,6 +33,8 @@ pub struct Flags {
     pub timeout: Option<String>,
     pub refresh_window: Option<String>,
     pub verbose: bool,
+    /// `--journal PATH|off`.
+    pub journal: Option<PathBuf>,
     /// `--permissions`, `--repositories`, `--per-repository` (fetch-token,
     /// exec, env): what to narrow the token to ([`narrowing`]).
     pub narrow: narrowing::NarrowFlags,
@@ -51,6 +53,7 @@ pub const GLOBAL_FLAGS: &[(&str, bool)] = &[
     ("timeout", true),
     ("refresh-window", true),
     ("verbose", false),
+    ("journal", true),
 ];
 
 /// How this program serves a host.
@@ -80,6 +83,9 @@ pub struct Settings {
     pub timeout: Duration,
     pub refresh_window: Duration,
     pub verbose: bool,
+    /// Where token decisions are journaled; `None`: off (see
+    /// `settings/journal.rs`).
+    pub journal: Option<PathBuf>,
     /// What every token this process asks for is narrowed to (default:
     /// nothing, the installation's full token).
     pub narrowing: crate::scope::Narrowing,
@@ -396,6 +402,7 @@ pub fn resolve(
             None => false,
         };
 
+    let journal = journal::resolve(args.journal.as_deref(), env, cache_dir.as_deref())?;
     let narrowing = narrowing::resolve(&args.narrow, &var)?;
 
     Ok(Settings {
@@ -407,6 +414,7 @@ pub fn resolve(
         timeout,
         refresh_window,
         verbose,
+        journal,
         narrowing,
     })
 }
@@ -513,6 +521,7 @@ fn parse_secret_host(value: &str) -> Result<SecretHost, &'static str> {
 }
 
 mod helper_flags;
+mod journal;
 mod narrowing;
 pub use helper_flags::{HelperArgs, HelperFlags, parse_helper_args};
 pub use narrowing::NarrowFlags;

@@ -446,6 +446,16 @@ prints debug lines on stderr, never a token or the bearer
 .RB ( \-v ).
 Default: quiet.
 .TP
+.B MOLECULE_TOKEN_JOURNAL
+Where every token decision is journaled, one JSON line each (see
+.BR FILES ),
+an absolute path, or
+.B off
+.RB ( \-\-journal ).
+Default:
+.I journal.jsonl
+in the cache directory; none when caching is off and no path is named.
+.TP
 .BR GIT_CONFIG_GLOBAL ", " GIT_CONFIG_SYSTEM
 The global and system git config files that
 .B configure
@@ -569,6 +579,26 @@ last gave gh for HOST: a SHA\-256 fingerprint of the host, gh's configuration
 directory and the token, never the token, and when GitHub last accepted it
 (a login, or the check made every 10 minutes); its modification time is when
 gh's login was last checked
+.TP
+.I journal.jsonl
+the journal of token decisions (unless
+.B \-\-journal
+names another file, or
+.BR off ):
+one JSON object per line for each token fetched, served, not served (with the
+error line stderr showed), rejected by git, withheld from a fallback helper's
+store, or given to gh by
+.BR gh\-login :
+the time, the command, the host, owner and repository, the token's
+.B hashed_token
+(the base64 of its SHA\-256, as GitHub's audit log names it; never the
+token), its expiry, where it came from, and the process chain (the
+helper's ancestors, nearest first, git's own plumbing left out). Appended in
+one write per line; rotated at 1 MiB to
+.IR journal.jsonl.1 .
+Read with
+.BR journal ;
+a journal that cannot be written never fails a command.
 .RE
 .TP
 .IR ~/.gitconfig ", " $XDG_CONFIG_HOME/git/config ", " /etc/gitconfig

@@ -12,6 +12,7 @@ use anyhow::anyhow;
 use crate::diag::debug;
 use crate::error::Result;
 use crate::git::protocol::{self, Request, TOKEN_USERNAME};
+use crate::journal::{self, Event, Kind, Source};
 use crate::owner::Owner;
 use crate::settings::{Route, SecretHost, Settings};
 use crate::token;
@@ -69,6 +70,7 @@ pub fn answer(settings: &Settings, request: &Request) -> Result<Answer> {
                 request_owner(request),
                 repository.as_ref(),
             )?;
+            journal_target(request);
             let served = token::serve_request(settings, &wanted)?;
             debug!(
                 "get: answering with the token {} ({wanted})",
@@ -86,7 +88,19 @@ pub fn answer(settings: &Settings, request: &Request) -> Result<Answer> {
             )));
         }
     };
+    journal_target(request);
     secret_answer(settings, secret, request)
+}
+
+/// What the journal names for this request's decisions: its host, owner
+/// and path.
+fn journal_target(request: &Request) {
+    let owner = request_owner(request).map(|o| o.to_string());
+    journal::target(
+        request.host.as_deref(),
+        owner.as_deref(),
+        request.path.as_deref(),
+    );
 }
 
 /// The owner of the repository git asks for: the first segment of `path=`
@@ -110,7 +124,14 @@ fn secret_answer(settings: &Settings, secret: &SecretHost, request: &Request) ->
         Some(name) if !name.is_empty() => name,
         _ => TOKEN_USERNAME,
     };
-    let token = token::secret_host_token(settings, secret)?;
+    let token = token::secret_host_token(settings, secret);
+    journal::record(match &token {
+        Ok(token) => Event::new(Kind::Serve)
+            .token(token, None)
+            .source(Source::Secret),
+        Err(error) => Event::new(Kind::Fail).error(format!("{error:#}")),
+    });
+    let token = token?;
     debug!(
         "get: answering {} with the secret in {}",
         secret.host,
@@ -140,7 +161,15 @@ pub fn erase(settings: &Settings, input: impl Read) -> Result<()> {
         return Ok(());
     }
     match &request.password {
-        Some(password) => Ok(token::forget(settings, password.expose())?),
+        Some(password) => {
+            // Only a platform host's: another host's password is not ours
+            // to record, even hashed.
+            if route(settings, &request) == Ok(Route::Platform) {
+                journal_target(&request);
+                journal::record(Event::new(Kind::Erase).token(password, None));
+            }
+            Ok(token::forget(settings, password.expose())?)
+        }
         None => {
             debug!("erase: the request has no password; nothing to forget");
             Ok(())

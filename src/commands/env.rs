@@ -57,6 +57,7 @@ pub fn run(settings: &Settings, syntax: Syntax, hook: bool, owner: Option<&Owner
         // No platform host that gh reads a variable for: nothing to set.
         return super::write_stdout(render(syntax, &[], None).as_bytes());
     }
+    super::journal_target(settings, owner, None);
     let fetched = super::narrow::here(settings, owner)
         .and_then(|wanted| Ok(token::token_for(settings, &wanted)?));
     // Fail closed: a narrowed shell never keeps the wider token its

@@ -19,6 +19,7 @@ pub fn run(settings: &Settings, command: &[OsString], owner: Option<&Owner>) -> 
     let Some((program, rest)) = command.split_first() else {
         return Error::Usage("exec needs a command after --".into());
     };
+    super::journal_target(settings, owner, None);
     let wanted = super::narrow::here(settings, owner);
     let token = match wanted.and_then(|wanted| Ok(token::token_for(settings, &wanted)?)) {
         Ok(token) => token,

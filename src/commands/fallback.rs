@@ -80,6 +80,9 @@ pub fn run(
     operation: &OsStr,
     settings: Option<&Settings>,
 ) -> crate::error::Result<Exit> {
+    if let Some(settings) = settings {
+        super::start_journal(settings, crate::journal::Command::Fallback);
+    }
     let limit = settings.map_or(crate::settings::DEFAULT_TIMEOUT, |s| s.timeout);
     let code = run_with(helper, operation, settings, stdin::with_deadline(limit))?;
     Ok(Exit::Status(code))
@@ -132,6 +135,31 @@ pub fn withheld(operation: &OsStr, request: &Request) -> Option<&'static str> {
     None
 }
 
+/// A `withhold` line: `store` of this request's credential (from `source`,
+/// when known) was not passed on. The wrapper runs only in the sections
+/// configure wrote, for the hosts it was configured for.
+fn journal_withhold(request: &Request, source: Option<crate::journal::Source>) {
+    use crate::journal::{Event, Kind};
+    let owner = (request.path.as_deref())
+        .and_then(crate::owner::Owner::from_git_path)
+        .map(|o| o.to_string());
+    crate::journal::target(
+        request.host.as_deref(),
+        owner.as_deref(),
+        request.path.as_deref(),
+    );
+    let mut event = Event::new(Kind::Withhold);
+    event.source = source;
+    if let Some(password) = &request.password {
+        let expiry = request
+            .password_expiry_utc
+            .as_deref()
+            .and_then(|e| e.parse().ok());
+        event = event.token(password, expiry);
+    }
+    crate::journal::record(event);
+}
+
 /// Run the kept helper for one request; its exit status.
 fn run_with(
     helper: &OsStr,
@@ -147,12 +175,14 @@ fn run_with(
              helper serves for {}",
             request.host.as_deref().unwrap_or_default()
         );
+        journal_withhold(&request, Some(crate::journal::Source::Secret));
         return Ok(0);
     }
     if let Some(why) = withheld(op, &request) {
         debug!(
             "fallback: not passing {operation} on to the kept helper: the credential is short-lived ({why})"
         );
+        journal_withhold(&request, None);
         return Ok(0);
     }
     let raw = if request.path.is_some() && !is_secret_host(settings, &request) {

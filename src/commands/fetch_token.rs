@@ -4,6 +4,7 @@
 use anyhow::anyhow;
 
 use crate::error::Result;
+use crate::journal::{self, Event, Kind, Source};
 use crate::owner::Owner;
 use crate::settings::{Route, Settings};
 use crate::token::{self, Token, format_rfc3339};
@@ -16,13 +17,25 @@ pub fn run(
     json: bool,
     owner: Option<&Owner>,
 ) -> Result<()> {
+    let named = host.or(settings.hosts.first().map(String::as_str));
+    let owner_name = owner.map(Owner::to_string);
+    journal::target(named, owner_name.as_deref(), None);
     let token = match host {
         Some(host) => match settings.route(host) {
             // A secret-backed host: its secret, which has no expiry.
-            Route::Secret(secret) => Token {
-                secret: token::secret_host_token(settings, secret)?,
-                expires_at: None,
-            },
+            Route::Secret(secret) => {
+                let read = token::secret_host_token(settings, secret);
+                journal::record(match &read {
+                    Ok(secret) => Event::new(Kind::Serve)
+                        .token(secret, None)
+                        .source(Source::Secret),
+                    Err(error) => Event::new(Kind::Fail).error(format!("{error:#}")),
+                });
+                Token {
+                    secret: read?,
+                    expires_at: None,
+                }
+            }
             Route::Platform => platform_token(settings, owner)?,
             Route::NotServed => {
                 return Err(anyhow!(

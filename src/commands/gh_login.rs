@@ -161,6 +161,7 @@ pub fn run(settings: &Settings, options: &Options) -> Result<()> {
             }
         }
         let outcome = login(&gh, host, &token.secret, bounds);
+        journal_login(host, &token, outcome.as_ref().err());
         match (&outcome, &mark) {
             (Ok(()), Some(mark)) => mark.write(),
             (Err(_), Some(mark)) => mark.remove(),
@@ -544,6 +545,19 @@ impl Fingerprint {
             ),
         }
     }
+}
+
+/// A `gh-login` line: gh was given `token` for `host` (`failed`: and said no).
+fn journal_login(host: &str, token: &token::Token, failed: Option<&LoginError>) {
+    use crate::journal::{Event, Kind};
+    let mut event = Event::new(Kind::GhLogin)
+        .host(host)
+        .token(&token.secret, token.expires_at);
+    event.error = failed.map(|e| match e {
+        LoginError::Refused { message, .. } => format!("{message}: gh says the token is bad"),
+        LoginError::Other { error, .. } => format!("{error:#}"),
+    });
+    crate::journal::record(event);
 }
 
 #[cfg(test)]

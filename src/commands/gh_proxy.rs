@@ -145,17 +145,17 @@ pub fn run(argv: &[OsString]) -> Error {
                 cwd: cwd.as_deref(),
                 git_dir: git_dir.as_deref(),
             };
+            let owner = gh_owner(&settings, &context);
+            super::start_journal(&settings, crate::journal::Command::GhProxy);
+            let repo = crate::gh::gh_repo_named(&context);
+            super::journal_target(&settings, owner.as_ref(), repo.as_deref());
             let repository = gh_repository(&settings, &context);
             let narrowed = !settings.narrowing.is_full();
-            let asked = narrow::of_repository(
-                &settings,
-                gh_owner(&settings, &context),
-                repository.as_ref(),
-            )
-            .and_then(|wanted| {
-                let token = token::token_for(&settings, &wanted)?;
-                Ok((wanted.owner, token))
-            });
+            let asked =
+                narrow::of_repository(&settings, owner, repository.as_ref()).and_then(|wanted| {
+                    let token = token::token_for(&settings, &wanted)?;
+                    Ok((wanted.owner, token))
+                });
             match asked {
                 Ok((owner, token)) => {
                     debug!(

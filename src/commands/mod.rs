@@ -11,6 +11,7 @@ pub mod fallback;
 pub mod fetch_token;
 pub mod gh_login;
 pub mod gh_proxy;
+pub mod journal;
 pub mod narrow;
 pub mod shell_init;
 pub mod status;
@@ -71,6 +72,8 @@ pub enum Action {
         gh_proxy: Option<PathBuf>,
     },
     Status(status::Options),
+    /// Print the journal of token decisions.
+    Journal(journal::Options),
     /// The hidden wrapper configure writes around a kept helper.
     Fallback {
         helper: OsString,
@@ -90,6 +93,9 @@ pub enum Exit {
 /// (configure writes those into git's config).
 pub fn run(action: Action, flags: &Flags, settings: &Settings) -> Result<Exit> {
     let stdin = || stdin::with_deadline(settings.timeout);
+    if let Some(command) = action.journaled_as() {
+        start_journal(settings, command);
+    }
     match action {
         Action::Get => credential::get(settings, stdin())?,
         Action::Store => credential::store(stdin())?,
@@ -154,11 +160,48 @@ pub fn run(action: Action, flags: &Flags, settings: &Settings) -> Result<Exit> {
             write_stdout(done.as_bytes())?;
         }
         Action::Status(options) => status::run(settings, &options)?,
+        Action::Journal(options) => journal::run(settings, &options)?,
         Action::Fallback { helper, operation } => {
             return fallback::run(&helper, &operation, Some(settings));
         }
     }
     Ok(Exit::Success)
+}
+
+impl Action {
+    /// The command this action's token decisions are journaled as; `None`
+    /// for actions that decide nothing about a token.
+    fn journaled_as(&self) -> Option<crate::journal::Command> {
+        use crate::journal::Command;
+        Some(match self {
+            Action::Get => Command::Get,
+            Action::Erase => Command::Erase,
+            Action::FetchToken { .. } => Command::FetchToken,
+            Action::GhLogin(_) => Command::GhLogin,
+            Action::Exec { .. } => Command::Exec,
+            Action::Env { .. } => Command::Env,
+            Action::Fallback { .. } => Command::Fallback,
+            _ => return None,
+        })
+    }
+}
+
+/// Journal this process's token decisions as `command`, where the
+/// settings say (nowhere when the journal is off).
+pub fn start_journal(settings: &Settings, command: crate::journal::Command) {
+    let path = settings.journal.as_deref();
+    let in_cache_dir =
+        path.and_then(std::path::Path::parent) == settings.cache_dir.as_deref() && path.is_some();
+    crate::journal::start(path, in_cache_dir, command);
+}
+
+/// The journal's target for a command that serves the platform's token to
+/// every platform host (exec, env, the gh proxy): the first host, `owner`,
+/// and the repository named (gh's `-R`), if any.
+pub fn journal_target(settings: &Settings, owner: Option<&Owner>, repo: Option<&str>) {
+    let owner = owner.map(Owner::to_string);
+    let host = settings.hosts.first().map(String::as_str);
+    crate::journal::target(host, owner.as_deref(), repo);
 }
 
 /// Write the whole of `bytes` to stdout at once. A reader that went away

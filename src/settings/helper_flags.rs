@@ -23,6 +23,8 @@ pub struct HelperFlags {
     pub no_cache: bool,
     pub timeout: Option<String>,
     pub refresh_window: Option<String>,
+    /// Absolute, or `off`.
+    pub journal: Option<String>,
 }
 
 impl HelperFlags {
@@ -41,6 +43,7 @@ impl HelperFlags {
             timeout,
             refresh_window,
             verbose: _,
+            journal,
             // Asked per command, never kept in a helper line.
             narrow: _,
         } = flags;
@@ -77,6 +80,10 @@ impl HelperFlags {
             no_cache: *no_cache,
             timeout: timeout.as_ref().map(|t| t.trim().to_string()),
             refresh_window: refresh_window.as_ref().map(|w| w.trim().to_string()),
+            journal: journal.as_ref().map(|_| match &settings.journal {
+                Some(path) => path.to_string_lossy().into_owned(),
+                None => super::journal::OFF.to_string(),
+            }),
         })
     }
 
@@ -122,6 +129,9 @@ impl HelperFlags {
         }
         if let Some(w) = &self.refresh_window {
             out.extend(["--refresh-window".to_string(), w.clone()]);
+        }
+        if let Some(j) = &self.journal {
+            out.extend(["--journal".to_string(), j.clone()]);
         }
         out
     }

@@ -178,6 +178,7 @@ fn helper_flags_keep_flags_only() {
         timeout: Some("2.5".into()),
         refresh_window: Some("60".into()),
         verbose: true,
+        journal: Some("/j/journal.jsonl".into()),
         // Asked per command: never in a helper line.
         narrow: NarrowFlags {
             permissions: Some("contents:read".into()),
@@ -207,6 +208,8 @@ fn helper_flags_keep_flags_only() {
             "2.5",
             "--refresh-window",
             "60",
+            "--journal",
+            "/j/journal.jsonl",
         ]
     );
 }

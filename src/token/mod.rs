@@ -20,7 +20,6 @@ pub mod request;
 pub mod slot;
 pub mod sweep;
 
-pub use engine::serve as serve_request;
 pub use forget::forget;
 pub use request::Request;
 
@@ -31,6 +30,7 @@ use anyhow::Result;
 use time::format_description::well_known::Rfc3339;
 use time::{OffsetDateTime, UtcOffset};
 
+use crate::journal::{self, Event, Kind};
 use crate::owner::Owner;
 use crate::secret::{self, Secret};
 use crate::settings::{SecretHost, Settings};
@@ -100,6 +100,52 @@ pub fn token_for(settings: &Settings, request: &Request) -> Result<Token> {
 /// default); a shorthand for `Request::for_owner`.
 pub fn platform_token_for(settings: &Settings, owner: Option<&Owner>) -> Result<Token> {
     token_for(settings, &Request::for_owner(owner))
+}
+
+/// A token for `request` from the engine ([`engine::serve`]), and whether
+/// it came from the cache; journaled as a `serve`, or as a `fail` with the
+/// error's one line.
+pub fn serve_request(settings: &Settings, request: &Request) -> Result<Served> {
+    let served = engine::serve(settings, request);
+    let owner = request.owner().map(Owner::to_string);
+    let event = match &served {
+        Ok(served) => {
+            let source = match served.from_cache {
+                true => journal::Source::Cache,
+                false => journal::Source::Platform,
+            };
+            Event::new(Kind::Serve)
+                .token(&served.token.secret, served.token.expires_at)
+                .source(source)
+        }
+        Err(error) => Event::new(Kind::Fail).error(format!("{error:#}")),
+    };
+    // A narrowed token is never served wider than asked: the scope asked
+    // is what it carries (with GitHub's own metadata: read).
+    let mut event = event.owner(owner.as_deref());
+    event.permissions = request.scope.permissions().map(|list| {
+        list.iter()
+            .map(|(name, level)| (name.clone(), level.as_str().to_string()))
+            .collect()
+    });
+    event.repositories = request.scope.repositories().map(<[String]>::to_vec);
+    journal::record(event);
+    served
+}
+
+/// The platform answered (`platform::fetch`): a `fetch` line, with how long
+/// it took.
+fn journal_fetch(answer: &answer::Answer, asked: Option<&Owner>, took: std::time::Duration) {
+    let owner = answer.owner.as_ref().or(asked).map(Owner::to_string);
+    let mut event = Event::new(Kind::Fetch)
+        .token(&answer.token.secret, answer.token.expires_at)
+        .source(journal::Source::Platform)
+        .owner(owner.as_deref());
+    event.duration_ms = Some(took.as_millis() as u64);
+    // What the platform says the token carries.
+    event.permissions = answer.permissions.clone();
+    event.repositories = answer.repositories.clone();
+    journal::record(event);
 }
 
 /// [`serve_request`] with no owner: the default entry.

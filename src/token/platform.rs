@@ -103,6 +103,7 @@ pub fn fetch_scoped(
         failure: Failure::BadAnswer,
         message: format!("{e:#}"),
     };
+    let started = Instant::now();
     let mut query = Vec::new();
     if let Some(owner) = owner {
         // A login needs no percent-encoding (letters, digits, hyphens).
@@ -134,7 +135,10 @@ pub fn fetch_scoped(
             ),
         }),
         _ => match scope.admits(answer.permissions.as_ref(), answer.repositories.as_deref()) {
-            Ok(()) => Ok(answer),
+            Ok(()) => {
+                crate::token::journal_fetch(&answer, owner, started.elapsed());
+                Ok(answer)
+            }
             Err(why) => Err(FetchError {
                 failure: Failure::BadAnswer,
                 message: format!(

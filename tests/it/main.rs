@@ -17,6 +17,7 @@ mod gh;
 mod git_fill;
 mod git_server;
 mod hardening;
+mod journal;
 mod life;
 mod mock_gitea;
 mod mock_github;

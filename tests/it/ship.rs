@@ -83,7 +83,8 @@ fn bash_completes_the_options_of_a_subcommand() {
         &script,
         &["molecule-git-token-helper", "fetch-token", "--j"],
     );
-    assert_eq!(options, ["--json"]);
+    // Its own option, then the global one (--journal) with the same start.
+    assert_eq!(options, ["--json", "--journal"]);
     let shells = bash_complete(
         &ws,
         &script,

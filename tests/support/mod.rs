@@ -403,6 +403,43 @@ impl Workspace {
     }
 }
 
+impl Workspace {
+    /// The journal files this workspace's processes wrote to: the default
+    /// one in the cache directory and the one `MOLECULE_TOKEN_JOURNAL`
+    /// names, each with its rotated `.1`.
+    pub fn journal_files(&self) -> Vec<PathBuf> {
+        let mut journals = vec![self.cache.join("journal.jsonl")];
+        for (name, value) in &self.env {
+            if name == "MOLECULE_TOKEN_JOURNAL" && value != "off" && !value.is_empty() {
+                journals.push(PathBuf::from(value));
+            }
+        }
+        journals
+            .into_iter()
+            .flat_map(|j| {
+                let mut old = j.clone().into_os_string();
+                old.push(".1");
+                [j, PathBuf::from(old)]
+            })
+            .collect()
+    }
+}
+
+/// Every test's journal is scanned for every token and bearer it handled
+/// (and every registered secret), when the test has passed so far.
+impl Drop for Workspace {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            return;
+        }
+        for path in self.journal_files() {
+            if let Ok(text) = std::fs::read_to_string(&path) {
+                self.assert_no_secret_in(&text, &path.display().to_string());
+            }
+        }
+    }
+}
+
 /// The directory holding the real gh on PATH, or a panic naming the
 /// command that installs it.
 pub fn real_gh_dir() -> PathBuf {

@@ -4,7 +4,8 @@
 //! the bearer: only paths, modes, times and HTTP statuses.
 //!
 //! The checks are in `checks.rs` (bearer, token, platform, cache),
-//! `history.rs` (what happened, for every owner),
+//! `history.rs` (what happened, for every owner), `journal.rs` (the
+//! journal: where, how big, the last fail),
 //! `git.rs` (the helpers git runs for each host), `probe.rs` (secret
 //! hosts and their APIs, through `gitea.rs`), `probe_github/` (the
 //! platform's hosts, through `github.rs`) and `gh.rs` (what gh gets: its
@@ -20,6 +21,7 @@ mod git;
 mod gitea;
 mod github;
 mod history;
+mod journal;
 mod owners;
 mod probe;
 mod probe_github;
@@ -98,6 +100,7 @@ pub fn checks(settings: &Settings, options: &Options) -> (Vec<Check>, Redactor) 
     let fetched = checks::platform(settings, bearer.as_ref(), &mut checks);
     checks::cache(settings, &mut checks);
     history::history(settings, &mut checks);
+    journal::journal(settings, &mut checks);
     let secrets = probe::secret_hosts(settings, options, &mut checks);
     // Each --probe-repo O/R with O's installation's token.
     let groups = owners::probe_groups(settings, options, token.as_ref(), &mut checks);
