@@ -226,7 +226,7 @@ pub fn parse_since(value: &str) -> std::result::Result<Duration, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::journal::line::Ancestor;
+    use crate::journal::process::Ancestor;
 
     #[test]
     fn since_takes_units() {

@@ -8,7 +8,8 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use super::{Command, Event, hashed_token, process};
+use super::process::{self, Ancestor};
+use super::{Command, Event, hashed_token};
 
 /// A line is at most this many bytes, its newline included: one `write`
 /// under `O_APPEND` of less than a page never interleaves with another's.
@@ -44,16 +45,6 @@ pub struct Line {
     pub cwd: Option<String>,
     pub error: Option<String>,
     pub duration_ms: Option<u64>,
-}
-
-/// A process in the chain: `name` from `/proc/PID/stat`, `exe` from
-/// `/proc/PID/exe` (`null` when another user's process hides it).
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct Ancestor {
-    pub pid: u32,
-    pub name: Option<String>,
-    pub exe: Option<String>,
 }
 
 impl Line {

@@ -4,7 +4,17 @@
 
 use std::io::Read;
 
-use super::line::Ancestor;
+use serde::{Deserialize, Serialize};
+
+/// A process in the chain: `name` from `/proc/PID/stat`, `exe` from
+/// `/proc/PID/exe` (`null` when another user's process hides it).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Ancestor {
+    pub pid: u32,
+    pub name: Option<String>,
+    pub exe: Option<String>,
+}
 
 /// At most this many ancestors, nearest first.
 pub const MAX_ANCESTORS: usize = 4;
