@@ -52,7 +52,8 @@
 #     for 12 s with `--timeout 4`: the slowest fill, the share of fills over
 #     1.5 s, the platform requests, and how long after the platform came
 #     back the first fill was served (needs root, as the test does);
-#   - peak RSS of a warm `get`; the release binary's size.
+#   - peak RSS of a warm `get`, and of one with 300 owners' entries in the
+#     cache; the release binary's size.
 #
 # Needs hyperfine, GNU time (/usr/bin/time), curl and gh; as root on Debian it
 # installs them, otherwise it names them. Not part of the test run: timings
@@ -511,6 +512,12 @@ for _ in $(seq 50); do
     /usr/bin/time -f '%M' -a -o "$work/rss" "$bin" get < "$work/input" >/dev/null
 done
 rss_median=$(median "$work/rss"); rss_max=$(sort -g "$work/rss" | tail -1)
+# The same with 300 owners' entries in the cache (a request for one of them).
+: > "$work/rss300"
+for _ in $(seq 50); do
+    MOLECULE_TOKEN_CACHE_DIR=$work/cache300 /usr/bin/time -f '%M' -a -o "$work/rss300" "$bin" get < "$work/input-owner" >/dev/null
+done
+rss300_median=$(median "$work/rss300"); rss300_max=$(sort -g "$work/rss300" | tail -1)
 size=$(stat -c %s "$bin")
 
 ms() { awk -v s="$1" 'BEGIN { printf "%.3f ms", s * 1000 }'; }
@@ -574,5 +581,6 @@ $(awk -F'\t' 'NR == 1 { printf "  %-16s %-13s %-15s %-9s %s\n", "kind", "slowest
     { printf "  %-16s %-13s %-15s %-9s %s s\n", $1, $3 " s", $4 " of " $2 " (" int(100 * $4 / $2 + 0.5) " %)", $5, $6 }' "$matrix")
   (goals: at most 2 fills over 1.5 s per kind, all at the fallback; served again within the capped memory, 60 s)
 peak RSS, warm get           $rss_median KiB median, $rss_max KiB max of 50   (goal ≤ 4096 KiB)
+peak RSS, 300 owners' cache  $rss300_median KiB median, $rss300_max KiB max of 50   (goal ≤ 4096 KiB)
 release binary size          $size bytes ($(awk -v b="$size" 'BEGIN { printf "%.2f MiB", b / 1048576 }'))
 EOF
