@@ -33,8 +33,6 @@ const HISTORY_MAGIC: &str = "molecule-git-token-helper history v1";
 /// A failure's message is cut to this many bytes when it is remembered.
 pub(crate) const MAX_FAILED_MESSAGE: usize = 1024;
 
-pub use crate::token::platform_state::{FIRST_MEMORY, MAX_MEMORY};
-
 /// A remembered failed fetch: so that processes queued behind it, or
 /// arriving just after it while the platform is down, fail at once (and git
 /// reaches its next helper quickly) instead of each asking again in turn.
@@ -43,8 +41,8 @@ pub struct Failed {
     pub key: Key,
     /// When the fetch failed, in unix milliseconds.
     pub at_ms: i64,
-    /// Whether the platform was unavailable (shared with every process for
-    /// [`Failed::memory`]) or answered badly (shared only with the processes
+    /// Whether the platform was unavailable (the platform's outage memory,
+    /// `platform_state`, shares it with every process) or answered badly (shared only with the processes
     /// that were already waiting behind that fetch).
     pub unavailable: bool,
     /// Fetches in a row that found the platform unavailable, this one
@@ -55,28 +53,12 @@ pub struct Failed {
 }
 
 impl Failed {
-    /// How long this failure answers for every process: nothing for a bad
-    /// answer; for an unavailable platform [`FIRST_MEMORY`], doubling with
-    /// each failure in a row, at most [`MAX_MEMORY`].
-    pub fn memory(&self) -> Duration {
-        if !self.unavailable || self.streak == 0 {
-            return Duration::ZERO;
-        }
-        let doublings = (self.streak - 1).min(16);
-        (FIRST_MEMORY * (1u32 << doublings)).min(MAX_MEMORY)
-    }
-
     /// How long ago it failed, at `now_ms`; `None` when it failed in the
     /// future (the clock went back): then it is stale, and answers for
     /// nobody.
     pub fn age(&self, now_ms: i64) -> Option<Duration> {
         let age = now_ms.checked_sub(self.at_ms)?;
         u64::try_from(age).ok().map(Duration::from_millis)
-    }
-
-    /// Whether it still answers for every process at `now_ms`.
-    pub fn is_remembered(&self, now_ms: i64) -> bool {
-        self.age(now_ms).is_some_and(|age| age < self.memory())
     }
 
     fn encode(&self) -> String {
@@ -297,29 +279,15 @@ mod tests {
     }
 
     #[test]
-    fn an_outage_is_remembered_longer_while_it_lasts_up_to_a_minute() {
-        let secs = |streak| unavailable(streak, 0).memory().as_secs();
-        let memories: Vec<u64> = (1..=7).map(secs).collect();
-        assert_eq!(memories, [5, 10, 20, 40, 60, 60, 60]);
-        assert_eq!(secs(u32::MAX), 60);
-        let bad = Failed {
-            unavailable: false,
-            ..unavailable(0, 0)
-        };
-        assert_eq!(bad.memory(), Duration::ZERO);
-        assert!(!bad.is_remembered(1));
-    }
-
-    #[test]
-    fn a_failure_from_the_future_is_stale() {
+    fn a_failure_from_the_future_has_no_age() {
         let now = 1_795_437_296_000;
-        assert!(unavailable(1, now - 4_000).is_remembered(now));
-        assert!(!unavailable(1, now - 5_000).is_remembered(now));
-        // The clock went back an hour after it was written: not remembered
-        // (it would be for an hour), and no age at all.
-        let ahead = unavailable(1, now + 3_600_000);
-        assert!(!ahead.is_remembered(now));
-        assert_eq!(ahead.age(now), None);
+        assert_eq!(
+            unavailable(1, now - 4_000).age(now),
+            Some(Duration::from_secs(4))
+        );
+        // The clock went back an hour after it was written: no age at all
+        // (the engine then takes it for no failure met while waiting).
+        assert_eq!(unavailable(1, now + 3_600_000).age(now), None);
     }
 
     #[test]
