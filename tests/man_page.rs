@@ -61,7 +61,7 @@ pub fn render() -> String {
         page += ".PP\n";
         page += &preformat_indented(&body(&man, Man::render_description_section));
         if sub.get_arguments().any(|a| !a.is_hide_set()) {
-            page += &body(&man, Man::render_options_section);
+            page += &nested_headings(&body(&man, Man::render_options_section));
         }
         if sub.get_after_help().is_some() {
             page += ".PP\n";
@@ -118,6 +118,31 @@ fn body(man: &Man, render: Render) -> String {
     let (heading, rest) = text.split_once('\n').unwrap_or((&text, ""));
     assert!(heading.starts_with(".SH "), "no heading in {text:?}");
     rest.to_string()
+}
+
+/// A command's options grouped under a help heading (`Narrowing …`):
+/// clap_mangen opens each group with a top-level `.SH`, which would end
+/// COMMANDS in the middle of a command; under the command's `.SS` the
+/// group's name is a bold line of its own instead.
+fn nested_headings(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for line in text.lines() {
+        match line.strip_prefix(".SH ") {
+            Some(heading) => {
+                let heading = heading.trim_matches('"');
+                let mut words = heading.to_lowercase();
+                if let Some(first) = words.get_mut(0..1) {
+                    first.make_ascii_uppercase();
+                }
+                out += &format!(".PP\n\\fB{words}\\fR\n");
+            }
+            None => {
+                out += line;
+                out.push('\n');
+            }
+        }
+    }
+    out
 }
 
 /// Lines of a help text that start with spaces (a small table, a config
@@ -973,5 +998,27 @@ mod tests {
             !page.contains(".SS fallback"),
             "the hidden fallback is documented"
         );
+        // Every command's subsection stands under COMMANDS: a group of
+        // options with a heading of its own (narrowing) opens no section
+        // that would end it.
+        let commands = page
+            .split_once(".SH COMMANDS\n")
+            .map(|(_, rest)| rest.split_once("\n.SH ").map_or(rest, |(c, _)| c))
+            .expect("a COMMANDS section");
+        for command in [
+            "get",
+            "fetch-token",
+            "gh-login",
+            "exec",
+            "env",
+            "journal",
+            "completions",
+        ] {
+            let heading = format!(".SS {}\n", command.replace('-', "\\-"));
+            assert!(
+                commands.contains(&heading),
+                "{command} is not under COMMANDS"
+            );
+        }
     }
 }
