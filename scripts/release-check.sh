@@ -146,7 +146,10 @@ awk '$1 !~ /^d/ { print $6 }' "$scratch/deb-contents" | LC_ALL=C sort >"$scratch
 diff <(printf '%s\n' "$deb_files" | LC_ALL=C sort) "$scratch/deb-files" ||
     fail "the .deb's files are not the expected ones (< expected, > in the .deb)"
 [ "$(dpkg-deb --field "$dist/$deb" Depends)" = "git (>= 1:2.34)" ] || fail "the .deb's Depends is not git (>= 1:2.34)"
-dpkg-deb --fsys-tarfile "$dist/$deb" | tar -xO "./usr/share/$name/env.bash" | head -n 1 | grep -qF "'/usr/bin/$name'" ||
+# Whole into a file first: under pipefail, a reader that stops early (head,
+# grep -q) kills tar and dpkg-deb with SIGPIPE, and the check fails by chance.
+dpkg-deb --fsys-tarfile "$dist/$deb" | tar -xO "./usr/share/$name/env.bash" >"$scratch/deb-env.bash"
+head -n 1 "$scratch/deb-env.bash" | grep -qF "'/usr/bin/$name'" ||
     fail "the .deb's env.bash does not name /usr/bin/$name"
 cmp <(dpkg-deb --fsys-tarfile "$dist/$deb" | tar -xO "./usr/bin/$name") "$bin" ||
     fail "the .deb's binary is not the tarball's"
