@@ -13,8 +13,7 @@ use std::sync::{Arc, Mutex};
 
 use serde_json::Value;
 
-use crate::support::git_server::{GitServer, TokenCheck};
-use crate::support::tls::TestCa;
+use crate::life::Life;
 use crate::support::*;
 
 const GET: &str = "protocol=https\nhost=github.com\npath=molecule-ai/app.git\n\n";
@@ -176,49 +175,22 @@ fn a_rotation_raced_by_two_hundred_writers_keeps_every_line() {
     assert!(now_size < 1024 * 1024, "{now_size}");
 }
 
-/// A git server that records every password it is asked to check, and
-/// accepts the live platform tokens.
-struct Seen {
-    server: GitServer,
-    _ca: TestCa,
-    passwords: Arc<Mutex<Vec<String>>>,
-}
-
-fn remote(ws: &Workspace) -> Seen {
-    let ca = TestCa::new(ws.path());
-    let checker = ws.platform.checker();
+/// A workspace's life ([`Life`]) whose git server records every password
+/// it is asked to check, and accepts the live platform tokens.
+fn remote() -> (Life, Arc<Mutex<Vec<String>>>) {
     let passwords: Arc<Mutex<Vec<String>>> = Arc::default();
     let seen = Arc::clone(&passwords);
-    let check: TokenCheck = Arc::new(move |t: &str| {
-        seen.lock().unwrap().push(t.to_string());
-        checker.is_live(t)
-    });
-    let server = GitServer::start(
-        ca.server_config(&["127.0.0.1"]),
-        check,
-        Some((FALLBACK_USER, FALLBACK_PAT)),
+    let life = Life::with_check(
+        |_| {},
+        |ws| {
+            let checker = ws.platform.checker();
+            Arc::new(move |t: &str| {
+                seen.lock().unwrap().push(t.to_string());
+                checker.is_live(t)
+            })
+        },
     );
-    let store = ws.path().join("operator-store");
-    std::fs::write(
-        &store,
-        format!("https://{FALLBACK_USER}:{FALLBACK_PAT}@{}\n", server.host()),
-    )
-    .unwrap();
-    ws.write_gitconfig(&format!(
-        "[http]\n\tsslCAInfo = {ca}\n\
-         [user]\n\tname = Tester\n\temail = tester@example.invalid\n\
-         [init]\n\tdefaultBranch = main\n\
-         [credential]\n\thelper = store --file={store}\n",
-        ca = ca.ca_pem_path().display(),
-        store = store.display(),
-    ));
-    let out = ws.helper(&["configure", "--host", &server.host()], "");
-    assert_eq!(out.code(), 0, "{out:?}");
-    Seen {
-        server,
-        _ca: ca,
-        passwords,
-    }
+    (life, passwords)
 }
 
 /// An agent's bash runs a script that pushes: the serve line names git and
@@ -227,9 +199,9 @@ fn remote(ws: &Workspace) -> Seen {
 /// wrapper kept the token from the operator's store).
 #[test]
 fn a_push_from_a_bash_script_names_git_bash_the_repository_and_the_token_the_server_saw() {
-    let ws = Workspace::new();
-    let seen = remote(&ws);
-    let url = seen
+    let (life, seen) = remote();
+    let ws = &life.ws;
+    let url = life
         .server
         .create_bare_with("app", &[("README.md", "hello\n")]);
     let clone = ws.path().join("app");
@@ -241,8 +213,8 @@ fn a_push_from_a_bash_script_names_git_bash_the_repository_and_the_token_the_ser
         c.current_dir(&clone).args(args);
         assert_eq!(ws.run(c, "").code(), 0);
     }
-    std::fs::remove_file(journal(&ws)).unwrap();
-    seen.passwords.lock().unwrap().clear();
+    std::fs::remove_file(journal(ws)).unwrap();
+    seen.lock().unwrap().clear();
     let script = ws.path().join("push.sh");
     std::fs::write(&script, "#!/bin/bash\ncd \"$1\" && git push --quiet\n").unwrap();
     let mut c = ws.command("bash");
@@ -251,16 +223,16 @@ fn a_push_from_a_bash_script_names_git_bash_the_repository_and_the_token_the_ser
     assert_eq!(out.code(), 0, "{out:?}");
 
     let token = ws.platform.last_token().unwrap();
-    let passwords = seen.passwords.lock().unwrap().clone();
+    let passwords = seen.lock().unwrap().clone();
     assert!(!passwords.is_empty() && passwords.iter().all(|p| *p == token));
     let hash = hashed(&passwords[0]);
-    let all = entries(&journal(&ws));
+    let all = entries(&journal(ws));
     let serves = events(&all, "serve");
     assert!(!serves.is_empty(), "{all:#?}");
     for serve in &serves {
         assert_eq!(serve["hashed_token"], hash.as_str(), "{serve}");
         assert_eq!(serve["command"], "get");
-        assert_eq!(serve["host"], seen.server.host().as_str());
+        assert_eq!(serve["host"], life.server.host().as_str());
         assert_eq!(serve["repo"], "app.git", "{serve}");
         assert_eq!(serve["cwd"], clone.to_str().unwrap(), "{serve}");
         let names: Vec<&str> = serve["process"]

@@ -31,11 +31,22 @@ impl Life {
 
     /// As [`Life::new`], with variables set before anything runs.
     pub fn with_env(set: impl FnOnce(&mut Workspace)) -> Life {
+        Life::with_check(set, |ws| {
+            let checker = ws.platform.checker();
+            Arc::new(move |t: &str| checker.is_live(t))
+        })
+    }
+
+    /// As [`Life::with_env`], with the server's check of a password made
+    /// from the workspace (to record what it was asked, say).
+    pub fn with_check(
+        set: impl FnOnce(&mut Workspace),
+        check: impl FnOnce(&Workspace) -> TokenCheck,
+    ) -> Life {
         let mut ws = Workspace::new();
         set(&mut ws);
         let ca = TestCa::new(ws.path());
-        let checker = ws.platform.checker();
-        let check: TokenCheck = Arc::new(move |t: &str| checker.is_live(t));
+        let check = check(&ws);
         let server = GitServer::start(
             ca.server_config(&["127.0.0.1"]),
             check,
